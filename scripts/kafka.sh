@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# A real Apache Kafka broker without Docker: fetched from Maven Central, run on the JVM.
+#
+#   scripts/kafka.sh start [single|cluster]   start (harmless when already running)
+#   scripts/kafka.sh stop [single|cluster]    stop by saved PID
+#   scripts/kafka.sh status [single|cluster]  exit 0 when running
+#   scripts/kafka.sh brokers [single|cluster] print the broker list (host:port,...)
+#
+# Environment: TOKA_KAFKA_PORT (single node, default 19092; its controller uses +1),
+# TOKA_KAFKA_CLUSTER_PORT (cluster, default 29092; brokers use +0..+2, controllers
+# +100..+102), TOKA_KAFKA_CACHE (default <repo>/.cache/kafka), TOKA_KAFKA_START_TIMEOUT
+# (seconds, default 120), TOKA_KAFKA_HEAP (default 512m per node).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$root/scripts/kafka/pom.xml")
+cache=${TOKA_KAFKA_CACHE:-$root/.cache/kafka}
+lib="$cache/$kafka_version/lib"
+single_port=${TOKA_KAFKA_PORT:-19092}
+cluster_port=${TOKA_KAFKA_CLUSTER_PORT:-29092}
+start_timeout=${TOKA_KAFKA_START_TIMEOUT:-120}
+heap=${TOKA_KAFKA_HEAP:-512m}
+
+die() { echo "kafka.sh: $*" >&2; exit 1; }
+log() { echo "kafka.sh: $*" >&2; }
+
+mode=single
+[ $# -ge 2 ] && mode=$2
+case "$mode" in single|cluster) ;; *) die "unknown mode '$mode': use single or cluster" ;; esac
+run_dir="$cache/run/$mode"
+
+node_ids() { if [ "$mode" = single ]; then echo 1; else echo 1 2 3; fi; }
+broker_port() { if [ "$mode" = single ]; then echo "$single_port"; else echo $((cluster_port + $1 - 1)); fi; }
+controller_port() { if [ "$mode" = single ]; then echo $((single_port + 1)); else echo $((cluster_port + 99 + $1)); fi; }
+brokers() { local out=() id; for id in $(node_ids); do out+=("127.0.0.1:$(broker_port "$id")"); done; (IFS=,; echo "${out[*]}"); }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+node_pid() { cat "$run_dir/node-$1/pid" 2>/dev/null || true; }
+node_alive() { local pid; pid=$(node_pid "$1"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+
+fetch_jars() {
+  [ -f "$lib/.complete" ] && return 0
+  command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch the Kafka $kafka_version jars from Maven Central"
+  command -v java >/dev/null || die "Java 17+ is needed to run the Kafka broker"
+  log "fetching Apache Kafka $kafka_version from Maven Central into $lib"
+  rm -rf "$lib" && mkdir -p "$lib"
+  mvn -q -B -f "$root/scripts/kafka/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$lib" >&2 || die "Maven could not fetch the Kafka jars"
+  touch "$lib/.complete"
+}
+
+write_config() {
+  local id=$1 dir=$2 voters="" rf=1 isr=1
+  if [ "$mode" = cluster ]; then
+    local v
+    for v in $(node_ids); do voters+="${voters:+,}$v@127.0.0.1:$(controller_port "$v")"; done
+    rf=3 isr=2
+  fi
+  {
+    echo "process.roles=broker,controller"
+    echo "node.id=$id"
+    if [ "$mode" = cluster ]; then
+      # Static quorum: every node knows the three voters up front.
+      echo "controller.quorum.voters=$voters"
+    else
+      # Dynamic quorum of one, bootstrapped by 'format --standalone'.
+      echo "controller.quorum.bootstrap.servers=127.0.0.1:$(controller_port "$id")"
+    fi
+    echo "listeners=PLAINTEXT://127.0.0.1:$(broker_port "$id"),CONTROLLER://127.0.0.1:$(controller_port "$id")"
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$id")"
+    echo "controller.listener.names=CONTROLLER"
+    echo "inter.broker.listener.name=PLAINTEXT"
+    echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    echo "log.dirs=$dir/data"
+    echo "num.partitions=1"
+    echo "default.replication.factor=$rf"
+    echo "min.insync.replicas=$isr"
+    # Internal topics must fit the node count, or group commits and transactions hang.
+    echo "offsets.topic.replication.factor=$rf"
+    echo "transaction.state.log.replication.factor=$rf"
+    echo "transaction.state.log.min.isr=$isr"
+    echo "share.coordinator.state.topic.replication.factor=$rf"
+    echo "share.coordinator.state.topic.min.isr=$isr"
+    # Tests start and stop consumers constantly: do not wait for more members to join.
+    echo "group.initial.rebalance.delay.ms=0"
+    echo "auto.create.topics.enable=false"
+    echo "log.segment.bytes=16777216"
+    echo "log.cleaner.dedupe.buffer.size=16777216"
+  } > "$dir/server.properties"
+}
+
+start_node() {
+  local id=$1 dir="$run_dir/node-$1" cluster_id=$2
+  rm -rf "$dir" && mkdir -p "$dir/logs"
+  write_config "$id" "$dir"
+  local format_args=(format -t "$cluster_id" -c "$dir/server.properties")
+  [ "$mode" = single ] && format_args+=(--standalone)
+  java -cp "$lib/*" -Dkafka.logs.dir="$dir/logs" \
+    -Dlog4j2.configurationFile="$root/scripts/kafka/log4j2.properties" \
+    kafka.tools.StorageTool "${format_args[@]}" > "$dir/logs/format.log" 2>&1 \
+    || { cat "$dir/logs/format.log" >&2; die "formatting node $id failed"; }
+  nohup java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dkafka.logs.dir="$dir/logs" \
+    -Dlog4j2.configurationFile="$root/scripts/kafka/log4j2.properties" \
+    -cp "$lib/*" kafka.Kafka "$dir/server.properties" > "$dir/logs/stdout.log" 2>&1 < /dev/null &
+  echo $! > "$dir/pid"
+}
+
+fail_start() {
+  local id=$1 why=$2 dir="$run_dir/node-$1"
+  log "$why"
+  for f in "$dir/logs/stdout.log" "$dir/logs/server.log"; do
+    [ -s "$f" ] && { echo "---- tail of $f" >&2; tail -n 40 "$f" >&2; }
+  done
+  stop_all
+  exit 1
+}
+
+wait_ready() {
+  local id deadline=$((SECONDS + start_timeout))
+  for id in $(node_ids); do
+    while :; do
+      node_alive "$id" || fail_start "$id" "broker node $id exited during start-up"
+      if port_open "$(broker_port "$id")" && timeout 30 java -cp "$lib/*" \
+          -Dlog4j2.configurationFile="$root/scripts/kafka/log4j2.properties" -Dkafka.logs.dir="$run_dir/node-$id/logs" \
+          org.apache.kafka.tools.ClusterTool cluster-id --bootstrap-server "127.0.0.1:$(broker_port "$id")" \
+          > /dev/null 2>&1; then
+        break
+      fi
+      [ $SECONDS -lt $deadline ] || fail_start "$id" "broker node $id did not answer within ${start_timeout}s"
+      sleep 1
+    done
+  done
+}
+
+start_all() {
+  local id running=0 total=0
+  for id in $(node_ids); do total=$((total + 1)); node_alive "$id" && running=$((running + 1)); done
+  if [ $running -eq $total ]; then log "already running ($mode) at $(brokers)"; brokers; return 0; fi
+  [ $running -gt 0 ] && stop_all
+  for id in $(node_ids); do
+    for port in "$(broker_port "$id")" "$(controller_port "$id")"; do
+      port_open "$port" && die "port $port on 127.0.0.1 is already taken by another process; free it or choose other ports with TOKA_KAFKA_PORT / TOKA_KAFKA_CLUSTER_PORT"
+    done
+  done
+  fetch_jars
+  local cluster_id
+  cluster_id=$(java -cp "$lib/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+  [ -n "$cluster_id" ] || die "could not generate a cluster id with kafka.tools.StorageTool"
+  log "starting Kafka $kafka_version ($mode) at $(brokers)"
+  for id in $(node_ids); do start_node "$id" "$cluster_id"; done
+  wait_ready
+  log "ready at $(brokers)"
+  brokers
+}
+
+stop_all() {
+  local id pid
+  for id in $(node_ids); do
+    pid=$(node_pid "$id")
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  for id in $(node_ids); do
+    pid=$(node_pid "$id")
+    [ -n "$pid" ] || continue
+    # A controlled shutdown takes a few seconds; after 30 s the node is killed.
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$run_dir/node-$id/pid"
+  done
+}
+
+status() {
+  local id ok=0
+  for id in $(node_ids); do
+    if node_alive "$id"; then echo "node $id: running (pid $(node_pid "$id")) at 127.0.0.1:$(broker_port "$id")"
+    else echo "node $id: stopped"; ok=1; fi
+  done
+  return $ok
+}
+
+case "${1:-}" in
+  start) start_all ;;
+  stop) stop_all ;;
+  status) status ;;
+  brokers) brokers ;;
+  *) die "usage: scripts/kafka.sh start|stop|status|brokers [single|cluster]" ;;
+esac
