@@ -1,1 +1,9 @@
-export {};
+export type {
+  Checkpoint,
+  IterateOptions,
+  Storage,
+  StorageFactory,
+  StorageStats,
+  WriteBatch,
+} from "./storage.js";
+export { StorageStatus } from "./storage.js";
