@@ -1,3 +1,11 @@
+export {
+  LEVEL_STORAGE_DEFAULTS,
+  type LevelStorageFactory,
+  type LevelStorageOptions,
+  levelStorage,
+  type ResolvedLevelStorageOptions,
+} from "./level-storage.js";
+export { type MemoryStorageFactory, memoryStorage } from "./memory-storage.js";
 export type {
   Checkpoint,
   IterateOptions,
@@ -7,3 +15,10 @@ export type {
   WriteBatch,
 } from "./storage.js";
 export { StorageStatus } from "./storage.js";
+export {
+  isStorageError,
+  StorageError,
+  StorageErrorCode,
+  type StorageErrorOptions,
+  TOKA_ERROR_BRAND,
+} from "./storage-error.js";
