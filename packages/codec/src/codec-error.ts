@@ -14,6 +14,8 @@ export const CodecErrorCode = {
   EncodeFailed: "CODEC_ENCODE_FAILED",
   /** The input is larger than the codec accepts. */
   TooLarge: "CODEC_TOO_LARGE",
+  /** A codec factory was given invalid options; thrown at construction, never per message. */
+  InvalidOptions: "CODEC_INVALID_OPTIONS",
 } as const;
 export type CodecErrorCode = (typeof CodecErrorCode)[keyof typeof CodecErrorCode];
 
@@ -24,4 +26,124 @@ export interface ErrorCoordinates {
   partition?: number;
   offset?: string;
   key?: string;
+}
+
+/** Options of the {@link CodecError} constructor. */
+export interface CodecErrorOptions {
+  /** The underlying error: a `ZodError` (with its `issues`), a `SyntaxError`, a protobuf-es error. */
+  cause?: unknown;
+  /** Where the failing record came from, when known. */
+  coordinates?: ErrorCoordinates;
+}
+
+const COORDINATE_NAMES = ["group", "topic", "partition", "offset", "key"] as const;
+const ALL_CODES: ReadonlySet<string> = new Set(Object.values(CodecErrorCode));
+/** Keys can be long binary blobs; the message shows their start only. */
+const MAX_KEY_CHARS = 64;
+
+/**
+ * The one error a codec throws: bad bytes on decode, a bad value on encode, or bad
+ * options at construction. Never retriable: the same bytes fail the same way again, so
+ * the processor applies its bad-input policy (fail, skip or dead-letter) instead of
+ * retrying.
+ *
+ * The message reads `<codec>: <what is wrong and how to fix it>`, followed by the
+ * coordinates when known, e.g.
+ * `json(Deposit): the value does not match the schema: amount: expected number (topic=deposits partition=3 offset=42)`.
+ */
+export class CodecError extends Error {
+  override readonly name = "CodecError" as const;
+  /** What kind of failure this is; see {@link CodecErrorCode}. */
+  readonly code: CodecErrorCode;
+  /** The {@link Codec.name} of the codec that failed, e.g. `protobuf(bank.v1.Event)`. */
+  readonly codec: string;
+  /** The failure without the codec name and coordinates. */
+  readonly detail: string;
+  /** Always `false`: decoding the same bytes again fails again. */
+  readonly retriable = false as const;
+  declare readonly group?: string;
+  declare readonly topic?: string;
+  declare readonly partition?: number;
+  declare readonly offset?: string;
+  declare readonly key?: string;
+  readonly [TOKA_ERROR_BRAND] = true as const;
+
+  /**
+   * @param code - the failure kind.
+   * @param codec - the failing codec's name.
+   * @param detail - what is wrong and how to fix it, without the codec name.
+   * @param options - `cause` (chained as the standard `Error.cause`) and coordinates.
+   */
+  constructor(
+    code: CodecErrorCode,
+    codec: string,
+    detail: string,
+    options: CodecErrorOptions = {},
+  ) {
+    const coordinates = options.coordinates ?? {};
+    super(
+      `${codec}: ${detail}${formatCoordinates(coordinates)}`,
+      "cause" in options ? { cause: options.cause } : undefined,
+    );
+    this.code = code;
+    this.codec = codec;
+    this.detail = detail;
+    for (const name of COORDINATE_NAMES) {
+      const value = coordinates[name];
+      if (value !== undefined) Object.defineProperty(this, name, { value, enumerable: true });
+    }
+  }
+
+  /** The coordinates this error carries (only those that are set). */
+  get coordinates(): ErrorCoordinates {
+    const out: Record<string, unknown> = {};
+    for (const name of COORDINATE_NAMES) {
+      if (this[name] !== undefined) out[name] = this[name];
+    }
+    return out as ErrorCoordinates;
+  }
+
+  /**
+   * A copy of this error with `coordinates` merged over the ones it has (an `undefined`
+   * entry keeps the old value). The copy's message repeats them; code, codec, detail,
+   * cause and stack frames stay the same. The processor calls this once it knows where
+   * the bytes came from.
+   */
+  withCoordinates(coordinates: ErrorCoordinates): CodecError {
+    const merged: Record<string, unknown> = { ...this.coordinates };
+    for (const name of COORDINATE_NAMES) {
+      if (coordinates[name] !== undefined) merged[name] = coordinates[name];
+    }
+    const options: CodecErrorOptions = { coordinates: merged as ErrorCoordinates };
+    if ("cause" in this) options.cause = this.cause;
+    const copy = new CodecError(this.code, this.codec, this.detail, options);
+    const header = `${this.name}: ${this.message}`;
+    if (this.stack?.startsWith(header)) {
+      copy.stack = `${copy.name}: ${copy.message}${this.stack.slice(header.length)}`;
+    }
+    return copy;
+  }
+}
+
+/**
+ * True when `e` is a {@link CodecError}, from this copy of `@toka/codec` or another one:
+ * it checks `name` and `code`, not `instanceof`.
+ */
+export function isCodecError(e: unknown): e is CodecError {
+  if (typeof e !== "object" || e === null) return false;
+  const { name, code } = e as { name?: unknown; code?: unknown };
+  return name === "CodecError" && typeof code === "string" && ALL_CODES.has(code);
+}
+
+function formatCoordinates(c: ErrorCoordinates): string {
+  const parts: string[] = [];
+  if (c.group !== undefined) parts.push(`group=${c.group}`);
+  if (c.topic !== undefined) parts.push(`topic=${c.topic}`);
+  if (c.partition !== undefined) parts.push(`partition=${c.partition}`);
+  if (c.offset !== undefined) parts.push(`offset=${c.offset}`);
+  if (c.key !== undefined) {
+    const key = c.key.length > MAX_KEY_CHARS ? `${c.key.slice(0, MAX_KEY_CHARS)}…` : c.key;
+    parts.push(`key=${JSON.stringify(key)}`);
+  }
+  return parts.length === 0 ? "" : ` (${parts.join(" ")})`;
 }
