@@ -76,3 +76,62 @@ export async function waitUntil<T>(
     await delay(intervalMs);
   }
 }
+
+/** A temporary directory removed when the test finishes. */
+export async function tempDir(prefix = "toka-test-"): Promise<string> {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Reads a table topic from the beginning to its current end and returns the latest
+ * value and headers per key (deleted keys are absent).
+ */
+export async function readTable(
+  topic: string,
+): Promise<Map<string, { value: Buffer; headers: Record<string, string> }>> {
+  const admin = await adminClient();
+  const ends = await admin.fetchTopicOffsets(topic);
+  const remaining = new Map(
+    ends.filter((e) => e.high !== e.low).map((e) => [e.partition, BigInt(e.high)]),
+  );
+  const table = new Map<string, { value: Buffer; headers: Record<string, string> }>();
+  if (remaining.size === 0) return table;
+  const consumer = kafkaClient().consumer({ groupId: uniqueName("reader") });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const done = new Promise<void>((resolve) => {
+      void consumer.run({
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            const key = m.key?.toString() ?? "";
+            if (m.value === null) table.delete(key);
+            else {
+              const headers: Record<string, string> = {};
+              for (const [k, v] of Object.entries(m.headers ?? {}))
+                if (v !== undefined) headers[k] = v.toString();
+              table.set(key, { value: m.value, headers });
+            }
+          }
+          const end = remaining.get(batch.partition);
+          if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) {
+            remaining.delete(batch.partition);
+            if (remaining.size === 0) resolve();
+          }
+        },
+      });
+    });
+    await waitUntil(`table ${topic} read to its end`, async () => {
+      await Promise.race([done, new Promise((r) => setTimeout(r, 200))]);
+      return remaining.size === 0;
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return table;
+}

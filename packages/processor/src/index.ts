@@ -1,1 +1,77 @@
-export {};
+export type {
+  ClientAdmin,
+  ClientConsumer,
+  ClientProducer,
+  ConsumerHandlers,
+  ConsumerOptions,
+  IncomingBatch,
+  IncomingRecord,
+  KafkaClient,
+  OutgoingRecord,
+  PartitionWatermarks,
+  ProducedBatch,
+  TopicPartition,
+  TopicPartitionOffset,
+  TopicSpec,
+} from "./client/kafka-client.js";
+export { type KafkajsClientOptions, kafkajsClient } from "./client/kafkajs-client.js";
+export type { Context, EmitOptions as ContextEmitOptions } from "./context.js";
+export { type EmitOptions, Emitter, type EmitterOptions } from "./emitter.js";
+export {
+  type ErrorCoordinates,
+  isTokaError,
+  TokaError,
+  TokaErrorCode,
+  type TokaErrorOptions,
+  tokaErrorCode,
+} from "./errors.js";
+export { PartitionState, type ProcessorEvents, ProcessorStatus } from "./events.js";
+export {
+  type AnyContext,
+  type Callback,
+  defineGroup,
+  type EdgeBuilders,
+  type EdgeMap,
+  type GroupContext,
+  type GroupDefinition,
+  type GroupGraph,
+  type InputEdge,
+  input,
+  type JoinEdge,
+  join,
+  type LookupEdge,
+  type LoopDeclaration,
+  type LoopEdge,
+  lookup,
+  loop,
+  type OutputEdge,
+  output,
+  type PersistEdge,
+  persist,
+  type TableValue,
+} from "./group-graph.js";
+export {
+  consoleLogger,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  silentLogger,
+} from "./logger.js";
+export {
+  DEFAULTS,
+  type DedupWindow,
+  ErrorPolicy,
+  Guarantee,
+  type ProcessorOptions,
+  StartFrom,
+} from "./options.js";
+export { type PartitionStats, Processor, type ProcessorStats } from "./processor.js";
+export { DEDUP_HEADER, type KeyDedup } from "./table-entry.js";
+export {
+  deadLetterTopic,
+  type GroupName,
+  ID_HEADER,
+  loopTopic,
+  type TopicName,
+  tableTopic,
+} from "./topic-names.js";

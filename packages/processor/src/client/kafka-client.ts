@@ -1,0 +1,143 @@
+/**
+ * The one boundary between toka and a Kafka client. The processor, emitter and view
+ * talk only to these interfaces; `kafkajs-client.ts` implements them with kafkajs and
+ * the in-memory tester of `@toka/testing` implements them without a broker.
+ */
+
+/** A record read from Kafka. */
+export interface IncomingRecord {
+  readonly topic: string;
+  readonly partition: number;
+  /** Decimal int64. */
+  readonly offset: string;
+  readonly key: Uint8Array | null;
+  /** `null` for a tombstone. */
+  readonly value: Uint8Array | null;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Milliseconds since the epoch. */
+  readonly timestamp: number;
+}
+
+/** A record to produce. Without `partition`, the key is hashed with murmur2 (Java-compatible). */
+export interface OutgoingRecord {
+  readonly topic: string;
+  readonly partition?: number;
+  /** A string key, or the raw key bytes (dead letters keep the original bytes). */
+  readonly key: string | Uint8Array | null;
+  /** `null` writes a tombstone. */
+  readonly value: Uint8Array | null;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  /** The next offset to read. */
+  readonly offset: string;
+}
+
+/** Where the records of one produce request landed, per topic partition. */
+export interface ProducedBatch extends TopicPartition {
+  /** Offset of the first record of this request in the partition. */
+  readonly baseOffset: string;
+}
+
+export interface TopicSpec {
+  readonly topic: string;
+  readonly partitions: number;
+  readonly compacted: boolean;
+  readonly replicationFactor?: number;
+}
+
+export interface PartitionWatermarks {
+  readonly partition: number;
+  readonly low: string;
+  readonly high: string;
+}
+
+export interface ClientAdmin {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  /** Partition counts of the topics that exist; missing topics are absent. */
+  partitionCounts(topics: readonly string[]): Promise<Map<string, number>>;
+  /** Creates topics; a topic that already exists is not an error. */
+  createTopics(specs: readonly TopicSpec[]): Promise<void>;
+  watermarks(topic: string): Promise<PartitionWatermarks[]>;
+  /** Committed offsets of a consumer group for a topic; partitions without one are absent. */
+  committedOffsets(groupId: string, topic: string): Promise<Map<number, string>>;
+  /** First offsets at or after `timestamp` per partition (the high watermark where none). */
+  offsetsForTime(topic: string, timestamp: number): Promise<Map<number, string>>;
+}
+
+export interface ClientProducer {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  /** Sends with acks=all; resolves when the broker acknowledged every record. */
+  send(records: readonly OutgoingRecord[]): Promise<ProducedBatch[]>;
+  /**
+   * Sends the records and commits `offsets` for `groupId` in one Kafka transaction.
+   * Only for a producer created with a `transactionalId`.
+   */
+  sendInTransaction(
+    records: readonly OutgoingRecord[],
+    offsets: { readonly groupId: string; readonly offsets: readonly TopicPartitionOffset[] },
+  ): Promise<ProducedBatch[]>;
+}
+
+export interface IncomingBatch extends TopicPartition {
+  readonly records: readonly IncomingRecord[];
+  /** The partition's high watermark when fetched. */
+  readonly highWatermark: string;
+}
+
+/** Callbacks of a consumer. */
+export interface ConsumerHandlers {
+  /** After every (re)join with the complete new assignment of this member. */
+  onAssignment(assignment: readonly TopicPartition[]): void;
+  /**
+   * A batch of one partition; batches of one partition never overlap. Resolves `true`
+   * when the batch was handled, `false` to have it delivered again later.
+   */
+  onBatch(batch: IncomingBatch): Promise<boolean>;
+  /** After a fetched batch was handled, including batches that only held control records. */
+  onBatchDone?(partition: TopicPartition, lastOffset: string, highWatermark: string): void;
+  /** The consumer stopped for good with this error. */
+  onCrash(error: unknown): void;
+}
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  /** Give partition p of every subscribed topic to the same member (co-partitioning). */
+  readonly copartitioned: boolean;
+  /** Read only committed transactional records. */
+  readonly readCommitted: boolean;
+  /** Where a partition without a committed offset starts. */
+  readonly fromBeginning: boolean;
+  /** Upper bound of bytes fetched per partition. */
+  readonly maxBytesPerPartition: number;
+  /** How many partitions are processed at the same time. */
+  readonly concurrency: number;
+  readonly sessionTimeoutMs: number;
+}
+
+export interface ClientConsumer {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  subscribe(topics: readonly string[]): Promise<void>;
+  run(handlers: ConsumerHandlers): Promise<void>;
+  pause(partitions: readonly TopicPartition[]): void;
+  resume(partitions: readonly TopicPartition[]): void;
+  /** Next fetch of the partition starts at `offset`. */
+  seek(position: TopicPartitionOffset): void;
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+}
+
+/** Creates the clients toka needs. */
+export interface KafkaClient {
+  admin(): ClientAdmin;
+  producer(options?: { readonly transactionalId?: string }): ClientProducer;
+  consumer(options: ConsumerOptions): ClientConsumer;
+}

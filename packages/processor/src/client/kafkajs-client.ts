@@ -1,0 +1,291 @@
+import {
+  type Consumer,
+  type IHeaders,
+  Kafka,
+  type KafkaConfig,
+  type LogEntry,
+  logLevel,
+  type Message,
+  Partitioners,
+  type Producer,
+} from "kafkajs";
+import { isTokaError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { copartitionedAssigner } from "./copartitioned-assigner.js";
+import type {
+  ClientAdmin,
+  ClientConsumer,
+  ClientProducer,
+  ConsumerHandlers,
+  ConsumerOptions,
+  KafkaClient,
+  OutgoingRecord,
+  PartitionWatermarks,
+  ProducedBatch,
+  TopicPartition,
+  TopicPartitionOffset,
+  TopicSpec,
+} from "./kafka-client.js";
+
+/** Options of {@link kafkajsClient}. */
+export interface KafkajsClientOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly logger: Logger;
+  /** Extra kafkajs settings (ssl, sasl, timeouts). */
+  readonly kafka?: Omit<KafkaConfig, "brokers" | "clientId" | "logCreator" | "logLevel">;
+}
+
+/** Retries of the idempotent producer: bounded so a lost cluster surfaces as an error. */
+const PRODUCER_RETRIES = 10;
+
+/** The kafkajs implementation of the client boundary. */
+export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
+  const { logger } = options;
+  const kafka = new Kafka({
+    ...options.kafka,
+    brokers: [...options.brokers],
+    clientId: options.clientId,
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ namespace, level, log }: LogEntry) => {
+        const { message, ...fields } = log;
+        // kafkajs warns on every bounded retry setting of an idempotent producer; toka
+        // bounds retries on purpose (see PRODUCER_RETRIES).
+        if (message.startsWith("Limiting retries")) return;
+        const entry = { component: `kafkajs.${namespace}`, ...fields };
+        if (level === logLevel.ERROR) logger.error(message, entry);
+        else logger.warn(message, entry);
+      },
+  });
+  return {
+    admin: () => kafkajsAdmin(kafka),
+    producer: (producerOptions) => kafkajsProducer(kafka, producerOptions?.transactionalId),
+    consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions),
+  };
+}
+
+function kafkajsAdmin(kafka: Kafka): ClientAdmin {
+  const admin = kafka.admin();
+  return {
+    connect: () => admin.connect(),
+    disconnect: () => admin.disconnect(),
+    async partitionCounts(topics) {
+      const existing = new Set(await admin.listTopics());
+      const wanted = topics.filter((t) => existing.has(t));
+      const counts = new Map<string, number>();
+      if (wanted.length === 0) return counts;
+      const meta = await admin.fetchTopicMetadata({ topics: wanted });
+      for (const t of meta.topics) counts.set(t.name, t.partitions.length);
+      return counts;
+    },
+    async createTopics(specs: readonly TopicSpec[]) {
+      if (specs.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: specs.map((s) => ({
+          topic: s.topic,
+          numPartitions: s.partitions,
+          replicationFactor: s.replicationFactor ?? -1,
+          configEntries: s.compacted ? [{ name: "cleanup.policy", value: "compact" }] : [],
+        })),
+      });
+    },
+    async watermarks(topic): Promise<PartitionWatermarks[]> {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high }));
+    },
+    async committedOffsets(groupId, topic) {
+      const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const offsets = new Map<number, string>();
+      for (const p of result?.partitions ?? []) {
+        if (p.offset !== "-1") offsets.set(p.partition, p.offset);
+      }
+      return offsets;
+    },
+    async offsetsForTime(topic, timestamp) {
+      const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
+      return new Map(offsets.map((o) => [o.partition, o.offset]));
+    },
+  };
+}
+
+function toMessage(record: OutgoingRecord): Message {
+  return {
+    key: typeof record.key === "string" || record.key === null ? record.key : asBuffer(record.key),
+    value: record.value === null ? null : asBuffer(record.value),
+    headers: record.headers as IHeaders,
+    ...(record.partition === undefined ? {} : { partition: record.partition }),
+  };
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function groupByTopic(records: readonly OutgoingRecord[]) {
+  const byTopic = new Map<string, Message[]>();
+  for (const record of records) {
+    const list = byTopic.get(record.topic) ?? [];
+    byTopic.set(record.topic, list);
+    list.push(toMessage(record));
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+function kafkajsProducer(kafka: Kafka, transactionalId: string | undefined): ClientProducer {
+  const producer: Producer = kafka.producer({
+    // murmur2 like the Java client, so toka and other producers agree on partitions.
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    // The transactional protocol allows one in-flight request per producer in kafkajs.
+    maxInFlightRequests: transactionalId ? 1 : 5,
+    retry: { retries: PRODUCER_RETRIES },
+    ...(transactionalId ? { transactionalId } : {}),
+  });
+  const toBatches = (
+    metadata: { topicName: string; partition: number; baseOffset?: string }[],
+  ): ProducedBatch[] =>
+    metadata.map((m) => ({
+      topic: m.topicName,
+      partition: m.partition,
+      baseOffset: m.baseOffset ?? "-1",
+    }));
+  return {
+    connect: () => producer.connect(),
+    disconnect: () => producer.disconnect(),
+    async send(records) {
+      if (records.length === 0) return [];
+      return toBatches(
+        await producer.sendBatch({ acks: -1, topicMessages: groupByTopic(records) }),
+      );
+    },
+    async sendInTransaction(records, { groupId, offsets }) {
+      const tx = await producer.transaction();
+      try {
+        const metadata =
+          records.length === 0
+            ? []
+            : await tx.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
+        if (offsets.length > 0) {
+          const byTopic = new Map<string, { partition: number; offset: string }[]>();
+          for (const o of offsets) {
+            const list = byTopic.get(o.topic) ?? [];
+            byTopic.set(o.topic, list);
+            list.push({ partition: o.partition, offset: o.offset });
+          }
+          await tx.sendOffsets({
+            consumerGroupId: groupId,
+            topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+          });
+        }
+        await tx.commit();
+        return toBatches(metadata);
+      } catch (error) {
+        // Abort so the next transaction of this producer can begin; if the abort fails too
+        // (e.g. the producer was fenced), the original error is the one that matters.
+        await tx.abort().catch(() => {});
+        throw error;
+      }
+    },
+  };
+}
+
+function headersOf(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first.toString();
+  }
+  return out;
+}
+
+function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer {
+  const consumer: Consumer = kafka.consumer({
+    groupId: options.groupId,
+    readUncommitted: !options.readCommitted,
+    maxBytesPerPartition: options.maxBytesPerPartition,
+    sessionTimeout: options.sessionTimeoutMs,
+    heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
+    rebalanceTimeout: Math.max(60_000, options.sessionTimeoutMs * 2),
+    ...(options.copartitioned ? { partitionAssigners: [copartitionedAssigner] } : {}),
+    retry: {
+      // A handler error (a toka error) stops the consumer; kafkajs's own failures
+      // (lost connection, coordinator moved) restart it.
+      restartOnFailure: async (error) => !isTokaError(error),
+    },
+  });
+  let handlers: ConsumerHandlers | undefined;
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    const assignment: TopicPartition[] = [];
+    for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+      for (const partition of partitions) assignment.push({ topic, partition });
+    }
+    handlers?.onAssignment(assignment);
+  });
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    handlers?.onBatchDone?.(
+      { topic: payload.topic, partition: payload.partition },
+      payload.lastOffset,
+      payload.highWatermark,
+    );
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) handlers?.onCrash(payload.error);
+  });
+  return {
+    connect: () => consumer.connect(),
+    disconnect: () => consumer.disconnect(),
+    subscribe: (topics) =>
+      consumer.subscribe({ topics: [...topics], fromBeginning: options.fromBeginning }),
+    async run(h) {
+      handlers = h;
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.concurrency,
+        eachBatch: async ({ batch, resolveOffset }) => {
+          const records = batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key,
+            value: m.value,
+            headers: headersOf(m.headers),
+            timestamp: Number(m.timestamp),
+          }));
+          const handled = await h.onBatch({
+            topic: batch.topic,
+            partition: batch.partition,
+            records,
+            highWatermark: batch.highWatermark,
+          });
+          const last = batch.messages.at(-1);
+          if (handled && last) resolveOffset(last.offset);
+        },
+      });
+    },
+    pause: (partitions) => consumer.pause(groupPartitions(partitions)),
+    resume: (partitions) => consumer.resume(groupPartitions(partitions)),
+    seek: ({ topic, partition, offset }) => consumer.seek({ topic, partition, offset }),
+    commit: (offsets: readonly TopicPartitionOffset[]) =>
+      consumer.commitOffsets(
+        offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
+      ),
+  };
+}
+
+function groupPartitions(partitions: readonly TopicPartition[]) {
+  const byTopic = new Map<string, number[]>();
+  for (const { topic, partition } of partitions) {
+    const list = byTopic.get(topic) ?? [];
+    byTopic.set(topic, list);
+    list.push(partition);
+  }
+  return [...byTopic].map(([topic, ps]) => ({ topic, partitions: ps }));
+}

@@ -1,0 +1,203 @@
+import type { Codec } from "@toka/codec";
+import { TokaError, TokaErrorCode } from "./errors.js";
+import { ID_HEADER } from "./topic-names.js";
+
+/** Options of `ctx.emit`. */
+export interface EmitOptions {
+  /** Extra headers; `toka-id` is set by toka. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What a callback sees of one message and may do with it (**contract**). `P` is the
+ * table type, `OM` the declared outputs, `L` the loop type, `JM`/`LM` the joined and
+ * looked-up tables. Effects (table change, emits, loopbacks) take effect only if the
+ * callback returns without throwing.
+ */
+export interface Context<P, OM, L, JM, LM> {
+  /** The message key (the table key). */
+  readonly key: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** Kafka offset, a decimal string (int64). */
+  readonly offset: string;
+  /** Kafka timestamp in milliseconds since the epoch. */
+  readonly timestamp: number;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The message ID: its `toka-id` header, or `<topic>/<partition>/<offset>`. */
+  readonly id: string;
+  /** The table value of `key`, including changes made earlier in this batch. */
+  value(): P | undefined;
+  /** Sets the table value of `key`. @throws TokaError if the group has no table. */
+  setValue(value: P): void;
+  /** Deletes `key` from the table. @throws TokaError if the group has no table. */
+  delete(): void;
+  /**
+   * Emits to a declared output. The message's ID is derived from this message's ID
+   * (`<id>:<n>`), so a reprocessed input re-emits the same IDs.
+   * @throws CodecError if the value does not encode.
+   */
+  emit<T extends keyof OM & string>(
+    topic: T,
+    key: string,
+    value: OM[T],
+    options?: EmitOptions,
+  ): void;
+  /** Sends a message to this group's loop topic, re-keyed to `key`. */
+  loopback(key: string, value: L): void;
+  /** The co-partitioned table's value for `ctx.key`. */
+  join<T extends keyof JM & string>(table: T): JM[T] | undefined;
+  /** Any table's value for `key`, read through a view kept by the processor. */
+  lookup<T extends keyof LM & string>(table: T, key: string): Promise<LM[T] | undefined>;
+  /** Fails this message: handled by the group's error policy. */
+  fail(error: unknown): never;
+}
+
+/** A record a callback produced, encoded, ready to send. */
+export interface PendingRecord {
+  readonly topic: string;
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly headers: Record<string, string>;
+}
+
+/** The change a callback made to its key's table value. */
+export type TableChange<P> =
+  | { readonly kind: "set"; readonly value: P }
+  | { readonly kind: "delete" };
+
+/** The message a context is built for. */
+export interface ContextMessage {
+  readonly key: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly timestamp: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly id: string;
+}
+
+/** What the context needs from the partition processing it. */
+export interface ContextHost<P> {
+  readonly group: string;
+  readonly hasTable: boolean;
+  readonly outputs: ReadonlyMap<string, Codec<unknown>>;
+  readonly loop: { readonly topic: string; readonly codec: Codec<unknown> } | undefined;
+  /** The current value of the key (batch overlay first, then storage). */
+  currentValue(key: string): P | undefined;
+  join(table: string, key: string): unknown;
+  lookup(table: string, key: string): Promise<unknown>;
+}
+
+/**
+ * The context of one message. Collects its effects; the partition processor applies
+ * them when the callback returned without error.
+ */
+export class MessageContext<P>
+  implements
+    Context<P, Record<string, unknown>, unknown, Record<string, unknown>, Record<string, unknown>>
+{
+  readonly key: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly timestamp: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly id: string;
+  /** Records to send, in the order the callback produced them. */
+  readonly records: PendingRecord[] = [];
+  change: TableChange<P> | undefined;
+  private derived = 0;
+
+  constructor(
+    private readonly host: ContextHost<P>,
+    message: ContextMessage,
+  ) {
+    this.key = message.key;
+    this.topic = message.topic;
+    this.partition = message.partition;
+    this.offset = message.offset;
+    this.timestamp = message.timestamp;
+    this.headers = message.headers;
+    this.id = message.id;
+  }
+
+  value(): P | undefined {
+    if (this.change) return this.change.kind === "set" ? this.change.value : undefined;
+    return this.host.hasTable ? this.host.currentValue(this.key) : undefined;
+  }
+
+  setValue(value: P): void {
+    this.requireTable("setValue");
+    this.change = { kind: "set", value };
+  }
+
+  delete(): void {
+    this.requireTable("delete");
+    this.change = { kind: "delete" };
+  }
+
+  emit(topic: string, key: string, value: unknown, options?: EmitOptions): void {
+    const codec = this.host.outputs.get(topic);
+    if (!codec) {
+      throw this.misuse(
+        `emit to "${topic}", which is not a declared output; add output("${topic}", codec) to the group`,
+      );
+    }
+    this.push(topic, key, codec.encode(value), options?.headers);
+  }
+
+  loopback(key: string, value: unknown): void {
+    const loop = this.host.loop;
+    if (!loop) throw this.misuse("loopback without a loop; add `loop: loop(codec)` to the group");
+    this.push(loop.topic, key, loop.codec.encode(value), undefined);
+  }
+
+  join(table: string): unknown {
+    return this.host.join(table, this.key);
+  }
+
+  lookup(table: string, key: string): Promise<unknown> {
+    return this.host.lookup(table, key);
+  }
+
+  fail(error: unknown): never {
+    throw error;
+  }
+
+  /** The ID of the `n`-th record this message produces: stable across reprocessing. */
+  private nextDerivedId(): string {
+    this.derived += 1;
+    return `${this.id}:${this.derived}`;
+  }
+
+  private push(
+    topic: string,
+    key: string,
+    value: Uint8Array,
+    extra: Readonly<Record<string, string>> | undefined,
+  ) {
+    this.records.push({
+      topic,
+      key,
+      value,
+      headers: { ...extra, [ID_HEADER]: this.nextDerivedId() },
+    });
+  }
+
+  private requireTable(operation: string): void {
+    if (!this.host.hasTable) {
+      throw this.misuse(`${operation} in a group without a table; add persist(codec) to the group`);
+    }
+  }
+
+  private misuse(message: string): TokaError {
+    return new TokaError(TokaErrorCode.ContextMisuse, message, {
+      group: this.host.group,
+      topic: this.topic,
+      partition: this.partition,
+      offset: this.offset,
+      key: this.key,
+    });
+  }
+}

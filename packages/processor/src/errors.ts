@@ -1,0 +1,103 @@
+/** Brand shared by every toka error class across packages (see `@toka/codec`). */
+const TOKA_ERROR_BRAND = Symbol.for("toka.error");
+
+/** The closed set of codes of {@link TokaError}. */
+export const TokaErrorCode = {
+  /** The group graph or the options are invalid; the message says what to change. */
+  InvalidConfig: "TOKA_INVALID_CONFIG",
+  /** A topic the group needs does not exist and may not be created. */
+  TopicMissing: "TOKA_TOPIC_MISSING",
+  /** Inputs, loop or table of a group have different partition counts. */
+  NotCopartitioned: "TOKA_NOT_COPARTITIONED",
+  /** A message could not be decoded with its topic's codec. */
+  DecodeFailed: "TOKA_DECODE_FAILED",
+  /** A callback threw or called `ctx.fail()`. */
+  CallbackFailed: "TOKA_CALLBACK_FAILED",
+  /** A callback used the context wrongly (undeclared topic, no table, ...). */
+  ContextMisuse: "TOKA_CONTEXT_MISUSE",
+  /** Producing to Kafka failed after retries. */
+  ProduceFailed: "TOKA_PRODUCE_FAILED",
+  /** Reading or writing local storage failed. */
+  StorageFailed: "TOKA_STORAGE_FAILED",
+  /** Recovering a table partition failed. */
+  RecoveryFailed: "TOKA_RECOVERY_FAILED",
+  /** The Kafka client failed (connection, group membership, ...). */
+  KafkaFailed: "TOKA_KAFKA_FAILED",
+  /** An operation was called in a state that does not allow it (e.g. emit after close). */
+  InvalidState: "TOKA_INVALID_STATE",
+  /** Waiting for something took longer than allowed. */
+  Timeout: "TOKA_TIMEOUT",
+} as const;
+export type TokaErrorCode = (typeof TokaErrorCode)[keyof typeof TokaErrorCode];
+
+/** The Kafka coordinates an error concerns; each one known is set. */
+export interface ErrorCoordinates {
+  group?: string | undefined;
+  topic?: string | undefined;
+  partition?: number | undefined;
+  offset?: string | undefined;
+  key?: string | undefined;
+}
+
+/** Options of {@link TokaError}. */
+export interface TokaErrorOptions extends ErrorCoordinates {
+  cause?: unknown;
+  /** Whether retrying the same operation may succeed. Default `false`. */
+  retriable?: boolean;
+}
+
+/**
+ * The root of toka's errors: a `code` from {@link TokaErrorCode}, the `cause`, whether it
+ * is `retriable`, and the Kafka coordinates it concerns, which the message repeats.
+ */
+export class TokaError extends Error {
+  override readonly name: string = "TokaError";
+  readonly code: TokaErrorCode;
+  readonly retriable: boolean;
+  readonly group: string | undefined;
+  readonly topic: string | undefined;
+  readonly partition: number | undefined;
+  readonly offset: string | undefined;
+  readonly key: string | undefined;
+  readonly [TOKA_ERROR_BRAND] = true;
+
+  constructor(code: TokaErrorCode, message: string, options: TokaErrorOptions = {}) {
+    super(withCoordinates(message, options), { cause: options.cause });
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.group = options.group;
+    this.topic = options.topic;
+    this.partition = options.partition;
+    this.offset = options.offset;
+    this.key = options.key;
+  }
+}
+
+/**
+ * True for any toka error, from this package or another (`CodecError`,
+ * `StorageError`), even from another copy of the package: checks the shared brand and
+ * `code`, not `instanceof`.
+ */
+export function isTokaError(error: unknown): error is TokaError {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[TOKA_ERROR_BRAND] === true &&
+    typeof (error as { code?: unknown }).code === "string"
+  );
+}
+
+/** The error's code if it is a toka error, else `undefined`. */
+export function tokaErrorCode(error: unknown): string | undefined {
+  return isTokaError(error) ? error.code : undefined;
+}
+
+function withCoordinates(message: string, c: ErrorCoordinates): string {
+  const parts: string[] = [];
+  if (c.group !== undefined) parts.push(`group=${c.group}`);
+  if (c.topic !== undefined) parts.push(`topic=${c.topic}`);
+  if (c.partition !== undefined) parts.push(`partition=${c.partition}`);
+  if (c.offset !== undefined) parts.push(`offset=${c.offset}`);
+  if (c.key !== undefined) parts.push(`key=${JSON.stringify(c.key)}`);
+  return parts.length === 0 ? message : `${message} [${parts.join(" ")}]`;
+}

@@ -1,0 +1,53 @@
+import type { TokaError } from "./errors.js";
+
+/** Lifecycle states of a processor. */
+export const ProcessorStatus = {
+  Idle: "idle",
+  Starting: "starting",
+  /** Running; some assigned partition is still recovering its table. */
+  Recovering: "recovering",
+  Running: "running",
+  Closing: "closing",
+  Closed: "closed",
+  Failed: "failed",
+} as const;
+export type ProcessorStatus = (typeof ProcessorStatus)[keyof typeof ProcessorStatus];
+
+/** States of one partition of a processor. */
+export const PartitionState = {
+  Recovering: "recovering",
+  Running: "running",
+  Closing: "closing",
+} as const;
+export type PartitionState = (typeof PartitionState)[keyof typeof PartitionState];
+
+/** Typed, namespaced events of a processor: `processor.on("batch.processed", (e) => ...)`. */
+export interface ProcessorEvents {
+  status: [status: ProcessorStatus];
+  "partition.assigned": [event: { partition: number }];
+  /** Recovery progress: table records applied so far, and how many there were to apply. */
+  "partition.recovering": [event: { partition: number; recovered: number; total: number }];
+  "partition.recovered": [event: { partition: number; records: number; durationMs: number }];
+  "partition.revoked": [event: { partition: number }];
+  "batch.processed": [
+    event: {
+      topic: string;
+      partition: number;
+      /** Messages handed to callbacks. */
+      processed: number;
+      /** Messages whose effects were already applied (redelivered after a crash). */
+      redelivered: number;
+      /** Messages whose `toka-id` was applied before (an upstream retry). */
+      duplicates: number;
+      failed: number;
+      durationMs: number;
+    },
+  ];
+  "message.skipped": [error: TokaError];
+  "message.dead-lettered": [error: TokaError];
+  "message.duplicate": [
+    event: { topic: string; partition: number; offset: string; key: string; id: string },
+  ];
+  /** The processor stopped with this error. */
+  "processor.failed": [error: TokaError];
+}

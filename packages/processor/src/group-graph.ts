@@ -1,0 +1,278 @@
+import type { Codec } from "@toka/codec";
+import type { Context } from "./context.js";
+import { TokaError, TokaErrorCode } from "./errors.js";
+import {
+  deadLetterTopic,
+  type GroupName,
+  loopTopic,
+  type TopicName,
+  tableTopic,
+} from "./topic-names.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: a context of any group, for storage in edges
+export type AnyContext = Context<any, any, any, any, any>;
+
+/** A callback: may be async; the messages of a partition are processed one at a time. */
+export type Callback<C, M> = (ctx: C, message: M) => void | Promise<void>;
+
+/** Consumes `topic` with `codec` and calls `callback` for each message. */
+export interface InputEdge<C = AnyContext, M = unknown> {
+  readonly kind: "input";
+  readonly topic: TopicName;
+  readonly codec: Codec<M>;
+  readonly callback: Callback<C, M>;
+}
+
+/** Consumes the group's own loop topic (`<group>-loop`). */
+export interface LoopEdge<C = AnyContext, M = unknown> {
+  readonly kind: "loop";
+  readonly callback: Callback<C, M>;
+}
+
+/** Declares the group table's codec: the group keeps one value of this type per key. */
+export interface PersistEdge<T> {
+  readonly kind: "persist";
+  readonly codec: Codec<T>;
+}
+
+/** Declares the codec of the loop topic `<group>-loop`. */
+export interface LoopDeclaration<T> {
+  readonly kind: "loop-declaration";
+  readonly codec: Codec<T>;
+}
+
+/** Declares an output topic the callbacks may emit to, with its value codec. */
+export interface OutputEdge<N extends string = string, T = unknown> {
+  readonly kind: "output";
+  readonly topic: N;
+  readonly codec: Codec<T>;
+}
+
+/** Declares a co-partitioned table read with `ctx.join(table)`. */
+export interface JoinEdge<N extends string = string, T = unknown> {
+  readonly kind: "join";
+  readonly table: N;
+  readonly codec: Codec<T>;
+}
+
+/** Declares any table read with `await ctx.lookup(table, key)`. */
+export interface LookupEdge<N extends string = string, T = unknown> {
+  readonly kind: "lookup";
+  readonly table: N;
+  readonly codec: Codec<T>;
+}
+
+/** Maps a tuple of named edges to `{ name: valueType }`. */
+export type EdgeMap<E, NameKey extends string> = {
+  [X in E extends readonly (infer U)[] ? U : never as X extends Record<
+    NameKey,
+    infer N extends string
+  >
+    ? N
+    : never]: X extends { codec: Codec<infer T> } ? T : never;
+};
+
+/** The context type of a group with these declarations. */
+export type GroupContext<P, O, L, J, K> = Context<
+  P,
+  EdgeMap<O, "topic">,
+  L,
+  EdgeMap<J, "table">,
+  EdgeMap<K, "table">
+>;
+
+/** Edge builders handed to `inputs`, typed with the group's context. */
+export interface EdgeBuilders<C, L> {
+  /** Consumes `topic`, decoding values with `codec`. */
+  input<M>(topic: string, codec: Codec<M>, callback: Callback<C, M>): InputEdge<C, M>;
+  /** Consumes the loop topic declared with `loop: loop(codec)`. */
+  loop(callback: Callback<C, L>): LoopEdge<C, L>;
+}
+
+/** What {@link defineGroup} takes. */
+export interface GroupDefinition<P, O, L, J, K> {
+  /** The group table's codec; omit for a stateless group (no `<group>-table`). */
+  readonly persist?: PersistEdge<P>;
+  /** Topics the callbacks may emit to. */
+  readonly outputs?: O;
+  /** Co-partitioned tables read with `ctx.join`. */
+  readonly joins?: J;
+  /** Tables read with `ctx.lookup`. */
+  readonly lookups?: K;
+  /** The codec of `<group>-loop`, when callbacks use `ctx.loopback`. */
+  readonly loop?: LoopDeclaration<L>;
+  /** The group's inputs and loop callback, built with typed edge builders. */
+  readonly inputs: (
+    edges: EdgeBuilders<GroupContext<P, O, L, J, K>, L>,
+  ) => readonly // biome-ignore lint/suspicious/noExplicitAny: each input has its own message type
+  (InputEdge<GroupContext<P, O, L, J, K>, any> | LoopEdge<GroupContext<P, O, L, J, K>, L>)[];
+}
+
+/**
+ * A validated group graph: everything a {@link Processor} needs to know about a group.
+ * The type parameters carry the table type and the declared outputs for static checks.
+ */
+export interface GroupGraph<P = unknown, OM = Record<string, unknown>, L = unknown> {
+  readonly name: GroupName;
+  readonly inputs: readonly InputEdge[];
+  readonly loop:
+    | { readonly codec: Codec<unknown>; readonly callback: Callback<AnyContext, never> }
+    | undefined;
+  readonly persist: Codec<P> | undefined;
+  readonly outputs: ReadonlyMap<TopicName, Codec<unknown>>;
+  readonly joins: ReadonlyMap<TopicName, Codec<unknown>>;
+  readonly lookups: ReadonlyMap<TopicName, Codec<unknown>>;
+  readonly tableTopic: TopicName;
+  readonly loopTopic: TopicName;
+  readonly deadLetterTopic: TopicName;
+  /** Type-level only: the output value types by topic and the loop type. */
+  readonly __types?: { outputs: OM; loop: L };
+}
+
+/** The table value type of a group graph. */
+export type TableValue<G> = G extends GroupGraph<infer P, infer _O, infer _L> ? P : never;
+
+/** Declares the group table's codec. */
+export function persist<T>(codec: Codec<T>): PersistEdge<T> {
+  return { kind: "persist", codec };
+}
+
+/** Declares an output topic and the codec of its values. */
+export function output<const N extends string, T>(topic: N, codec: Codec<T>): OutputEdge<N, T> {
+  return { kind: "output", topic, codec };
+}
+
+/** Declares the loop topic's codec (see `EdgeBuilders.loop` for its callback). */
+export function loop<T>(codec: Codec<T>): LoopDeclaration<T> {
+  return { kind: "loop-declaration", codec };
+}
+
+/** Declares a co-partitioned table read with `ctx.join(table)`. */
+export function join<const N extends string, T>(table: N, codec: Codec<T>): JoinEdge<N, T> {
+  return { kind: "join", table, codec };
+}
+
+/** Declares a table read with `await ctx.lookup(table, key)`. */
+export function lookup<const N extends string, T>(table: N, codec: Codec<T>): LookupEdge<N, T> {
+  return { kind: "lookup", table, codec };
+}
+
+/**
+ * An input edge outside `defineGroup`, with an explicitly given context type.
+ * Inside `defineGroup`, use the typed `input` handed to `inputs`.
+ */
+export function input<C = AnyContext, M = unknown>(
+  topic: string,
+  codec: Codec<M>,
+  callback: Callback<C, M>,
+): InputEdge<C, M> {
+  return { kind: "input", topic, codec, callback };
+}
+
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/**
+ * Defines a group: its inputs, table, outputs, loop, joins and lookups, validated as a
+ * whole. `ctx.value()` is statically the persisted type; `ctx.emit` accepts only
+ * declared outputs with their value type.
+ *
+ * Rules (each violation throws a `TokaError` `TOKA_INVALID_CONFIG` saying what to change):
+ * - the group name and every topic are valid Kafka topic names;
+ * - at least one input; no input topic twice;
+ * - no input, output, join or lookup is the group's own table, loop or dead-letter topic;
+ * - no topic is both an input and an output (that would be a loop: use `loop`);
+ * - no output twice, no join or lookup table twice, no table both joined and looked up;
+ * - a loop callback needs `loop: loop(codec)` and a declared loop needs its callback.
+ *
+ * @throws TokaError `TOKA_INVALID_CONFIG`.
+ */
+export function defineGroup<
+  P = never,
+  const O extends readonly OutputEdge[] = [],
+  L = never,
+  const J extends readonly JoinEdge[] = [],
+  const K extends readonly LookupEdge[] = [],
+>(name: string, definition: GroupDefinition<P, O, L, J, K>): GroupGraph<P, EdgeMap<O, "topic">, L> {
+  const fail = (what: string): never => {
+    throw new TokaError(TokaErrorCode.InvalidConfig, `group "${name}": ${what}`, { group: name });
+  };
+  if (!TOPIC_NAME.test(name)) {
+    fail("the name must be 1-249 characters of a-z, A-Z, 0-9, '.', '_' or '-'");
+  }
+  const own = new Set([tableTopic(name), loopTopic(name), deadLetterTopic(name)]);
+  const checkTopic = (topic: string, role: string) => {
+    if (!TOPIC_NAME.test(topic)) {
+      fail(`${role} "${topic}" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)`);
+    }
+    if (own.has(topic)) {
+      fail(`${role} "${topic}" is one of the group's own topics; rename it`);
+    }
+  };
+
+  const builders: EdgeBuilders<AnyContext, unknown> = {
+    input: (topic, codec, callback) => ({ kind: "input", topic, codec, callback }),
+    loop: (callback) => ({ kind: "loop", callback }),
+  };
+  const edges = definition.inputs(builders as never);
+  const inputs: InputEdge[] = [];
+  let loopCallback: Callback<AnyContext, L> | undefined;
+  for (const edge of edges) {
+    if (edge.kind === "loop") {
+      if (loopCallback) fail("the loop callback is declared twice; keep one");
+      loopCallback = edge.callback as Callback<AnyContext, L>;
+      continue;
+    }
+    checkTopic(edge.topic, "input");
+    if (inputs.some((i) => i.topic === edge.topic)) {
+      fail(`input "${edge.topic}" is declared twice; give each topic one callback`);
+    }
+    inputs.push(edge as InputEdge);
+  }
+  if (inputs.length === 0) fail("it needs at least one input topic");
+  if (loopCallback && !definition.loop) {
+    fail("it has a loop callback but no loop codec; add `loop: loop(codec)`");
+  }
+  if (definition.loop && !loopCallback) {
+    fail("it declares a loop but no loop callback; add `loop((ctx, msg) => ...)` to inputs");
+  }
+
+  const outputs = new Map<TopicName, Codec<unknown>>();
+  for (const edge of definition.outputs ?? []) {
+    checkTopic(edge.topic, "output");
+    if (outputs.has(edge.topic)) fail(`output "${edge.topic}" is declared twice`);
+    if (inputs.some((i) => i.topic === edge.topic)) {
+      fail(`"${edge.topic}" is both an input and an output; use loop() to feed the group itself`);
+    }
+    outputs.set(edge.topic, edge.codec);
+  }
+  const tables = (list: readonly (JoinEdge | LookupEdge)[] | undefined, role: string) => {
+    const map = new Map<TopicName, Codec<unknown>>();
+    for (const edge of list ?? []) {
+      checkTopic(edge.table, `${role} table`);
+      if (map.has(edge.table)) fail(`${role} table "${edge.table}" is declared twice`);
+      map.set(edge.table, edge.codec);
+    }
+    return map;
+  };
+  const joins = tables(definition.joins, "join");
+  const lookups = tables(definition.lookups, "lookup");
+  for (const table of joins.keys()) {
+    if (lookups.has(table)) fail(`table "${table}" is both joined and looked up; declare it once`);
+  }
+
+  return {
+    name,
+    inputs,
+    loop:
+      definition.loop && loopCallback
+        ? { codec: definition.loop.codec, callback: loopCallback }
+        : undefined,
+    persist: definition.persist?.codec,
+    outputs,
+    joins,
+    lookups,
+    tableTopic: tableTopic(name),
+    loopTopic: loopTopic(name),
+    deadLetterTopic: deadLetterTopic(name),
+  };
+}

@@ -1,0 +1,165 @@
+import { memoryStorage, type StorageFactory } from "@toka/state-store";
+import { z } from "zod";
+import type { KafkaClient } from "./client/kafka-client.js";
+import { kafkajsClient } from "./client/kafkajs-client.js";
+import { TokaError, TokaErrorCode } from "./errors.js";
+import { consoleLogger, type Logger } from "./logger.js";
+
+/** Delivery guarantees of a processor (ARCHITECTURE §6). */
+export const Guarantee = {
+  AtLeastOnce: "at-least-once",
+  ExactlyOnce: "exactly-once",
+  ExactlyOnceTransactional: "exactly-once-transactional",
+} as const;
+export type Guarantee = (typeof Guarantee)[keyof typeof Guarantee];
+
+/** What happens to a message that fails to decode or whose callback throws. */
+export const ErrorPolicy = {
+  /** Stop the processor with the error (nothing after it in the partition is processed). */
+  Fail: "fail",
+  /** Log it, count it, go on. */
+  Skip: "skip",
+  /** Write it unchanged to `<group>-dlq` with `toka-error-*` headers, go on. */
+  DeadLetter: "dead-letter",
+} as const;
+export type ErrorPolicy = (typeof ErrorPolicy)[keyof typeof ErrorPolicy];
+
+/** Where a group without committed offsets starts reading its inputs. */
+export const StartFrom = { Earliest: "earliest", Latest: "latest" } as const;
+export type StartFrom = (typeof StartFrom)[keyof typeof StartFrom];
+
+/** The exactly-once dedup window: IDs remembered per key, by count and by age. */
+export interface DedupWindow {
+  /** IDs remembered per key. Default {@link DEFAULTS.dedupIdsPerKey}. */
+  readonly idsPerKey?: number;
+  /** How long an ID is remembered, in ms. Default {@link DEFAULTS.dedupMaxAgeMs}. */
+  readonly maxAgeMs?: number;
+}
+
+/** Options of a {@link Processor}; see the package README for the table. */
+export interface ProcessorOptions {
+  /** Bootstrap brokers, `host:port`. Required unless `client` is given. */
+  readonly brokers?: readonly string[];
+  /** A Kafka client of its own (e.g. the in-memory tester's). Default: kafkajs on `brokers`. */
+  readonly client?: KafkaClient;
+  /** Local storage of table partitions. Default: `memoryStorage()`. */
+  readonly storage?: StorageFactory;
+  /** Default `"at-least-once"`. */
+  readonly guarantee?: Guarantee;
+  /** Default `"dead-letter"`. */
+  readonly errorPolicy?: ErrorPolicy;
+  /** Create missing table, loop and dead-letter topics. Default `true`. */
+  readonly createTopics?: boolean;
+  /** Replication factor of created topics. Default: the broker's default. */
+  readonly replicationFactor?: number;
+  /** Default `"earliest"` (Kafka Streams' choice; Goka starts at the newest). */
+  readonly startFrom?: StartFrom;
+  /** Partitions processed at the same time by this instance. Default 8. */
+  readonly concurrency?: number;
+  /** Bytes fetched per partition and request: bounds a batch. Default 1 MiB. */
+  readonly maxBatchBytes?: number;
+  /** Consumer-group session timeout in ms. Default 10 000. */
+  readonly sessionTimeoutMs?: number;
+  readonly dedup?: DedupWindow;
+  readonly logger?: Logger;
+  /** Kafka client id. Default `toka-<group>`. */
+  readonly clientId?: string;
+}
+
+/** Named defaults of {@link ProcessorOptions}. */
+export const DEFAULTS = {
+  guarantee: Guarantee.AtLeastOnce,
+  errorPolicy: ErrorPolicy.DeadLetter,
+  createTopics: true,
+  startFrom: StartFrom.Earliest,
+  concurrency: 8,
+  maxBatchBytes: 1024 * 1024,
+  sessionTimeoutMs: 10_000,
+  dedupIdsPerKey: 32,
+  dedupMaxAgeMs: 24 * 60 * 60 * 1000,
+} as const;
+
+/** Options after defaults, as the processor uses them. */
+export interface ResolvedProcessorOptions {
+  readonly client: KafkaClient;
+  readonly storage: StorageFactory;
+  readonly guarantee: Guarantee;
+  readonly errorPolicy: ErrorPolicy;
+  readonly createTopics: boolean;
+  readonly replicationFactor: number | undefined;
+  readonly startFrom: StartFrom;
+  readonly concurrency: number;
+  readonly maxBatchBytes: number;
+  readonly sessionTimeoutMs: number;
+  readonly dedupIdsPerKey: number;
+  readonly dedupMaxAgeMs: number;
+  readonly logger: Logger;
+}
+
+const positiveInt = z.number().int().positive();
+const schema = z.object({
+  brokers: z
+    .array(z.string().regex(/^[^:\s]+:\d+$/, "expected host:port"))
+    .min(1)
+    .optional(),
+  guarantee: z.enum(Object.values(Guarantee)).optional(),
+  errorPolicy: z.enum(Object.values(ErrorPolicy)).optional(),
+  createTopics: z.boolean().optional(),
+  replicationFactor: positiveInt.optional(),
+  startFrom: z.enum(Object.values(StartFrom)).optional(),
+  concurrency: positiveInt.max(1024).optional(),
+  maxBatchBytes: positiveInt.min(1024).optional(),
+  sessionTimeoutMs: positiveInt.min(1000).optional(),
+  dedup: z
+    .object({ idsPerKey: positiveInt.optional(), maxAgeMs: positiveInt.optional() })
+    .optional(),
+  clientId: z.string().min(1).optional(),
+});
+
+/**
+ * Applies defaults and validates once, at construction.
+ * @throws TokaError `TOKA_INVALID_CONFIG` naming the option and how to fix it.
+ */
+export function resolveProcessorOptions(
+  group: string,
+  options: ProcessorOptions,
+): ResolvedProcessorOptions {
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new TokaError(
+      TokaErrorCode.InvalidConfig,
+      `invalid processor option "${issue.path.join(".")}": ${issue.message}`,
+      { group, cause: parsed.error },
+    );
+  }
+  if (!options.client && !options.brokers) {
+    throw new TokaError(
+      TokaErrorCode.InvalidConfig,
+      'processor needs "brokers" (e.g. ["127.0.0.1:9092"]) or a "client"',
+      { group },
+    );
+  }
+  const logger = options.logger ?? consoleLogger();
+  return {
+    client:
+      options.client ??
+      kafkajsClient({
+        brokers: options.brokers!,
+        clientId: options.clientId ?? `toka-${group}`,
+        logger,
+      }),
+    storage: options.storage ?? memoryStorage(),
+    guarantee: options.guarantee ?? DEFAULTS.guarantee,
+    errorPolicy: options.errorPolicy ?? DEFAULTS.errorPolicy,
+    createTopics: options.createTopics ?? DEFAULTS.createTopics,
+    replicationFactor: options.replicationFactor,
+    startFrom: options.startFrom ?? DEFAULTS.startFrom,
+    concurrency: options.concurrency ?? DEFAULTS.concurrency,
+    maxBatchBytes: options.maxBatchBytes ?? DEFAULTS.maxBatchBytes,
+    sessionTimeoutMs: options.sessionTimeoutMs ?? DEFAULTS.sessionTimeoutMs,
+    dedupIdsPerKey: options.dedup?.idsPerKey ?? DEFAULTS.dedupIdsPerKey,
+    dedupMaxAgeMs: options.dedup?.maxAgeMs ?? DEFAULTS.dedupMaxAgeMs,
+    logger,
+  };
+}

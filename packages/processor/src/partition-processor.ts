@@ -1,0 +1,598 @@
+import type { Codec } from "@toka/codec";
+import type { Checkpoint, Storage } from "@toka/state-store";
+import type {
+  ClientProducer,
+  IncomingRecord,
+  OutgoingRecord,
+  ProducedBatch,
+  TopicPartitionOffset,
+} from "./client/kafka-client.js";
+import { type ContextHost, MessageContext } from "./context.js";
+import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
+import { PartitionState, type ProcessorEvents } from "./events.js";
+import type { AnyContext, Callback, GroupGraph } from "./group-graph.js";
+import type { ResolvedProcessorOptions } from "./options.js";
+import {
+  addToOffset,
+  compareOffsets,
+  DEDUP_HEADER,
+  decodeTableEntry,
+  encodeTableEntry,
+  type KeyDedup,
+  parseDedup,
+  type TableEntry,
+} from "./table-entry.js";
+import { ID_HEADER } from "./topic-names.js";
+
+/** What a partition processor needs from its processor. */
+export interface PartitionHost {
+  readonly graph: GroupGraph;
+  readonly options: ResolvedProcessorOptions;
+  /** The producer of this partition's batches (transactional per partition, or shared). */
+  readonly producer: ClientProducer;
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  emit<E extends keyof ProcessorEvents>(event: E, ...args: ProcessorEvents[E]): void;
+  join(table: string, partition: number, key: string): unknown;
+  lookup(table: string, key: string): Promise<unknown>;
+}
+
+/** The value of one key during a batch: read once, changed in memory, written once. */
+interface KeyState {
+  value: unknown;
+  encoded: Uint8Array | undefined;
+  dedup: KeyDedup | undefined;
+  /** Changed in this batch: written to the table and to storage. */
+  dirty: boolean;
+  /** The ID of the last message that changed it, for the table record's `toka-id`. */
+  lastId: string | undefined;
+}
+
+interface Handler {
+  readonly codec: Codec<unknown>;
+  readonly callback: Callback<AnyContext, unknown>;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * Processes one partition of a group: recovers its table partition into local storage,
+ * then runs batches of input messages through the callbacks (ARCHITECTURE §4):
+ * one storage read per batch, callbacks in offset order against an in-memory overlay,
+ * one produce, one atomic storage write with the checkpoint, then the offset commit.
+ */
+export class PartitionProcessor {
+  state: PartitionState = PartitionState.Recovering;
+  /** Next table offset to apply (everything before is in storage). */
+  tableOffset = "0";
+  /** Per input topic (and the loop): the next offset to process. */
+  readonly inputOffsets = new Map<string, string>();
+  /** Per input topic: the high watermark seen in the last batch, for lag. */
+  readonly highWatermarks = new Map<string, string>();
+  private checkpointed: Checkpoint | undefined;
+  private recoveryStart = Date.now();
+  private recoveryTarget = "0";
+  private recoveredRecords = 0;
+  private readonly handlers = new Map<string, Handler>();
+  private readonly group: string;
+  private readonly exactlyOnce: boolean;
+  /** Serializes everything done to this partition: batches of all its topics and closing. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly host: PartitionHost,
+    readonly partition: number,
+    private readonly storage: Storage | undefined,
+  ) {
+    const { graph, options } = host;
+    this.group = graph.name;
+    this.exactlyOnce = options.guarantee !== "at-least-once";
+    for (const edge of graph.inputs) this.handlers.set(edge.topic, edge);
+    if (graph.loop) {
+      const { codec, callback } = graph.loop;
+      this.handlers.set(graph.loopTopic, {
+        codec,
+        callback: callback as Callback<AnyContext, unknown>,
+      });
+    }
+  }
+
+  /** Opens storage and reads the checkpoint; returns the table offset to recover from. */
+  open(): Promise<string> {
+    // Serialized: table batches that arrive meanwhile wait for the storage to be open.
+    return this.serialize(() => this.doOpen());
+  }
+
+  private async doOpen(): Promise<string> {
+    if (!this.storage) return this.tableOffset;
+    try {
+      await this.storage.open();
+      this.checkpointed = await this.storage.checkpoint();
+    } catch (cause) {
+      throw this.error(
+        TokaErrorCode.StorageFailed,
+        "cannot open the local storage of the partition",
+        {
+          cause,
+          topic: this.host.graph.tableTopic,
+        },
+      );
+    }
+    this.tableOffset = this.checkpointed?.tableOffset ?? "0";
+    for (const [topic, offset] of Object.entries(this.checkpointed?.inputOffsets ?? {})) {
+      this.inputOffsets.set(topic, offset);
+    }
+    return this.tableOffset;
+  }
+
+  /** The input offsets the last checkpoint recorded. */
+  checkpointedInputs(): ReadonlyMap<string, string> {
+    return new Map(Object.entries(this.checkpointed?.inputOffsets ?? {}));
+  }
+
+  /** Starts recovery up to the table partition's `highWatermark`; true if nothing to read. */
+  beginRecovery(highWatermark: string): boolean {
+    this.recoveryStart = Date.now();
+    this.recoveryTarget = highWatermark;
+    return this.maybeRecovered();
+  }
+
+  /** Applies table records read during recovery to storage, in one atomic write. */
+  recoverBatch(records: readonly IncomingRecord[]): Promise<void> {
+    return this.serialize(async () => {
+      if (this.state !== PartitionState.Recovering || !this.storage) return;
+      const puts = new Map<string, Uint8Array>();
+      const deletes = new Set<string>();
+      let next = this.tableOffset;
+      for (const record of records) {
+        // Records before the checkpoint were fetched before the seek took effect.
+        if (compareOffsets(record.offset, this.tableOffset) < 0) continue;
+        const key = record.key ? utf8.decode(record.key) : "";
+        const dedup = this.exactlyOnce ? parseDedup(record.headers[DEDUP_HEADER]) : undefined;
+        if (record.value === null && !dedup) {
+          puts.delete(key);
+          deletes.add(key);
+        } else {
+          deletes.delete(key);
+          puts.set(key, encodeTableEntry({ value: record.value ?? undefined, dedup }));
+        }
+        next = addToOffset(record.offset, 1);
+        this.recoveredRecords += 1;
+      }
+      if (next === this.tableOffset) return;
+      await this.write({
+        puts,
+        deletes,
+        tableOffset: next,
+        inputOffsets: this.currentInputOffsets(),
+      });
+      this.tableOffset = next;
+      this.host.emit("partition.recovering", {
+        partition: this.partition,
+        recovered: this.recoveredRecords,
+        total:
+          this.recoveredRecords + Math.max(0, Number(BigInt(this.recoveryTarget) - BigInt(next))),
+      });
+    });
+  }
+
+  /**
+   * Told after every handled table batch (also ones with only transaction markers, which
+   * never reach `recoverBatch`): recovery ends once the target offset is passed.
+   */
+  noteTableProgress(lastOffset: string): boolean {
+    if (this.state !== PartitionState.Recovering) return false;
+    const next = addToOffset(lastOffset, 1);
+    if (
+      compareOffsets(next, this.tableOffset) > 0 &&
+      compareOffsets(next, this.recoveryTarget) >= 0
+    ) {
+      // Only markers lie between what storage has and the target: nothing to apply.
+      this.tableOffset = next;
+    }
+    return this.maybeRecovered();
+  }
+
+  private maybeRecovered(): boolean {
+    if (this.state !== PartitionState.Recovering) return false;
+    if (compareOffsets(this.tableOffset, this.recoveryTarget) < 0) return false;
+    this.state = PartitionState.Running;
+    this.host.emit("partition.recovered", {
+      partition: this.partition,
+      records: this.recoveredRecords,
+      durationMs: Date.now() - this.recoveryStart,
+    });
+    return true;
+  }
+
+  /** Runs a batch of one input topic (or the loop) through the callbacks. */
+  processBatch(
+    topic: string,
+    records: readonly IncomingRecord[],
+    highWatermark: string,
+  ): Promise<void> {
+    return this.serialize(() => this.runBatch(topic, records, highWatermark));
+  }
+
+  /** Waits for the in-flight batch, then closes storage. */
+  close(): Promise<void> {
+    this.state = PartitionState.Closing;
+    return this.serialize(async () => {
+      await this.storage?.close();
+    });
+  }
+
+  private serialize<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private async runBatch(
+    topic: string,
+    incoming: readonly IncomingRecord[],
+    highWatermark: string,
+  ) {
+    if (this.state !== PartitionState.Running) return;
+    const started = Date.now();
+    this.highWatermarks.set(topic, highWatermark);
+    const from = this.inputOffsets.get(topic);
+    // Records before the position were fetched before a seek took effect: already done.
+    const records = from ? incoming.filter((r) => compareOffsets(r.offset, from) >= 0) : incoming;
+    const last = records.at(-1);
+    if (!last) return;
+    const handler = this.handlers.get(topic);
+    if (!handler)
+      throw this.error(TokaErrorCode.InvalidState, `no callback for topic "${topic}"`, { topic });
+
+    const keys = records.map((r) => (r.key ? utf8.decode(r.key) : ""));
+    const states = await this.readKeys(keys);
+    const out: OutgoingRecord[] = [];
+    let processed = 0;
+    let redelivered = 0;
+    let duplicates = 0;
+    let failed = 0;
+
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      const key = keys[i]!;
+      const id = record.headers[ID_HEADER] ?? `${topic}/${this.partition}/${record.offset}`;
+      const state = states.get(key);
+      if (state && this.exactlyOnce) {
+        state.dedup ??= { applied: {}, ids: [], duplicates: 0 };
+        const dedup = state.dedup;
+        const applied = dedup.applied[topic];
+        if (applied !== undefined && compareOffsets(record.offset, applied) <= 0) {
+          redelivered += 1;
+          continue;
+        }
+        dedup.applied[topic] = record.offset;
+        state.dirty = true;
+        if (this.seenRecently(dedup, id, record.timestamp)) {
+          dedup.duplicates += 1;
+          duplicates += 1;
+          this.host.emit("message.duplicate", {
+            topic,
+            partition: this.partition,
+            offset: record.offset,
+            key,
+            id,
+          });
+          continue;
+        }
+      }
+
+      const outcome = await this.runCallback(handler, topic, record, key, id, state);
+      if (outcome.error) {
+        failed += 1;
+        const deadLetter = this.handleFailure(outcome.error, record);
+        if (deadLetter) out.push(deadLetter);
+        continue;
+      }
+      processed += 1;
+      const ctx = outcome.ctx;
+      if (state) {
+        if (ctx.change) {
+          state.value = ctx.change.kind === "set" ? ctx.change.value : undefined;
+          state.encoded = undefined;
+          state.dirty = true;
+          state.lastId = id;
+        }
+        if (state.dedup) this.remember(state.dedup, id, record.timestamp);
+      }
+      for (const r of ctx.records) out.push(r);
+    }
+
+    const tableRecords = states ? this.tableRecords(states) : [];
+    const nextInput = addToOffset(last.offset, 1);
+    const position = { topic, partition: this.partition, offset: nextInput };
+    const produced = await this.produce([...tableRecords, ...out], position);
+    const tableOffset = this.tableOffsetAfter(produced, tableRecords.length);
+
+    if (this.storage) {
+      const puts = new Map<string, Uint8Array>();
+      const deletes = new Set<string>();
+      for (const [key, state] of states) {
+        if (!state.dirty) continue;
+        if (state.encoded === undefined && !state.dedup) deletes.add(key);
+        else puts.set(key, encodeTableEntry({ value: state.encoded, dedup: state.dedup }));
+      }
+      this.inputOffsets.set(topic, nextInput);
+      await this.write({ puts, deletes, tableOffset, inputOffsets: this.currentInputOffsets() });
+    } else {
+      this.inputOffsets.set(topic, nextInput);
+    }
+    this.tableOffset = tableOffset;
+
+    if (this.host.options.guarantee !== "exactly-once-transactional") {
+      // A failed commit (e.g. a rebalance) only means the new owner starts earlier: the
+      // checkpoint and, with exactly-once, the dedup records prevent a second application.
+      await this.host.commit([position]).catch((cause) => {
+        this.host.options.logger.warn("offset commit failed; the batch may be redelivered", {
+          group: this.group,
+          topic,
+          partition: this.partition,
+          offset: nextInput,
+          error: cause,
+        });
+      });
+    }
+    this.host.emit("batch.processed", {
+      topic,
+      partition: this.partition,
+      processed,
+      redelivered,
+      duplicates,
+      failed,
+      durationMs: Date.now() - started,
+    });
+  }
+
+  /** Reads the batch's keys in one storage round trip. */
+  private async readKeys(keys: readonly string[]): Promise<Map<string, KeyState>> {
+    const states = new Map<string, KeyState>();
+    if (!this.storage) return states;
+    const unique = [...new Set(keys)];
+    let stored: (Uint8Array | undefined)[];
+    try {
+      stored = await this.storage.getMany(unique);
+    } catch (cause) {
+      throw this.error(
+        TokaErrorCode.StorageFailed,
+        "reading the batch's keys from local storage failed",
+        {
+          cause,
+        },
+      );
+    }
+    const codec = this.host.graph.persist!;
+    unique.forEach((key, i) => {
+      const bytes = stored[i];
+      const entry: TableEntry = bytes
+        ? decodeTableEntry(bytes)
+        : { value: undefined, dedup: undefined };
+      let value: unknown;
+      if (entry.value) {
+        try {
+          value = codec.decode(entry.value);
+        } catch (cause) {
+          throw this.error(
+            TokaErrorCode.DecodeFailed,
+            `the stored table value does not decode with ${codec.name}; if the table's codec changed, migrate the table or reset the group`,
+            { cause, topic: this.host.graph.tableTopic, key },
+          );
+        }
+      }
+      states.set(key, {
+        value,
+        encoded: entry.value,
+        dedup: entry.dedup ? structuredClone(entry.dedup) : undefined,
+        dirty: false,
+        lastId: undefined,
+      });
+    });
+    return states;
+  }
+
+  private async runCallback(
+    handler: Handler,
+    topic: string,
+    record: IncomingRecord,
+    key: string,
+    id: string,
+    state: KeyState | undefined,
+  ): Promise<{ error: TokaError; ctx?: never } | { error?: never; ctx: MessageContext<unknown> }> {
+    const coordinates = { topic, offset: record.offset, key };
+    if (record.value === null) {
+      return {
+        error: this.error(
+          TokaErrorCode.DecodeFailed,
+          "the input message has no value (a tombstone); input callbacks need a value",
+          coordinates,
+        ),
+      };
+    }
+    let message: unknown;
+    try {
+      message = handler.codec.decode(record.value);
+    } catch (cause) {
+      return {
+        error: this.error(
+          TokaErrorCode.DecodeFailed,
+          `the message does not decode with ${handler.codec.name}`,
+          {
+            ...coordinates,
+            cause,
+          },
+        ),
+      };
+    }
+    const host: ContextHost<unknown> = {
+      group: this.group,
+      hasTable: state !== undefined,
+      outputs: this.host.graph.outputs,
+      loop: this.host.graph.loop
+        ? { topic: this.host.graph.loopTopic, codec: this.host.graph.loop.codec }
+        : undefined,
+      currentValue: () => state?.value,
+      join: (table, k) => this.host.join(table, this.partition, k),
+      lookup: (table, k) => this.host.lookup(table, k),
+    };
+    const ctx = new MessageContext(host, {
+      key,
+      topic,
+      partition: this.partition,
+      offset: record.offset,
+      timestamp: record.timestamp,
+      headers: record.headers,
+      id,
+    });
+    try {
+      await handler.callback(ctx, message);
+    } catch (cause) {
+      if (isTokaError(cause) && cause.code === TokaErrorCode.ContextMisuse) return { error: cause };
+      return {
+        error: this.error(
+          TokaErrorCode.CallbackFailed,
+          `the callback of "${topic}" failed: ${String((cause as Error)?.message ?? cause)}`,
+          {
+            ...coordinates,
+            cause,
+          },
+        ),
+      };
+    }
+    return { ctx };
+  }
+
+  /** Applies the error policy; returns the dead letter to produce, if any. */
+  private handleFailure(error: TokaError, record: IncomingRecord): OutgoingRecord | undefined {
+    const policy = this.host.options.errorPolicy;
+    if (policy === "fail") throw error;
+    if (policy === "skip") {
+      this.host.options.logger.warn("message skipped", { error, group: this.group });
+      this.host.emit("message.skipped", error);
+      return undefined;
+    }
+    this.host.emit("message.dead-lettered", error);
+    return {
+      topic: this.host.graph.deadLetterTopic,
+      key: record.key,
+      value: record.value,
+      headers: {
+        ...record.headers,
+        "toka-error-code": error.code,
+        "toka-error-message": error.message,
+        "toka-source-topic": record.topic,
+        "toka-source-partition": String(record.partition),
+        "toka-source-offset": record.offset,
+      },
+    };
+  }
+
+  private seenRecently(dedup: KeyDedup, id: string, now: number): boolean {
+    const oldest = now - this.host.options.dedupMaxAgeMs;
+    return dedup.ids.some(([seen, at]) => seen === id && at >= oldest);
+  }
+
+  private remember(dedup: KeyDedup, id: string, timestamp: number) {
+    dedup.ids.push([id, timestamp]);
+    const excess = dedup.ids.length - this.host.options.dedupIdsPerKey;
+    if (excess > 0) dedup.ids.splice(0, excess);
+  }
+
+  /** One table record per changed key: the last value wins (the table is compacted). */
+  private tableRecords(states: Map<string, KeyState>): OutgoingRecord[] {
+    const codec = this.host.graph.persist!;
+    const table = this.host.graph.tableTopic;
+    const records: OutgoingRecord[] = [];
+    for (const [key, state] of states) {
+      if (!state.dirty) continue;
+      if (state.value !== undefined && state.encoded === undefined)
+        state.encoded = codec.encode(state.value);
+      const headers: Record<string, string> = {};
+      if (state.lastId) headers[ID_HEADER] = `${state.lastId}:table`;
+      if (state.dedup) headers[DEDUP_HEADER] = JSON.stringify(state.dedup);
+      records.push({
+        topic: table,
+        partition: this.partition,
+        key,
+        value: state.encoded ?? null,
+        headers,
+      });
+    }
+    return records;
+  }
+
+  private async produce(
+    records: OutgoingRecord[],
+    position: TopicPartitionOffset,
+  ): Promise<ProducedBatch[]> {
+    try {
+      if (this.host.options.guarantee === "exactly-once-transactional") {
+        return await this.host.producer.sendInTransaction(records, {
+          groupId: this.group,
+          offsets: [position],
+        });
+      }
+      return await this.host.producer.send(records);
+    } catch (cause) {
+      throw this.error(
+        TokaErrorCode.ProduceFailed,
+        "producing the batch's table updates and emits failed",
+        {
+          cause,
+          topic: position.topic,
+          offset: position.offset,
+          retriable: true,
+        },
+      );
+    }
+  }
+
+  private tableOffsetAfter(produced: readonly ProducedBatch[], count: number): string {
+    if (count === 0) return this.tableOffset;
+    const table = this.host.graph.tableTopic;
+    const batch = produced.find((b) => b.topic === table && b.partition === this.partition);
+    return batch && batch.baseOffset !== "-1"
+      ? addToOffset(batch.baseOffset, count)
+      : this.tableOffset;
+  }
+
+  private currentInputOffsets(): Record<string, string> {
+    return Object.fromEntries(this.inputOffsets);
+  }
+
+  private async write(change: {
+    puts: Map<string, Uint8Array>;
+    deletes: Set<string>;
+    tableOffset: string;
+    inputOffsets: Record<string, string>;
+  }) {
+    if (!this.storage) return;
+    try {
+      await this.storage.write({
+        puts: change.puts,
+        deletes: change.deletes,
+        checkpoint: { tableOffset: change.tableOffset, inputOffsets: change.inputOffsets },
+      });
+    } catch (cause) {
+      throw this.error(TokaErrorCode.StorageFailed, "writing the batch to local storage failed", {
+        cause,
+      });
+    }
+  }
+
+  private error(
+    code: TokaErrorCode,
+    message: string,
+    extra: {
+      cause?: unknown;
+      topic?: string;
+      offset?: string;
+      key?: string;
+      retriable?: boolean;
+    } = {},
+  ): TokaError {
+    return new TokaError(code, message, { group: this.group, partition: this.partition, ...extra });
+  }
+}

@@ -1,0 +1,487 @@
+import { EventEmitter } from "node:events";
+import type {
+  ClientAdmin,
+  ClientConsumer,
+  ClientProducer,
+  IncomingBatch,
+  TopicPartition,
+} from "./client/kafka-client.js";
+import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
+import { PartitionState, type ProcessorEvents, ProcessorStatus } from "./events.js";
+import type { GroupGraph } from "./group-graph.js";
+import {
+  type ProcessorOptions,
+  type ResolvedProcessorOptions,
+  resolveProcessorOptions,
+} from "./options.js";
+import { type PartitionHost, PartitionProcessor } from "./partition-processor.js";
+import { compareOffsets } from "./table-entry.js";
+import { prepareGroupTopics } from "./topic-manager.js";
+
+/** Per-partition figures of {@link Processor.stats}. */
+export interface PartitionStats {
+  readonly partition: number;
+  readonly state: PartitionState;
+  /** Next table offset applied to local storage. */
+  readonly tableOffset: string;
+  readonly inputs: readonly {
+    topic: string;
+    offset: string | undefined;
+    highWatermark: string | undefined;
+    lag: number | undefined;
+  }[];
+}
+
+/** A snapshot of a processor's state. */
+export interface ProcessorStats {
+  readonly group: string;
+  readonly status: ProcessorStatus;
+  readonly partitions: readonly PartitionStats[];
+}
+
+/**
+ * Runs a group: consumes its inputs in a Kafka consumer group, keeps its table, and
+ * emits. Instances of the same group share the partitions (co-partitioned: partition p
+ * of every input, the loop and the table go to the same instance).
+ *
+ * Lifecycle: `start()` (idempotent) → `running`; `close()` finishes the in-flight
+ * batches, commits and closes storage; `run({ signal })` resolves on stop and rejects
+ * with the failure. Observe with `on(event)`, `status`, `waitFor(status)`, `stats()`.
+ */
+export class Processor<G extends GroupGraph = GroupGraph> {
+  readonly group: string;
+  private readonly options: ResolvedProcessorOptions;
+  private readonly events = new EventEmitter<ProcessorEvents>();
+  private currentStatus: ProcessorStatus = ProcessorStatus.Idle;
+  private pending: Promise<void> | undefined;
+  private failure: TokaError | undefined;
+  private readonly partitions = new Map<number, PartitionProcessor>();
+  private readonly transactional = new Map<number, ClientProducer>();
+  private admin: ClientAdmin | undefined;
+  private producer: ClientProducer | undefined;
+  private consumer: ClientConsumer | undefined;
+  private assignmentWork: Promise<void> = Promise.resolve();
+  private readonly subscribed: string[] = [];
+
+  /** @throws TokaError `TOKA_INVALID_CONFIG` for invalid options. */
+  constructor(
+    readonly graph: G,
+    options: ProcessorOptions,
+  ) {
+    this.group = graph.name;
+    this.options = resolveProcessorOptions(graph.name, options);
+    this.events.setMaxListeners(100);
+  }
+
+  get status(): ProcessorStatus {
+    return this.currentStatus;
+  }
+
+  on<E extends keyof ProcessorEvents>(
+    event: E,
+    listener: (...args: ProcessorEvents[E]) => void,
+  ): this {
+    this.events.on(event, listener as never);
+    return this;
+  }
+
+  off<E extends keyof ProcessorEvents>(
+    event: E,
+    listener: (...args: ProcessorEvents[E]) => void,
+  ): this {
+    this.events.off(event, listener as never);
+    return this;
+  }
+
+  /**
+   * Connects, checks and creates topics, joins the consumer group. Idempotent.
+   * @throws TokaError when topics are missing or not co-partitioned, or Kafka is unreachable.
+   */
+  start(): Promise<void> {
+    if (this.currentStatus !== ProcessorStatus.Idle) {
+      if (this.failure) return Promise.reject(this.failure);
+      return this.pending ?? Promise.resolve();
+    }
+    this.setStatus(ProcessorStatus.Starting);
+    this.pending = this.doStart().catch(async (cause) => {
+      const error = isTokaError(cause)
+        ? (cause as TokaError)
+        : new TokaError(TokaErrorCode.KafkaFailed, "the processor could not start", {
+            group: this.group,
+            cause,
+          });
+      await this.fail(error);
+      throw error;
+    });
+    return this.pending;
+  }
+
+  /**
+   * Runs until `signal` aborts (then closes) or the processor fails.
+   * @throws TokaError the failure that stopped the processor.
+   */
+  async run({ signal }: { signal?: AbortSignal } = {}): Promise<void> {
+    const onAbort = () => void this.close();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      if (signal?.aborted) return;
+      await this.start();
+      await this.waitFor(ProcessorStatus.Closed);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Finishes in-flight batches, commits, closes storage and leaves the group. Idempotent. */
+  async close(): Promise<void> {
+    if (
+      this.currentStatus === ProcessorStatus.Closed ||
+      this.currentStatus === ProcessorStatus.Failed
+    )
+      return;
+    if (this.currentStatus === ProcessorStatus.Closing)
+      return this.waitFor(ProcessorStatus.Closed).catch(() => {});
+    await this.pending?.catch(() => {});
+    this.setStatus(ProcessorStatus.Closing);
+    await this.shutdown();
+    this.setStatus(ProcessorStatus.Closed);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * Resolves when the processor reaches `status` (`running` also when `recovering` is
+   * passed to it); rejects if it fails first or after `timeoutMs`.
+   */
+  waitFor(status: ProcessorStatus, { timeoutMs }: { timeoutMs?: number } = {}): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const check = (now: ProcessorStatus) => {
+        if (now === status) done(resolve);
+        else if (now === ProcessorStatus.Failed) done(() => reject(this.failure));
+        else if (status !== ProcessorStatus.Closed && now === ProcessorStatus.Closed) {
+          done(() =>
+            reject(
+              new TokaError(
+                TokaErrorCode.InvalidState,
+                `processor closed before it was ${status}`,
+                { group: this.group },
+              ),
+            ),
+          );
+        }
+      };
+      const done = (settle: () => void) => {
+        this.events.off("status", check);
+        if (timer) clearTimeout(timer);
+        settle();
+      };
+      this.events.on("status", check);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () =>
+            done(() =>
+              reject(
+                new TokaError(
+                  TokaErrorCode.Timeout,
+                  `processor was not ${status} within ${timeoutMs} ms (it is ${this.currentStatus})`,
+                  {
+                    group: this.group,
+                  },
+                ),
+              ),
+            ),
+          timeoutMs,
+        );
+      }
+      check(this.currentStatus);
+    });
+  }
+
+  /** Offsets, lag and state per partition owned by this instance. */
+  stats(): ProcessorStats {
+    const partitions = [...this.partitions.values()]
+      .sort((a, b) => a.partition - b.partition)
+      .map((p) => ({
+        partition: p.partition,
+        state: p.state,
+        tableOffset: p.tableOffset,
+        inputs: this.inputTopics().map((topic) => {
+          const offset = p.inputOffsets.get(topic);
+          const highWatermark = p.highWatermarks.get(topic);
+          const lag =
+            offset !== undefined && highWatermark !== undefined
+              ? Math.max(0, Number(BigInt(highWatermark) - BigInt(offset)))
+              : undefined;
+          return { topic, offset, highWatermark, lag };
+        }),
+      }));
+    return { group: this.group, status: this.currentStatus, partitions };
+  }
+
+  private inputTopics(): string[] {
+    const topics = this.graph.inputs.map((i) => i.topic);
+    if (this.graph.loop) topics.push(this.graph.loopTopic);
+    return topics;
+  }
+
+  private async doStart() {
+    const { client } = this.options;
+    this.admin = client.admin();
+    await this.admin.connect();
+    await prepareGroupTopics(this.admin, this.graph, this.options);
+    if (this.options.guarantee !== "exactly-once-transactional") {
+      this.producer = client.producer();
+      await this.producer.connect();
+    }
+    this.consumer = client.consumer({
+      groupId: this.group,
+      copartitioned: true,
+      // Transactional outputs and table writes are only visible once committed.
+      readCommitted: true,
+      fromBeginning: this.options.startFrom === "earliest",
+      maxBytesPerPartition: this.options.maxBatchBytes,
+      concurrency: this.options.concurrency,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+    });
+    await this.consumer.connect();
+    this.subscribed.push(...this.inputTopics());
+    if (this.graph.persist) this.subscribed.push(this.graph.tableTopic);
+    await this.consumer.subscribe(this.subscribed);
+    await this.consumer.run({
+      onAssignment: (assignment) => this.onAssignment(assignment),
+      onBatch: (batch) => this.onBatch(batch),
+      onBatchDone: (tp, lastOffset) => this.onBatchDone(tp, lastOffset),
+      onCrash: (error) => void this.fail(this.asTokaError(error, "the Kafka consumer stopped")),
+    });
+    this.refreshStatus();
+  }
+
+  private onAssignment(assignment: readonly TopicPartition[]) {
+    const assigned = new Set(assignment.map((tp) => tp.partition));
+    // Hold back inputs at once: kafkajs fetches as soon as it joined, before the async
+    // set-up below has opened storage and recovered the table.
+    this.pauseInputs(
+      [...assigned].filter((p) => this.partitions.get(p)?.state !== PartitionState.Running),
+    );
+    this.assignmentWork = this.assignmentWork
+      .then(() => this.applyAssignment(assigned))
+      .catch((error) =>
+        this.fail(this.asTokaError(error, "setting up assigned partitions failed")),
+      );
+  }
+
+  private async applyAssignment(assigned: Set<number>) {
+    if (this.isStopping()) return;
+    for (const [partition, processor] of this.partitions) {
+      if (assigned.has(partition)) continue;
+      await processor.close();
+      this.partitions.delete(partition);
+      await this.transactional.get(partition)?.disconnect();
+      this.transactional.delete(partition);
+      this.events.emit("partition.revoked", { partition });
+    }
+    const added: PartitionProcessor[] = [];
+    for (const partition of assigned) {
+      if (this.partitions.has(partition)) continue;
+      const processor = new PartitionProcessor(
+        await this.hostFor(partition),
+        partition,
+        this.graph.persist ? this.options.storage(this.graph.tableTopic, partition) : undefined,
+      );
+      this.partitions.set(partition, processor);
+      this.events.emit("partition.assigned", { partition });
+      await processor.open();
+      added.push(processor);
+    }
+    this.refreshStatus();
+    if (added.length === 0) return;
+    if (!this.graph.persist) {
+      for (const processor of added) {
+        processor.beginRecovery("0");
+        await this.activate(processor);
+      }
+      return;
+    }
+    const watermarks = new Map(
+      (await this.admin!.watermarks(this.graph.tableTopic)).map((w) => [w.partition, w.high]),
+    );
+    for (const processor of added) {
+      const table = { topic: this.graph.tableTopic, partition: processor.partition };
+      this.consumer!.seek({ ...table, offset: processor.tableOffset });
+      if (processor.beginRecovery(watermarks.get(processor.partition) ?? "0"))
+        await this.activate(processor);
+      else this.consumer!.resume([table]);
+    }
+  }
+
+  /** A recovered partition: stop reading its table, position and resume its inputs. */
+  private async activate(processor: PartitionProcessor) {
+    const { partition } = processor;
+    if (this.graph.persist) this.consumer!.pause([{ topic: this.graph.tableTopic, partition }]);
+    const checkpointed = processor.checkpointedInputs();
+    for (const topic of this.inputTopics()) {
+      const committed = (await this.admin!.committedOffsets(this.group, topic)).get(partition);
+      const local = checkpointed.get(topic);
+      // Local state may be ahead of the group's commit (a crash after the storage write):
+      // its effects were produced already, so continue after them.
+      const start =
+        committed === undefined
+          ? local
+          : local === undefined || compareOffsets(committed, local) >= 0
+            ? committed
+            : local;
+      if (start !== undefined) {
+        processor.inputOffsets.set(topic, start);
+        this.consumer!.seek({ topic, partition, offset: start });
+      }
+    }
+    this.consumer!.resume(this.inputTopics().map((topic) => ({ topic, partition })));
+    this.refreshStatus();
+  }
+
+  private async onBatch(batch: IncomingBatch): Promise<boolean> {
+    const processor = this.partitions.get(batch.partition);
+    if (!processor || this.isStopping()) return false;
+    try {
+      if (batch.topic === this.graph.tableTopic) {
+        await processor.recoverBatch(batch.records);
+        return true;
+      }
+      if (processor.state !== PartitionState.Running) {
+        // Fetched before the pause took effect: deliver again once recovered.
+        this.pauseInputs([batch.partition]);
+        const first = batch.records[0];
+        if (first)
+          this.consumer!.seek({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: first.offset,
+          });
+        return false;
+      }
+      await processor.processBatch(batch.topic, batch.records, batch.highWatermark);
+      return true;
+    } catch (cause) {
+      const error = this.asTokaError(cause, "processing a batch failed");
+      void this.fail(error);
+      // Thrown so the consumer stops without committing this batch.
+      throw error;
+    }
+  }
+
+  private onBatchDone(tp: TopicPartition, lastOffset: string) {
+    if (tp.topic !== this.graph.tableTopic) return;
+    const processor = this.partitions.get(tp.partition);
+    if (processor?.noteTableProgress(lastOffset)) {
+      this.assignmentWork = this.assignmentWork
+        .then(() => this.activate(processor))
+        .catch((error) =>
+          this.fail(this.asTokaError(error, "resuming a recovered partition failed")),
+        );
+    }
+  }
+
+  private pauseInputs(partitions: readonly number[]) {
+    if (!this.consumer || partitions.length === 0) return;
+    this.consumer.pause(
+      this.inputTopics().flatMap((topic) => partitions.map((partition) => ({ topic, partition }))),
+    );
+  }
+
+  private async hostFor(partition: number): Promise<PartitionHost> {
+    let producer = this.producer;
+    if (this.options.guarantee === "exactly-once-transactional") {
+      // A stable transactional id per partition: a new owner's producer fences the old
+      // owner's (a zombie) and aborts its open transaction (KIP-98).
+      producer = this.options.client.producer({
+        transactionalId: `toka-${this.group}-${partition}`,
+      });
+      await producer.connect();
+      this.transactional.set(partition, producer);
+    }
+    return {
+      graph: this.graph,
+      options: this.options,
+      producer: producer!,
+      commit: (offsets) => this.consumer!.commit(offsets),
+      emit: (event, ...args) => {
+        (this.events.emit as (name: string, ...values: unknown[]) => boolean).call(
+          this.events,
+          event,
+          ...args,
+        );
+        if (event === "partition.recovered") this.refreshStatus();
+      },
+      join: () => {
+        throw new TokaError(TokaErrorCode.ContextMisuse, "join is not available in this group", {
+          group: this.group,
+          partition,
+        });
+      },
+      lookup: async () => {
+        throw new TokaError(TokaErrorCode.ContextMisuse, "lookup is not available in this group", {
+          group: this.group,
+          partition,
+        });
+      },
+    };
+  }
+
+  private refreshStatus() {
+    if (
+      this.currentStatus !== ProcessorStatus.Starting &&
+      this.currentStatus !== ProcessorStatus.Running &&
+      this.currentStatus !== ProcessorStatus.Recovering
+    )
+      return;
+    if (!this.consumer) return;
+    const recovering = [...this.partitions.values()].some(
+      (p) => p.state === PartitionState.Recovering,
+    );
+    this.setStatus(recovering ? ProcessorStatus.Recovering : ProcessorStatus.Running);
+  }
+
+  private isStopping() {
+    return (
+      this.currentStatus === ProcessorStatus.Closing ||
+      this.currentStatus === ProcessorStatus.Closed ||
+      this.currentStatus === ProcessorStatus.Failed
+    );
+  }
+
+  private async fail(error: TokaError) {
+    if (this.isStopping()) return;
+    this.failure = error;
+    this.options.logger.error("processor failed", { group: this.group, error });
+    this.setStatus(ProcessorStatus.Failed);
+    this.events.emit("processor.failed", error);
+    await this.shutdown().catch(() => {});
+  }
+
+  private async shutdown() {
+    // Leaving the group waits for the in-flight batches; then storage can close.
+    await this.consumer?.disconnect().catch(() => {});
+    await this.assignmentWork.catch(() => {});
+    for (const processor of this.partitions.values()) await processor.close().catch(() => {});
+    this.partitions.clear();
+    for (const producer of this.transactional.values()) await producer.disconnect().catch(() => {});
+    this.transactional.clear();
+    await this.producer?.disconnect().catch(() => {});
+    await this.admin?.disconnect().catch(() => {});
+  }
+
+  private asTokaError(error: unknown, message: string): TokaError {
+    return isTokaError(error)
+      ? (error as TokaError)
+      : new TokaError(TokaErrorCode.KafkaFailed, message, { group: this.group, cause: error });
+  }
+
+  private setStatus(status: ProcessorStatus) {
+    if (this.currentStatus === status) return;
+    this.currentStatus = status;
+    this.events.emit("status", status);
+  }
+}

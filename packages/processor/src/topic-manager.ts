@@ -1,0 +1,94 @@
+import type { ClientAdmin, TopicSpec } from "./client/kafka-client.js";
+import { TokaError, TokaErrorCode } from "./errors.js";
+import type { GroupGraph } from "./group-graph.js";
+import type { ResolvedProcessorOptions } from "./options.js";
+
+/**
+ * Checks a group's topics before it starts and creates its own ones: inputs must exist
+ * and be co-partitioned; the table, loop and dead-letter topics are created with the
+ * inputs' partition count when missing (unless `createTopics` is off); joined tables
+ * must be co-partitioned; outputs and looked-up tables must exist.
+ *
+ * @returns the partition count of the group.
+ * @throws TokaError `TOKA_TOPIC_MISSING` or `TOKA_NOT_COPARTITIONED`, naming the topics.
+ */
+export async function prepareGroupTopics(
+  admin: ClientAdmin,
+  graph: GroupGraph,
+  options: ResolvedProcessorOptions,
+): Promise<number> {
+  const group = graph.name;
+  const own: { topic: string; compacted: boolean }[] = [];
+  if (graph.persist) own.push({ topic: graph.tableTopic, compacted: true });
+  if (graph.loop) own.push({ topic: graph.loopTopic, compacted: false });
+  if (options.errorPolicy === "dead-letter")
+    own.push({ topic: graph.deadLetterTopic, compacted: false });
+  const inputs = graph.inputs.map((i) => i.topic);
+  const all = [
+    ...inputs,
+    ...own.map((o) => o.topic),
+    ...graph.joins.keys(),
+    ...graph.lookups.keys(),
+    ...graph.outputs.keys(),
+  ];
+  const counts = await admin.partitionCounts(all);
+
+  const missing = (topics: Iterable<string>) => [...topics].filter((t) => !counts.has(t));
+  const missingInputs = missing(inputs);
+  if (missingInputs.length > 0) {
+    throw new TokaError(
+      TokaErrorCode.TopicMissing,
+      `input topic(s) ${missingInputs.join(", ")} do not exist; create them (all with the same partition count) before starting the processor`,
+      { group, topic: missingInputs[0] },
+    );
+  }
+  const partitions = counts.get(inputs[0]!)!;
+  const mismatch = (topics: string[]) =>
+    topics.filter((t) => counts.has(t) && counts.get(t) !== partitions);
+  const describe = (topics: string[]) => topics.map((t) => `${t}=${counts.get(t)}`).join(", ");
+  const badInputs = mismatch(inputs);
+  if (badInputs.length > 0) {
+    throw new TokaError(
+      TokaErrorCode.NotCopartitioned,
+      `the inputs of the group are not co-partitioned: ${describe(inputs)}; give every input the same partition count`,
+      { group, topic: badInputs[0] },
+    );
+  }
+  const badOwn = mismatch([...own.map((o) => o.topic), ...graph.joins.keys()]);
+  if (badOwn.length > 0) {
+    throw new TokaError(
+      TokaErrorCode.NotCopartitioned,
+      `${describe(badOwn)} must have the inputs' partition count ${partitions} (${describe(inputs)}); recreate them with ${partitions} partitions`,
+      { group, topic: badOwn[0] },
+    );
+  }
+  const missingOthers = missing([
+    ...graph.joins.keys(),
+    ...graph.lookups.keys(),
+    ...graph.outputs.keys(),
+  ]);
+  if (missingOthers.length > 0) {
+    throw new TokaError(
+      TokaErrorCode.TopicMissing,
+      `topic(s) ${missingOthers.join(", ")} (outputs, joined or looked-up tables) do not exist; create them or start the groups that own them first`,
+      { group, topic: missingOthers[0] },
+    );
+  }
+  const toCreate: TopicSpec[] = own
+    .filter((o) => !counts.has(o.topic))
+    .map((o) => ({
+      topic: o.topic,
+      partitions,
+      compacted: o.compacted,
+      ...(options.replicationFactor ? { replicationFactor: options.replicationFactor } : {}),
+    }));
+  if (toCreate.length > 0 && !options.createTopics) {
+    throw new TokaError(
+      TokaErrorCode.TopicMissing,
+      `topic(s) ${toCreate.map((t) => t.topic).join(", ")} do not exist and createTopics is off; create them with ${partitions} partitions (the table compacted)`,
+      { group, topic: toCreate[0]!.topic },
+    );
+  }
+  await admin.createTopics(toCreate);
+  return partitions;
+}

@@ -1,0 +1,22 @@
+/** A Kafka topic name. */
+export type TopicName = string & {};
+/** A group (and consumer group) name. */
+export type GroupName = string & {};
+
+/** The compacted topic holding a group's table. */
+export function tableTopic(group: GroupName): TopicName {
+  return `${group}-table`;
+}
+
+/** The topic through which a group loops messages back to itself. */
+export function loopTopic(group: GroupName): TopicName {
+  return `${group}-loop`;
+}
+
+/** The dead-letter topic of a group. */
+export function deadLetterTopic(group: GroupName): TopicName {
+  return `${group}-dlq`;
+}
+
+/** Header carrying the message ID (**contract**). */
+export const ID_HEADER = "toka-id";
