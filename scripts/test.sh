@@ -6,6 +6,6 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/bootstrap.sh"
 cd "$root"
-biome ci .
+biome ci --error-on-warnings .
 tsc -p tsconfig.check.json
 vitest run "$@"

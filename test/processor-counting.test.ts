@@ -3,7 +3,6 @@ import {
   consoleLogger,
   defineGroup,
   Emitter,
-  output,
   Processor,
   persist,
   silentLogger,
