@@ -1,3 +1,4 @@
+export { defaultPartition } from "./client/default-partitioner.js";
 export type {
   ClientAdmin,
   ClientConsumer,
