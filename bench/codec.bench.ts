@@ -1,0 +1,177 @@
+// Codec benchmark: encode and decode throughput of one realistic order event as plain
+// JSON, JSON checked by zod, and protobuf, with ratios to plain JSON measured in the
+// same run.
+//
+//   tsc -b packages/codec && tsx bench/codec.bench.ts [--seconds 1] [--rounds 5]
+//
+// Each case runs for `--seconds` per round; rounds interleave the cases so that drift
+// (CPU frequency, GC pressure) hits all of them alike, and the table shows each case's
+// median round. MB/s counts the encoded bytes (10^6 bytes per MB). A benchmark prints
+// numbers; it is not a test with a time limit.
+import { cpus } from "node:os";
+import { parseArgs } from "node:util";
+import { type Codec, jsonCodec, protobufCodec } from "@toka/codec";
+import { OrderEventJson, OrderEventSchema, orderEvent, orderEventJson } from "./codec-event.js";
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "1" },
+    rounds: { type: "string", default: "5" },
+  },
+});
+const ROUND_MS = Number(args.seconds) * 1000;
+const ROUNDS = Number(args.rounds);
+const WARMUP_MS = 500;
+const BATCH = 200;
+
+/** Goal of the codec issue: protobuf decode at least this many times JSON+zod decode. */
+const DECODE_GOAL = 2;
+
+interface Case {
+  label: string;
+  /** Bytes one operation reads or writes. */
+  size: number;
+  /** Runs the operation once; the result feeds a sink so it cannot be optimized away. */
+  op: () => unknown;
+}
+
+let sink = 0;
+function consume(value: unknown): void {
+  sink = (sink + (value instanceof Uint8Array ? value.byteLength : value === null ? 0 : 1)) | 0;
+}
+
+/** Operations per second of `op` over about `ms` milliseconds. */
+function measure(op: () => unknown, ms: number): number {
+  let ops = 0;
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(Math.round(ms * 1e6));
+  let now = start;
+  while (now < end) {
+    for (let i = 0; i < BATCH; i++) consume(op());
+    ops += BATCH;
+    now = process.hrtime.bigint();
+  }
+  return ops / (Number(now - start) / 1e9);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function run(cases: Case[]): number[] {
+  for (const c of cases) measure(c.op, WARMUP_MS);
+  const rounds: number[][] = cases.map(() => []);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, c] of cases.entries()) rounds[i]!.push(measure(c.op, ROUND_MS));
+  }
+  return rounds.map(median);
+}
+
+const plain = jsonCodec<typeof orderEventJson>();
+const zod = jsonCodec(OrderEventJson);
+const protobuf = protobufCodec(OrderEventSchema);
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+const bytes = {
+  json: plain.encode(orderEventJson),
+  zod: zod.encode(orderEventJson),
+  protobuf: protobuf.encode(orderEvent),
+};
+
+// The codecs must agree on the event before their speed means anything.
+check(plain, orderEventJson, bytes.json);
+check(zod, orderEventJson, bytes.zod);
+check(protobuf, orderEvent, bytes.protobuf);
+
+const PLAIN_JSON = "jsonCodec() (plain JSON)";
+const encodeCases: Case[] = [
+  {
+    label: "JSON.stringify + TextEncoder",
+    size: bytes.json.byteLength,
+    op: () => textEncoder.encode(JSON.stringify(orderEventJson)),
+  },
+  { label: PLAIN_JSON, size: bytes.json.byteLength, op: () => plain.encode(orderEventJson) },
+  {
+    label: "jsonCodec(zod schema)",
+    size: bytes.zod.byteLength,
+    op: () => zod.encode(orderEventJson),
+  },
+  {
+    label: "protobufCodec",
+    size: bytes.protobuf.byteLength,
+    op: () => protobuf.encode(orderEvent),
+  },
+];
+const decodeCases: Case[] = [
+  {
+    label: "TextDecoder + JSON.parse",
+    size: bytes.json.byteLength,
+    op: () => JSON.parse(textDecoder.decode(bytes.json)),
+  },
+  { label: PLAIN_JSON, size: bytes.json.byteLength, op: () => plain.decode(bytes.json) },
+  { label: "jsonCodec(zod schema)", size: bytes.zod.byteLength, op: () => zod.decode(bytes.zod) },
+  {
+    label: "protobufCodec",
+    size: bytes.protobuf.byteLength,
+    op: () => protobuf.decode(bytes.protobuf),
+  },
+];
+
+console.log(
+  `codec benchmark: node ${process.version}, ${cpus()[0]?.model ?? "unknown CPU"}, ` +
+    `${ROUNDS} rounds of ${ROUND_MS / 1000}s per case, median round`,
+);
+console.log(
+  `event: JSON ${bytes.json.byteLength} bytes, protobuf ${bytes.protobuf.byteLength} bytes ` +
+    `(${(bytes.protobuf.byteLength / bytes.json.byteLength).toFixed(2)}x)\n`,
+);
+
+const encodeRates = run(encodeCases);
+const decodeRates = run(decodeCases);
+printTable("encode", encodeCases, encodeRates);
+printTable("decode", decodeCases, decodeRates);
+
+const protobufDecode = decodeRates[decodeCases.findIndex((c) => c.label === "protobufCodec")]!;
+const zodDecode = decodeRates[decodeCases.findIndex((c) => c.label === "jsonCodec(zod schema)")]!;
+const decodeRatio = protobufDecode / zodDecode;
+console.log(
+  `protobuf decode / JSON+zod decode: ${decodeRatio.toFixed(2)}x ` +
+    `(goal ≥ ${DECODE_GOAL}x: ${decodeRatio >= DECODE_GOAL ? "met" : "NOT met"})`,
+);
+if (sink === 42) console.log(""); // keeps the sink observable
+
+function printTable(direction: string, cases: Case[], rates: number[]): void {
+  const base = rates[cases.findIndex((c) => c.label === PLAIN_JSON)]!;
+  const rows = cases.map((c, i) => {
+    const rate = rates[i]!;
+    return [
+      c.label,
+      `${Math.round(rate).toLocaleString("en-US")}`,
+      ((rate * c.size) / 1e6).toFixed(1),
+      `${(1e9 / rate).toFixed(0)} ns`,
+      `${(rate / base).toFixed(2)}x`,
+    ];
+  });
+  const header = [direction, "ops/s", "MB/s", "per op", "vs plain JSON"];
+  const widths = header.map((h, col) => Math.max(h.length, ...rows.map((row) => row[col]!.length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join(" | ")} |`;
+  console.log(line(header));
+  console.log(
+    `|${widths.map((w, col) => (col === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`,
+  );
+  for (const row of rows) console.log(line(row));
+  console.log("");
+}
+
+function check<T>(codec: Codec<T>, value: T, encoded: Uint8Array): void {
+  const again = codec.encode(codec.decode(encoded));
+  if (Buffer.compare(again, encoded) !== 0) {
+    throw new Error(`${codec.name} does not round-trip the benchmark event`);
+  }
+  if (value === undefined) throw new Error("no benchmark event");
+}
