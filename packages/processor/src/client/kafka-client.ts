@@ -106,6 +106,16 @@ export interface ConsumerHandlers {
   onBatchDone?(partition: TopicPartition, lastOffset: string, highWatermark: string): void;
   /** The consumer stopped for good with this error. */
   onCrash(error: unknown): void;
+  /**
+   * The consumer lost its connection or group membership and restarts by itself with
+   * backoff: no batches arrive until {@link ConsumerHandlers.onReconnected}.
+   */
+  onReconnecting?(error: unknown): void;
+  /**
+   * The consumer rejoined its group after {@link ConsumerHandlers.onReconnecting};
+   * `onAssignment` was called with the new assignment just before.
+   */
+  onReconnected?(): void;
 }
 
 export interface ConsumerOptions {

@@ -221,12 +221,18 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     },
   });
   let handlers: ConsumerHandlers | undefined;
+  // Set between a crash kafkajs restarts from and the join of the restarted consumer.
+  let restarting = false;
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     const assignment: TopicPartition[] = [];
     for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
       for (const partition of partitions) assignment.push({ topic, partition });
     }
     handlers?.onAssignment(assignment);
+    if (restarting) {
+      restarting = false;
+      handlers?.onReconnected?.();
+    }
   });
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     handlers?.onBatchDone?.(
@@ -236,7 +242,13 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     );
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
-    if (!payload.restart) handlers?.onCrash(payload.error);
+    if (!payload.restart) {
+      handlers?.onCrash(payload.error);
+      return;
+    }
+    // kafkajs disconnected the consumer and starts it again after a retry delay.
+    restarting = true;
+    handlers?.onReconnecting?.(payload.error);
   });
   return {
     connect: () => consumer.connect(),
