@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { type Admin, Kafka, logLevel } from "kafkajs";
+import { type Admin, Kafka, type KafkaMessage, logLevel } from "kafkajs";
 import { inject, onTestFinished } from "vitest";
 
 /** Brokers of the integration run (see setup/kafka.ts). */
@@ -88,50 +88,66 @@ export async function tempDir(prefix = "toka-test-"): Promise<string> {
 }
 
 /**
- * Reads a table topic from the beginning to its current end and returns the latest
- * value and headers per key (deleted keys are absent).
+ * Reads a topic from the beginning to its end as of the call, read_committed, handing
+ * every record to `onMessage` in partition order.
  */
-export async function readTable(
+export async function readToEnd(
   topic: string,
-): Promise<Map<string, { value: Buffer; headers: Record<string, string> }>> {
+  onMessage: (message: KafkaMessage, partition: number) => void,
+): Promise<void> {
   const admin = await adminClient();
   const ends = await admin.fetchTopicOffsets(topic);
   const remaining = new Map(
     ends.filter((e) => e.high !== e.low).map((e) => [e.partition, BigInt(e.high)]),
   );
-  const table = new Map<string, { value: Buffer; headers: Record<string, string> }>();
-  if (remaining.size === 0) return table;
-  const consumer = kafkaClient().consumer({ groupId: uniqueName("reader") });
+  if (remaining.size === 0) return;
+  const consumer = kafkaClient().consumer({
+    groupId: uniqueName("reader"),
+    readUncommitted: false,
+  });
   await consumer.connect();
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    const done = new Promise<void>((resolve) => {
-      void consumer.run({
-        eachBatch: async ({ batch }) => {
-          for (const m of batch.messages) {
-            const key = m.key?.toString() ?? "";
-            if (m.value === null) table.delete(key);
-            else {
-              const headers: Record<string, string> = {};
-              for (const [k, v] of Object.entries(m.headers ?? {}))
-                if (v !== undefined) headers[k] = v.toString();
-              table.set(key, { value: m.value, headers });
-            }
-          }
-          const end = remaining.get(batch.partition);
-          if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) {
-            remaining.delete(batch.partition);
-            if (remaining.size === 0) resolve();
-          }
-        },
-      });
+    // Batch ends are observed through the instrumentation event, which also fires for
+    // batches holding only transaction markers (those never reach eachBatch).
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const end = remaining.get(payload.partition);
+      if (end !== undefined && BigInt(payload.lastOffset) + 1n >= end)
+        remaining.delete(payload.partition);
     });
-    await waitUntil(`table ${topic} read to its end`, async () => {
-      await Promise.race([done, new Promise((r) => setTimeout(r, 200))]);
-      return remaining.size === 0;
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) onMessage(m, batch.partition);
+      },
+    });
+    await waitUntil(`topic ${topic} read to its end`, () => remaining.size === 0, {
+      timeoutMs: 120_000,
     });
   } finally {
     await consumer.disconnect();
   }
+}
+
+/** Header values as strings. */
+export function headersOf(message: KafkaMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(message.headers ?? {}))
+    if (v !== undefined) headers[k] = v.toString();
+  return headers;
+}
+
+/**
+ * Reads a table topic to its end and returns the latest value and headers per key
+ * (deleted keys are absent).
+ */
+export async function readTable(
+  topic: string,
+): Promise<Map<string, { value: Buffer; headers: Record<string, string> }>> {
+  const table = new Map<string, { value: Buffer; headers: Record<string, string> }>();
+  await readToEnd(topic, (m) => {
+    const key = m.key?.toString() ?? "";
+    if (m.value === null) table.delete(key);
+    else table.set(key, { value: m.value, headers: headersOf(m) });
+  });
   return table;
 }

@@ -1,0 +1,211 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { jsonCodec } from "@toka/codec";
+import { Emitter, type Guarantee, silentLogger } from "@toka/processor";
+import { describe, expect, onTestFinished, test } from "vitest";
+import { Deposit } from "./fixtures/bank-schemas.js";
+import {
+  adminClient,
+  brokers,
+  createTopic,
+  readTable,
+  readToEnd,
+  tempDir,
+  uniqueName,
+  waitUntil,
+} from "./helpers.js";
+
+const fixture = fileURLToPath(new URL("./fixtures/deposit-processor.ts", import.meta.url));
+
+const MESSAGES = 50_000;
+const ACCOUNTS = 1_000;
+const PARTITIONS = 8;
+const PROCESSES = 3;
+const KILLS = 12;
+/** Every DUPLICATE_EVERY-th deposit is sent a second time with the same toka-id. */
+const DUPLICATE_EVERY = 100;
+
+/** A deterministic pseudo-random sequence, so a failing run can be replayed. */
+function random(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+interface Worker {
+  child: ChildProcess;
+  readonly stateDir: string;
+  failures: string[];
+}
+
+function spawnWorker(env: Record<string, string>, stateDir: string, worker?: Worker): Worker {
+  const child = spawn(process.execPath, ["--import", "tsx", fixture], {
+    env: { ...process.env, ...env, TOKA_STATE_DIR: stateDir },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const w = worker ?? { child, stateDir, failures: [] };
+  w.child = child;
+  child.stdout?.on("data", (chunk: Buffer) => {
+    for (const line of chunk.toString().split("\n")) {
+      if (line.includes('"failed"')) w.failures.push(line);
+    }
+  });
+  return w;
+}
+
+async function kill(worker: Worker) {
+  const exited = new Promise((resolve) => worker.child.once("exit", resolve));
+  worker.child.kill("SIGKILL");
+  await exited;
+}
+
+/**
+ * Runs the deposit workload through PROCESSES processor processes while killing them
+ * with SIGKILL at random moments and restarting them (once with its local state
+ * deleted); returns what the table and the output topic hold at the end.
+ */
+async function depositsUnderCrashes(guarantee: Guarantee, seed: number) {
+  const rand = random(seed);
+  const input = await createTopic("deposits", PARTITIONS);
+  const output = await createTopic("balance-changed", PARTITIONS);
+  const group = uniqueName("bank");
+  const env = {
+    KAFKA_BROKERS: brokers().join(","),
+    TOKA_GROUP: group,
+    TOKA_INPUT: input,
+    TOKA_OUTPUT: output,
+    TOKA_GUARANTEE: guarantee,
+  };
+  const root = await tempDir();
+  const workers = Array.from({ length: PROCESSES }, (_, i) =>
+    spawnWorker(env, join(root, `instance-${i}`)),
+  );
+  onTestFinished(async () => {
+    for (const w of workers) if (w.child.exitCode === null) await kill(w);
+  });
+
+  const expected = new Map<string, number>();
+  const inputIds: string[] = [];
+  let duplicatesSent = 0;
+  const emitter = new Emitter({
+    brokers: brokers(),
+    topic: input,
+    codec: jsonCodec(Deposit),
+    logger: silentLogger,
+  });
+  onTestFinished(() => emitter.close());
+  const produce = (async () => {
+    for (let start = 0; start < MESSAGES; start += 2_500) {
+      const sends: Promise<void>[] = [];
+      for (let i = start; i < start + 2_500; i++) {
+        const key = `acct-${Math.floor(rand() * ACCOUNTS)}`;
+        const amount = 1 + Math.floor(rand() * 100);
+        const id = `deposit-${i}`;
+        expected.set(key, (expected.get(key) ?? 0) + amount);
+        inputIds.push(id);
+        sends.push(emitter.emit(key, { amount }, { id }));
+        if (i % DUPLICATE_EVERY === 0) {
+          // An upstream retry: the same deposit, the same ID.
+          sends.push(emitter.emit(key, { amount }, { id }));
+          duplicatesSent += 1;
+        }
+      }
+      await Promise.all(sends);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+
+  let kills = 0;
+  let wiped = false;
+  while (kills < KILLS) {
+    await new Promise((r) => setTimeout(r, 1_000 + rand() * 2_500));
+    const worker = workers[Math.floor(rand() * workers.length)]!;
+    await kill(worker);
+    kills += 1;
+    if (!wiped && kills >= KILLS / 2) {
+      await rm(worker.stateDir, { recursive: true, force: true });
+      wiped = true;
+    }
+    spawnWorker(env, worker.stateDir, worker);
+  }
+  await produce;
+  await emitter.close();
+
+  // Converged when the group committed every input partition to its end.
+  const admin = await adminClient();
+  await waitUntil(
+    "the group to commit every input offset",
+    async () => {
+      const ends = await admin.fetchTopicOffsets(input);
+      const [committed] = await admin.fetchOffsets({ groupId: group, topics: [input] });
+      return ends.every(
+        (e) => committed?.partitions.find((p) => p.partition === e.partition)?.offset === e.high,
+      );
+    },
+    { timeoutMs: 180_000, intervalMs: 500 },
+  );
+  for (const w of workers) expect(w.failures, "no processor failed").toEqual([]);
+
+  const table = await readTable(`${group}-table`);
+  const balances = new Map<string, number>();
+  let duplicatesCounted = 0;
+  for (const [key, { value, headers }] of table) {
+    balances.set(key, JSON.parse(value.toString()).balance);
+    const dedup = headers["toka-dedup"];
+    if (dedup) duplicatesCounted += JSON.parse(dedup).duplicates;
+  }
+  const wrong = [...expected].filter(([key, sum]) => balances.get(key) !== sum);
+  return {
+    expected,
+    balances,
+    wrong,
+    duplicatesSent,
+    duplicatesCounted,
+    inputIds,
+    output,
+    kills,
+    wiped,
+  };
+}
+
+/** How often each `toka-id` appears in a topic, read by a read_committed consumer. */
+async function outputIdCounts(topic: string) {
+  const counts = new Map<string, number>();
+  await readToEnd(topic, (m) => {
+    const id = m.headers?.["toka-id"]?.toString() ?? "";
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  });
+  return counts;
+}
+
+describe("exactly-once under SIGKILL", () => {
+  test("exactly-once: every balance is the sum of the unique deposits", async () => {
+    const run = await depositsUnderCrashes("exactly-once", 1);
+    expect(run.kills).toBeGreaterThanOrEqual(10);
+    expect(run.wiped).toBe(true);
+    expect(run.wrong).toEqual([]);
+    expect(run.balances.size).toBe(run.expected.size);
+    expect(run.duplicatesCounted).toBe(run.duplicatesSent);
+  });
+
+  test("exactly-once-transactional: balances exact and every output ID seen once", async () => {
+    const run = await depositsUnderCrashes("exactly-once-transactional", 2);
+    expect(run.wrong).toEqual([]);
+    expect(run.duplicatesCounted).toBe(run.duplicatesSent);
+    const counts = await outputIdCounts(run.output);
+    expect([...counts.values()].filter((n) => n !== 1)).toEqual([]);
+    expect(new Set(counts.keys())).toEqual(new Set(run.inputIds.map((id) => `${id}:1`)));
+  });
+
+  test("at-least-once, the same workload: the checker sees double-applied deposits", async () => {
+    const run = await depositsUnderCrashes("at-least-once", 3);
+    // Duplicates are not deduplicated at all here, and crashes between produce and
+    // commit re-apply deposits: balances come out too high.
+    expect(run.wrong.length).toBeGreaterThan(0);
+    expect(run.wrong.every(([key, sum]) => (run.balances.get(key) ?? 0) > sum)).toBe(true);
+  });
+});
