@@ -63,7 +63,9 @@ function findInObject(object: object): JsonLoss | undefined {
   if (typeof record.toJSON === "function") {
     return loss("an object with a toJSON method is replaced by what toJSON returns");
   }
-  for (const key of Object.keys(record)) {
+  // for-in rather than Object.keys: no array per object on this per-encode path. Only
+  // plain objects get here, whose prototypes add no enumerable keys.
+  for (const key in record) {
     const v = record[key];
     if (v === undefined) continue;
     const found = findJsonLoss(v);
