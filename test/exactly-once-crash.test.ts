@@ -1,23 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { jsonCodec } from "@toka/codec";
 import { Emitter, type Guarantee, silentLogger } from "@toka/processor";
 import { describe, expect, onTestFinished, test } from "vitest";
+import { BankWorker, waitForGroupCaughtUp } from "./bank-workers.js";
 import { Deposit } from "./fixtures/bank-schemas.js";
-import {
-  adminClient,
-  brokers,
-  createTopic,
-  readTable,
-  readToEnd,
-  tempDir,
-  uniqueName,
-  waitUntil,
-} from "./helpers.js";
-
-const fixture = fileURLToPath(new URL("./fixtures/deposit-processor.ts", import.meta.url));
+import { brokers, createTopic, readTable, readToEnd, tempDir, uniqueName } from "./helpers.js";
 
 const MESSAGES = 50_000;
 const ACCOUNTS = 1_000;
@@ -34,33 +22,6 @@ function random(seed: number) {
     state = (state * 1664525 + 1013904223) >>> 0;
     return state / 2 ** 32;
   };
-}
-
-interface Worker {
-  child: ChildProcess;
-  readonly stateDir: string;
-  failures: string[];
-}
-
-function spawnWorker(env: Record<string, string>, stateDir: string, worker?: Worker): Worker {
-  const child = spawn(process.execPath, ["--import", "tsx", fixture], {
-    env: { ...process.env, ...env, TOKA_STATE_DIR: stateDir },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const w = worker ?? { child, stateDir, failures: [] };
-  w.child = child;
-  child.stdout?.on("data", (chunk: Buffer) => {
-    for (const line of chunk.toString().split("\n")) {
-      if (line.includes('"failed"')) w.failures.push(line);
-    }
-  });
-  return w;
-}
-
-async function kill(worker: Worker) {
-  const exited = new Promise((resolve) => worker.child.once("exit", resolve));
-  worker.child.kill("SIGKILL");
-  await exited;
 }
 
 /**
@@ -82,11 +43,8 @@ async function depositsUnderCrashes(guarantee: Guarantee, seed: number) {
   };
   const root = await tempDir();
   const workers = Array.from({ length: PROCESSES }, (_, i) =>
-    spawnWorker(env, join(root, `instance-${i}`)),
+    new BankWorker(env, join(root, `instance-${i}`)).start(),
   );
-  onTestFinished(async () => {
-    for (const w of workers) if (w.child.exitCode === null) await kill(w);
-  });
 
   const expected = new Map<string, number>();
   const inputIds: string[] = [];
@@ -124,30 +82,18 @@ async function depositsUnderCrashes(guarantee: Guarantee, seed: number) {
   while (kills < KILLS) {
     await new Promise((r) => setTimeout(r, 1_000 + rand() * 2_500));
     const worker = workers[Math.floor(rand() * workers.length)]!;
-    await kill(worker);
+    await worker.kill();
     kills += 1;
     if (!wiped && kills >= KILLS / 2) {
       await rm(worker.stateDir, { recursive: true, force: true });
       wiped = true;
     }
-    spawnWorker(env, worker.stateDir, worker);
+    worker.start();
   }
   await produce;
   await emitter.close();
 
-  // Converged when the group committed every input partition to its end.
-  const admin = await adminClient();
-  await waitUntil(
-    "the group to commit every input offset",
-    async () => {
-      const ends = await admin.fetchTopicOffsets(input);
-      const [committed] = await admin.fetchOffsets({ groupId: group, topics: [input] });
-      return ends.every(
-        (e) => committed?.partitions.find((p) => p.partition === e.partition)?.offset === e.high,
-      );
-    },
-    { timeoutMs: 180_000, intervalMs: 500 },
-  );
+  await waitForGroupCaughtUp(group, input);
   for (const w of workers) expect(w.failures, "no processor failed").toEqual([]);
 
   const table = await readTable(`${group}-table`);

@@ -1,0 +1,81 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { onTestFinished } from "vitest";
+import { adminClient, waitUntil } from "./helpers.js";
+
+const fixture = fileURLToPath(new URL("./fixtures/deposit-processor.ts", import.meta.url));
+
+/** Environment of the bank processor fixture: which group, topics and guarantee. */
+export interface BankEnv {
+  readonly KAFKA_BROKERS: string;
+  readonly TOKA_GROUP: string;
+  readonly TOKA_INPUT: string;
+  readonly TOKA_OUTPUT: string;
+  readonly TOKA_GUARANTEE: string;
+}
+
+/** A bank processor running in a process of its own; restartable with the same state. */
+export class BankWorker {
+  child: ChildProcess | undefined;
+  /** Failure lines the processor printed. */
+  readonly failures: string[] = [];
+
+  constructor(
+    private readonly env: BankEnv,
+    readonly stateDir: string,
+  ) {
+    onTestFinished(() => this.kill());
+  }
+
+  /** Starts the process (again). */
+  start(): this {
+    const child = spawn(process.execPath, ["--import", "tsx", fixture], {
+      env: { ...process.env, ...this.env, TOKA_STATE_DIR: this.stateDir },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    child.stdout?.on("data", (chunk: Buffer) => {
+      for (const line of chunk.toString().split("\n"))
+        if (line.includes('"failed"')) this.failures.push(line);
+    });
+    this.child = child;
+    return this;
+  }
+
+  /** SIGKILL: no chance to finish anything. */
+  kill(): Promise<void> {
+    return this.signal("SIGKILL");
+  }
+
+  /** SIGTERM: leaves the group gracefully. */
+  stop(): Promise<void> {
+    return this.signal("SIGTERM");
+  }
+
+  private async signal(signal: NodeJS.Signals) {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill(signal);
+    await exited;
+  }
+}
+
+/** Waits until `group` has committed every partition of `topic` up to its end. */
+export async function waitForGroupCaughtUp(
+  group: string,
+  topic: string,
+  timeoutMs = 180_000,
+): Promise<void> {
+  const admin = await adminClient();
+  await waitUntil(
+    `group ${group} to commit every offset of ${topic}`,
+    async () => {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      return ends.every(
+        (e) => committed?.partitions.find((p) => p.partition === e.partition)?.offset === e.high,
+      );
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
