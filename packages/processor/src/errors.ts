@@ -27,6 +27,8 @@ export const TokaErrorCode = {
   InvalidState: "TOKA_INVALID_STATE",
   /** Waiting for something took longer than allowed. */
   Timeout: "TOKA_TIMEOUT",
+  /** A method was called with an invalid argument (e.g. a partition the table does not have). */
+  InvalidArgument: "TOKA_INVALID_ARGUMENT",
 } as const;
 export type TokaErrorCode = (typeof TokaErrorCode)[keyof typeof TokaErrorCode];
 

@@ -76,3 +76,15 @@ export {
   type TopicName,
   tableTopic,
 } from "./topic-names.js";
+export {
+  View,
+  type ViewEvents,
+  type ViewIterateOptions,
+  type ViewPartitionStats,
+  type ViewRecovery,
+  type ViewStats,
+  ViewStatus,
+  type ViewUpdate,
+  type ViewWaitOptions,
+} from "./view.js";
+export { VIEW_DEFAULTS, type ViewOptions } from "./view-options.js";
