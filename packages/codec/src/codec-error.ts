@@ -61,11 +61,19 @@ export class CodecError extends Error {
   readonly detail: string;
   /** Always `false`: decoding the same bytes again fails again. */
   readonly retriable = false as const;
+  // The coordinates are own enumerable fields only when known (`declare`: no field is
+  // created for an unknown one), so structured loggers show exactly what is known.
+  /** The consumer group that read the record, when known. */
   declare readonly group?: string;
+  /** The topic the record came from or was meant for, when known. */
   declare readonly topic?: string;
+  /** The record's partition, when known. */
   declare readonly partition?: number;
+  /** The record's offset (a string, as Kafka clients give it), when known. */
   declare readonly offset?: string;
+  /** The record's key as text, when known; the message shows at most its first 64 characters. */
   declare readonly key?: string;
+  /** Marks every toka error, across packages and copies of them. Always `true`. */
   readonly [TOKA_ERROR_BRAND] = true as const;
 
   /**

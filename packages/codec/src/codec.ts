@@ -5,6 +5,16 @@
  * `decode` and `encode` throw {@link CodecError} on bad input, never anything else.
  * A `null` Kafka value (a tombstone) never reaches a codec: in a table it means
  * "delete this key", and toka handles it before decoding.
+ *
+ * A codec never returns a silently different value: for a value `x` of its type,
+ * `decode(encode(x))` equals `x` or `encode` throws (each codec documents the few
+ * differences its format defines, such as JSON writing `-0` as `0`). Decoders accept any
+ * Uint8Array view, a Buffer at an offset of a larger allocation included. A decoded
+ * value may share memory with the input (`bytesCodec` returns it, protobuf `bytes`
+ * fields are views of it): do not change the input after decoding.
+ *
+ * A JSON `null` is a value like any other: `jsonCodec().encode(null)` writes the 4 bytes
+ * `null`, which is not a tombstone.
  */
 export interface Codec<T> {
   /** Shown in error messages, e.g. `json(Deposit)` or `protobuf(bank.v1.Event)`. */

@@ -51,7 +51,8 @@ const optionsSchema = z.object({
  * value type is the generated message type. Fields the schema does not know survive a
  * decode and re-encode (schema evolution), unless the unknown-field options say otherwise.
  *
- * Encode values made with `create(Schema, init)` from `@bufbuild/protobuf`.
+ * Encode values made with `create(Schema, init)` from `@bufbuild/protobuf`. Decoded
+ * `bytes` fields are views of the input, not copies.
  *
  * - `decode` throws `CODEC_TOO_LARGE` past `maxBytes` and `CODEC_MALFORMED` (cause: the
  *   protobuf-es error) for truncated or invalid wire data, invalid UTF-8 in a string
