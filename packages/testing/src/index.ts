@@ -4,3 +4,18 @@ export {
   type KafkaForTestsOptions,
   kafkaForTests,
 } from "./kafka-brokers.js";
+export { OutputQueue } from "./output-queue.js";
+export { DEFAULT_START_TIME, TestClock } from "./test-clock.js";
+export {
+  TESTER_DEFAULTS,
+  Tester,
+  type TesterCloseable,
+  type TesterComponent,
+  type TesterEmitOptions,
+  type TesterInput,
+  type TesterOptions,
+  type TesterProcessorOptions,
+  type TesterReadOptions,
+  TesterStatus,
+} from "./tester.js";
+export type { TesterMessage, TesterPosition } from "./tester-message.js";
