@@ -21,10 +21,15 @@ export type CodecErrorCode = (typeof CodecErrorCode)[keyof typeof CodecErrorCode
 
 /** Kafka coordinates a caller (the processor) adds to a codec error. */
 export interface ErrorCoordinates {
+  /** The consumer group. */
   group?: string;
+  /** The topic of the record. */
   topic?: string;
+  /** The partition of the record. */
   partition?: number;
+  /** The offset of the record, as a string (Kafka offsets are 64-bit). */
   offset?: string;
+  /** The record's key as text. */
   key?: string;
 }
 
@@ -52,6 +57,7 @@ const MAX_KEY_CHARS = 64;
  * `json(Deposit): the value does not match the schema: amount: expected number (topic=deposits partition=3 offset=42)`.
  */
 export class CodecError extends Error {
+  /** Always `"CodecError"`; {@link isCodecError} checks it. */
   override readonly name = "CodecError" as const;
   /** What kind of failure this is; see {@link CodecErrorCode}. */
   readonly code: CodecErrorCode;
