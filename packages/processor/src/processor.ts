@@ -62,6 +62,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   private consumer: ClientConsumer | undefined;
   private assignmentWork: Promise<void> = Promise.resolve();
   private readonly subscribed: string[] = [];
+  /** Whether the first group assignment arrived: until then the processor is starting. */
+  private joined = false;
+  private onJoined: () => void = () => {};
 
   /** @throws TokaError `TOKA_INVALID_CONFIG` for invalid options. */
   constructor(
@@ -94,7 +97,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   }
 
   /**
-   * Connects, checks and creates topics, joins the consumer group. Idempotent.
+   * Connects, checks and creates topics, joins the consumer group; resolves once the
+   * first assignment is taken (its partitions may still be recovering). Idempotent.
    * @throws TokaError when topics are missing or not co-partitioned, or Kafka is unreachable.
    */
   start(): Promise<void> {
@@ -256,7 +260,11 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       onBatchDone: (tp, lastOffset) => this.onBatchDone(tp, lastOffset),
       onCrash: (error) => void this.fail(this.asTokaError(error, "the Kafka consumer stopped")),
     });
-    this.refreshStatus();
+    // Started once the group was joined and the first assignment applied.
+    await new Promise<void>((resolve, reject) => {
+      this.onJoined = resolve;
+      this.events.once("processor.failed", reject);
+    });
   }
 
   private onAssignment(assignment: readonly TopicPartition[]) {
@@ -295,6 +303,10 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       this.events.emit("partition.assigned", { partition });
       await processor.open();
       added.push(processor);
+    }
+    if (!this.joined) {
+      this.joined = true;
+      this.onJoined();
     }
     this.refreshStatus();
     if (added.length === 0) return;

@@ -131,6 +131,8 @@ export interface ConsumerOptions {
   /** How many partitions are processed at the same time. */
   readonly concurrency: number;
   readonly sessionTimeoutMs: number;
+  /** Longest time the broker holds a fetch when no data is there. Default 500 (as Java's). */
+  readonly fetchMaxWaitMs?: number;
 }
 
 export interface ClientConsumer {

@@ -211,6 +211,9 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     readUncommitted: !options.readCommitted,
     maxBytesPerPartition: options.maxBytesPerPartition,
     sessionTimeout: options.sessionTimeoutMs,
+    // kafkajs waits up to this long per fetch even when a paused/resumed or idle
+    // partition holds data back (kafkajs issues #1365, #1258); Java's default is 500 ms.
+    maxWaitTimeInMs: options.fetchMaxWaitMs ?? 500,
     heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
     rebalanceTimeout: Math.max(60_000, options.sessionTimeoutMs * 2),
     ...(options.copartitioned ? { partitionAssigners: [copartitionedAssigner] } : {}),

@@ -1,0 +1,147 @@
+// One pipeline of the processor benchmark, run in a process of its own so that its peak
+// RSS is its own: either the raw kafkajs consume→produce pipe (the baseline) or a toka
+// processor counting and summing per key. Reads its settings from the environment and
+// prints one JSON line with its result.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jsonCodec, stringCodec } from "@toka/codec";
+import { defineGroup, type Guarantee, Processor, persist, silentLogger } from "@toka/processor";
+import { levelStorage } from "@toka/state-store";
+import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { z } from "zod";
+import { deferred } from "./deferred.js";
+
+const env = (name: string) => process.env[name] ?? "";
+const brokers = env("KAFKA_BROKERS").split(",");
+const mode = env("BENCH_MODE");
+const input = env("BENCH_INPUT");
+const expected = Number(env("BENCH_MESSAGES"));
+const group = `${env("BENCH_GROUP")}`;
+
+/** Per-message end-to-end latency: from the input's timestamp to its committed effect. */
+const latencies: number[] = [];
+let done = 0;
+/** When the pipeline was ready to consume: throughput is measured from here. */
+let readyAt = 0;
+const finished = deferred<void>();
+
+function account(timestamps: readonly number[]) {
+  const now = Date.now();
+  for (const t of timestamps) latencies.push(now - t);
+  done += timestamps.length;
+  if (done >= expected) finished.resolve();
+}
+
+function say(event: string, fields: object = {}) {
+  if (event === "ready") readyAt = Date.now();
+  process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+}
+
+async function rawPipe() {
+  const kafka = new Kafka({ brokers, clientId: group, logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({
+    idempotent: true,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  const consumer = kafka.consumer({
+    groupId: group,
+    maxBytesPerPartition: 1024 * 1024,
+    maxWaitTimeInMs: 500,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic: input, fromBeginning: true });
+  consumer.on(consumer.events.GROUP_JOIN, () => say("ready"));
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 8,
+    eachBatch: async ({ batch, resolveOffset }) => {
+      const last = batch.messages.at(-1);
+      if (!last) return;
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [
+          {
+            topic: `${input}-out`,
+            messages: batch.messages.map((m) => ({
+              key: m.key,
+              value: m.value,
+              headers: m.headers ?? {},
+            })),
+          },
+        ],
+      });
+      resolveOffset(last.offset);
+      await consumer.commitOffsets([
+        {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: (BigInt(last.offset) + 1n).toString(),
+        },
+      ]);
+      account(batch.messages.map((m) => Number(m.timestamp)));
+    },
+  });
+  return async () => {
+    await consumer.disconnect();
+    await producer.disconnect();
+  };
+}
+
+async function tokaProcessor(guarantee: Guarantee) {
+  const stateDir = await mkdtemp(join(tmpdir(), "toka-bench-"));
+  const Totals = z.object({ count: z.number(), sum: z.number() });
+  const pending = new Map<number, number[]>();
+  const graph = defineGroup(group, {
+    persist: persist(jsonCodec(Totals)),
+    inputs: ({ input: edge }) => [
+      edge(input, stringCodec, (ctx, amount) => {
+        const t = ctx.value() ?? { count: 0, sum: 0 };
+        ctx.setValue({ count: t.count + 1, sum: t.sum + Number(amount) });
+        const list = pending.get(ctx.partition) ?? [];
+        pending.set(ctx.partition, list);
+        list.push(ctx.timestamp);
+      }),
+    ],
+  });
+  const processor = new Processor(graph, {
+    brokers,
+    guarantee,
+    storage: levelStorage({ path: stateDir }),
+    logger: silentLogger,
+  });
+  processor.on("batch.processed", (e) => {
+    account(pending.get(e.partition) ?? []);
+    pending.delete(e.partition);
+  });
+  processor.on("processor.failed", (e) => {
+    say("failed", { message: e.message });
+    process.exit(1);
+  });
+  await processor.start();
+  await processor.waitFor("running");
+  say("ready");
+  return async () => {
+    await processor.close();
+    await rm(stateDir, { recursive: true, force: true });
+  };
+}
+
+const stop = mode === "raw" ? await rawPipe() : await tokaProcessor(mode as Guarantee);
+await finished.promise;
+const seconds = (Date.now() - readyAt) / 1000;
+await stop();
+latencies.sort((a, b) => a - b);
+const pct = (p: number) =>
+  latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
+say("result", {
+  mode,
+  messages: done,
+  seconds,
+  perSecond: done / seconds,
+  p50: pct(0.5),
+  p99: pct(0.99),
+  maxRssMb: process.resourceUsage().maxRSS / 1024,
+});

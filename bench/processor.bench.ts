@@ -1,0 +1,167 @@
+// Processor benchmark, workload (a) of ARCHITECTURE §11: time-series counters (small
+// messages, many keys; count and sum per key) on 8 partitions with LevelDB state.
+// Each pipeline runs in its own process against the same input, in this order:
+//   raw        the kafkajs consume→produce pipe of the same messages (the baseline)
+//   at-least-once, exactly-once, exactly-once-transactional   toka processors
+// Two phases: throughput over a backlog, then latency at a fixed rate.
+//   tsx bench/processor.bench.ts [--messages 1000000] [--keys 100000] [--rate 5000] [--seconds 10]
+// Uses KAFKA_BROKERS, or starts the local broker (scripts/kafka.sh).
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { deferred } from "./deferred.js";
+
+const { values: args } = parseArgs({
+  options: {
+    messages: { type: "string", default: "1000000" },
+    keys: { type: "string", default: "100000" },
+    partitions: { type: "string", default: "8" },
+    rate: { type: "string", default: "5000" },
+    seconds: { type: "string", default: "10" },
+    modes: { type: "string", default: "raw,at-least-once,exactly-once,exactly-once-transactional" },
+  },
+});
+const messages = Number(args.messages);
+const keys = Number(args.keys);
+const partitions = Number(args.partitions);
+const modes = args.modes.split(",");
+
+const brokers = (
+  process.env.KAFKA_BROKERS ??
+  execFileSync("bash", [fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url)), "start"], {
+    encoding: "utf8",
+  })
+    .trim()
+    .split("\n")
+    .at(-1)!
+).split(",");
+const kafka = new Kafka({ brokers, clientId: "toka-bench", logLevel: logLevel.NOTHING });
+const admin = kafka.admin();
+await admin.connect();
+const run = randomBytes(3).toString("hex");
+
+async function topic(name: string) {
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [name, `${name}-out`].map((t) => ({ topic: t, numPartitions: partitions })),
+  });
+  return name;
+}
+
+/** Produces `count` counter samples (key among `keys`, small numeric value). */
+async function produce(name: string, count: number, ratePerSecond?: number) {
+  const producer = kafka.producer({
+    idempotent: true,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  const chunk = ratePerSecond ? Math.max(1, Math.floor(ratePerSecond / 20)) : 10_000;
+  const started = Date.now();
+  for (let sent = 0; sent < count; sent += chunk) {
+    const n = Math.min(chunk, count - sent);
+    const batch = Array.from({ length: n }, (_, i) => ({
+      key: `sensor-${((sent + i) * 2654435761) % keys}`,
+      value: String((sent + i) % 100),
+    }));
+    await producer.send({ topic: name, acks: -1, messages: batch });
+    if (ratePerSecond) {
+      const due = started + ((sent + n) / ratePerSecond) * 1000;
+      await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
+    }
+  }
+  await producer.disconnect();
+}
+
+interface Result {
+  mode: string;
+  messages: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  maxRssMb: number;
+}
+
+/** Starts a pipeline process; resolves `ready` when it is consuming and `result` at the end. */
+function pipeline(mode: string, input: string, expected: number) {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", fileURLToPath(new URL("./processor-pipeline.ts", import.meta.url))],
+    {
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: brokers.join(","),
+        BENCH_MODE: mode,
+        BENCH_INPUT: input,
+        BENCH_MESSAGES: String(expected),
+        BENCH_GROUP: `bench-${run}-${mode}-${input}`,
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const ready = deferred<void>();
+  const result = deferred<Result>();
+  let buffer = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
+      const line = JSON.parse(buffer.slice(0, nl));
+      buffer = buffer.slice(nl + 1);
+      if (line.event === "ready") ready.resolve();
+      if (line.event === "result") result.resolve(line);
+      if (line.event === "failed") result.reject(new Error(`${mode}: ${line.message}`));
+    }
+  });
+  child.on("exit", (code) => {
+    if (code !== 0) result.reject(new Error(`${mode} exited with ${code}`));
+  });
+  return { ready: ready.promise, result: result.promise };
+}
+
+console.log(
+  `workload (a): ${messages} messages, ${keys} keys, ${partitions} partitions; brokers ${brokers.join(",")}`,
+);
+const backlog = await topic(`bench-${run}-backlog`);
+let t = Date.now();
+await produce(backlog, messages);
+console.log(`produced the backlog in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+const throughput: Result[] = [];
+for (const mode of modes) {
+  t = Date.now();
+  const p = pipeline(mode, backlog, messages);
+  throughput.push(await p.result);
+  console.log(`  ${mode}: done in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+}
+
+const rate = Number(args.rate);
+const liveMessages = rate * Number(args.seconds);
+const latency: Result[] = [];
+for (const mode of modes) {
+  const live = await topic(`bench-${run}-live-${mode}`);
+  const p = pipeline(mode, live, liveMessages);
+  await p.ready;
+  await produce(live, liveMessages, rate);
+  latency.push(await p.result);
+}
+await admin.disconnect();
+
+const base = throughput.find((r) => r.mode === "raw");
+const alo = throughput.find((r) => r.mode === "at-least-once");
+const ratio = (r: Result, of: Result | undefined) =>
+  of ? (r.perSecond / of.perSecond).toFixed(2) : "-";
+console.log(
+  `\nthroughput over a backlog of ${messages} messages; latency at ${rate} msg/s for ${args.seconds} s`,
+);
+console.log(
+  "| pipeline | msgs/s | ratio to raw pipe | ratio to at-least-once | p50 ms | p99 ms | peak RSS MB |",
+);
+console.log("|---|---:|---:|---:|---:|---:|---:|");
+for (const r of throughput) {
+  const l = latency.find((x) => x.mode === r.mode);
+  console.log(
+    `| ${r.mode} | ${Math.round(r.perSecond)} | ${ratio(r, base)} | ${ratio(r, alo)} | ${l?.p50 ?? "-"} | ${l?.p99 ?? "-"} | ${Math.round(Math.max(r.maxRssMb, l?.maxRssMb ?? 0))} |`,
+  );
+}
