@@ -259,32 +259,80 @@ export abstract class BaseStorage implements Storage {
     }
   }
 
-  async *#entries(options: IterateOptions): AsyncGenerator<Entry, void, undefined> {
-    const range = resolveRange(options);
-    if (typeof range === "string") throw this.#invalid("iterate", range);
-    if (this.#status !== StorageStatus.Open) throw this.#closed("iterate");
-    if (range.limit === 0) return;
-    const session = this.#session;
+  /**
+   * The iterator behind `iterate()`. Hand-written rather than an async generator: it
+   * serves buffered entries without the generator machinery, which measured about three
+   * times cheaper per entry. Calls are serialized like a generator's.
+   */
+  #entries(options: IterateOptions): AsyncIterator<Entry> & AsyncIterable<Entry> {
+    let chunk: Entry[] = [];
+    let at = 0;
+    let cursor: Cursor | undefined;
+    let session = -1;
+    let finished = false;
+    let queued = 0;
+    let tail: Promise<unknown> = Promise.resolve();
     const live = (): boolean => this.#status === StorageStatus.Open && this.#session === session;
-    const cursor = this.doIterate(range);
-    this.#cursors.add(cursor);
-    try {
-      for (;;) {
-        const chunk = await this.#run("iterate", () => {
-          if (!live()) throw this.#closed("iterate");
-          return cursor.next();
-        });
-        if (chunk.length === 0) return;
-        for (const entry of chunk) {
-          // The consumer may await anything between entries, including close().
-          if (!live()) throw this.#closed("iterate");
-          yield entry;
+    const finish = async (): Promise<IteratorResult<Entry>> => {
+      if (!finished) {
+        finished = true;
+        chunk = [];
+        if (cursor !== undefined) {
+          this.#cursors.delete(cursor);
+          await cursor.close();
         }
       }
-    } finally {
-      this.#cursors.delete(cursor);
-      await cursor.close();
-    }
+      return { done: true, value: undefined };
+    };
+    const step = async (): Promise<IteratorResult<Entry>> => {
+      if (finished) return { done: true, value: undefined };
+      try {
+        if (cursor === undefined) {
+          const range = resolveRange(options);
+          if (typeof range === "string") throw this.#invalid("iterate", range);
+          if (this.#status !== StorageStatus.Open) throw this.#closed("iterate");
+          if (range.limit === 0) return await finish();
+          session = this.#session;
+          cursor = this.doIterate(range);
+          this.#cursors.add(cursor);
+        }
+        const open = cursor;
+        while (at >= chunk.length) {
+          chunk = await this.#run("iterate", () => {
+            if (!live()) throw this.#closed("iterate");
+            return open.next();
+          });
+          at = 0;
+          if (chunk.length === 0) return await finish();
+        }
+        // The consumer may await anything between entries, including close().
+        if (!live()) throw this.#closed("iterate");
+        return { done: false, value: chunk[at++]! };
+      } catch (error) {
+        await finish();
+        throw error;
+      }
+    };
+    const enqueue = (fn: () => Promise<IteratorResult<Entry>>): Promise<IteratorResult<Entry>> => {
+      queued++;
+      const result = tail.then(fn).finally(() => {
+        queued--;
+      });
+      tail = result.catch(() => undefined);
+      return result;
+    };
+    return {
+      next: () => {
+        if (queued === 0 && at < chunk.length && !finished && live()) {
+          return Promise.resolve({ done: false, value: chunk[at++]! });
+        }
+        return enqueue(step);
+      },
+      return: () => enqueue(finish),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
   }
 
   #wrap(error: unknown, op: string): StorageError {

@@ -93,3 +93,19 @@ export function withinBounds(key: string, range: KeyRange): boolean {
   }
   return true;
 }
+
+/**
+ * The smallest key above every key that starts with `prefix`, or `undefined` when there
+ * is none (empty prefix, or only U+10FFFF). It is `prefix` with its last code point
+ * incremented (skipping the surrogate range), after dropping trailing U+10FFFFs.
+ */
+export function prefixEnd(prefix: string): string | undefined {
+  const points = Array.from(prefix);
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      return points.join("") + String.fromCodePoint(last + 1 === 0xd800 ? 0xe000 : last + 1);
+    }
+  }
+  return undefined;
+}

@@ -2,7 +2,7 @@ import { readdir, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Level } from "level";
 import { BaseStorage, type Cursor, type Entry, type ValidBatch } from "./base-storage.js";
-import type { KeyRange } from "./key-range.js";
+import { type Bound, compareKeys, type KeyRange, prefixEnd } from "./key-range.js";
 import type { Storage, StorageFactory, StorageStats } from "./storage.js";
 import { StorageError, StorageErrorCode } from "./storage-error.js";
 
@@ -145,9 +145,8 @@ function resolveOptions(options: LevelStorageOptions): ResolvedLevelStorageOptio
  *   m/clearing     present while clear() runs; open() finishes an interrupted clear
  */
 const VALUE_PREFIX = "v/";
-const VALUE_PREFIX_BYTES = Buffer.from(VALUE_PREFIX);
 /** First key after the value namespace ("0" follows "/"). */
-const VALUE_END_BYTES = Buffer.from("v0");
+const VALUE_END = "v0";
 const FORMAT_KEY = "m/format";
 const FORMAT_VERSION = "1";
 const CHECKPOINT_KEY = "m/checkpoint";
@@ -232,9 +231,8 @@ class LevelStorage extends BaseStorage {
   }
 
   protected doIterate(range: KeyRange): Cursor {
-    const { lower, upper } = byteBounds(range);
-    const iterator = this.#database().iterator<Buffer, Uint8Array>({
-      keyEncoding: "buffer",
+    const { lower, upper } = storedBounds(range);
+    const iterator = this.#database().iterator({
       [lower.inclusive ? "gte" : "gt"]: lower.key,
       [upper.inclusive ? "lte" : "lt"]: upper.key,
       reverse: range.reverse,
@@ -247,7 +245,7 @@ class LevelStorage extends BaseStorage {
         const out: Entry[] = new Array(entries.length);
         for (let i = 0; i < entries.length; i++) {
           const [key, value] = entries[i]!;
-          out[i] = [key.toString("utf8", VALUE_PREFIX_BYTES.length), plain(value)];
+          out[i] = [key.slice(VALUE_PREFIX.length), plain(value)];
         }
         return out;
       },
@@ -292,15 +290,10 @@ class LevelStorage extends BaseStorage {
   protected async doStats(): Promise<StorageStats> {
     const db = this.#database();
     let keys = 0;
-    const iterator = db.keys<Buffer>({
-      keyEncoding: "buffer",
-      gte: VALUE_PREFIX_BYTES,
-      lt: VALUE_END_BYTES,
-      highWaterMarkBytes: CHUNK_BYTES,
-    });
+    const iterator = db.keys({ gte: VALUE_PREFIX, lt: VALUE_END, highWaterMarkBytes: CHUNK_BYTES });
     try {
       for (;;) {
-        const chunk = await iterator.nextv(10 * CHUNK_ENTRIES);
+        const chunk = await iterator.nextv(CHUNK_ENTRIES);
         if (chunk.length === 0) break;
         keys += chunk.length;
       }
@@ -361,38 +354,36 @@ class LevelStorage extends BaseStorage {
   }
 
   async #clearValues(db: Database): Promise<void> {
-    await db.clear<Buffer>({ keyEncoding: "buffer", gte: VALUE_PREFIX_BYTES, lt: VALUE_END_BYTES });
+    await db.clear({ gte: VALUE_PREFIX, lt: VALUE_END });
     await db.del(CLEARING_KEY, { sync: this.#options.sync });
   }
 }
 
 /**
- * The range in bytes of the stored keys. Key bytes are UTF-8, which never contains 0xFF,
- * so `<prefix> 0xFF` is above every key that starts with the prefix.
+ * The range of stored keys for a range of user keys: the intersection of the value
+ * namespace, the prefix's range and the bounds. Stored keys compare like user keys
+ * behind the common namespace prefix.
  */
-function byteBounds(range: KeyRange): {
-  lower: { key: Buffer; inclusive: boolean };
-  upper: { key: Buffer; inclusive: boolean };
-} {
-  let lower: { key: Buffer; inclusive: boolean } = { key: VALUE_PREFIX_BYTES, inclusive: true };
-  let upper: { key: Buffer; inclusive: boolean } = { key: VALUE_END_BYTES, inclusive: false };
-  const raise = (key: Buffer, inclusive: boolean): void => {
-    const c = Buffer.compare(key, lower.key);
-    if (c > 0 || (c === 0 && !inclusive)) lower = { key, inclusive };
+function storedBounds(range: KeyRange): { lower: Bound; upper: Bound } {
+  let lower: Bound = { key: VALUE_PREFIX, inclusive: true };
+  let upper: Bound = { key: VALUE_END, inclusive: false };
+  const raise = (bound: Bound): void => {
+    const key = VALUE_PREFIX + bound.key;
+    const c = compareKeys(key, lower.key);
+    if (c > 0 || (c === 0 && !bound.inclusive)) lower = { key, inclusive: bound.inclusive };
   };
-  const cap = (key: Buffer, inclusive: boolean): void => {
-    const c = Buffer.compare(key, upper.key);
-    if (c < 0 || (c === 0 && !inclusive)) upper = { key, inclusive };
+  const cap = (bound: Bound): void => {
+    const key = VALUE_PREFIX + bound.key;
+    const c = compareKeys(key, upper.key);
+    if (c < 0 || (c === 0 && !bound.inclusive)) upper = { key, inclusive: bound.inclusive };
   };
   if (range.prefix !== undefined) {
-    const prefix = Buffer.from(VALUE_PREFIX + range.prefix);
-    raise(prefix, true);
-    cap(Buffer.concat([prefix, Buffer.of(0xff)]), false);
+    raise({ key: range.prefix, inclusive: true });
+    const end = prefixEnd(range.prefix);
+    if (end !== undefined) cap({ key: end, inclusive: false });
   }
-  if (range.lower !== undefined)
-    raise(Buffer.from(VALUE_PREFIX + range.lower.key), range.lower.inclusive);
-  if (range.upper !== undefined)
-    cap(Buffer.from(VALUE_PREFIX + range.upper.key), range.upper.inclusive);
+  if (range.lower !== undefined) raise(range.lower);
+  if (range.upper !== undefined) cap(range.upper);
   return { lower, upper };
 }
 

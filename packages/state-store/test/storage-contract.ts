@@ -39,6 +39,8 @@ const TRICKY_KEYS = [
   "\uFFFF",
   "😀",
   "😀x",
+  "\u{10FFFF}",
+  "\u{10FFFF}\u{10FFFF}a",
 ];
 
 /** The reference order: UTF-8 bytes compared bytewise. */
@@ -217,9 +219,20 @@ export function storageContract(name: string, contract: StorageContract): void {
       it("honours gt, gte, lt, lte, prefix, reverse and limit, alone and combined", async () => {
         const storage = await fresh();
         const model = new Map(
-          ["a", "aa", "ab", "abc", "b", "ba", "c", "é", "😀"].map(
-            (key) => [key, key.toUpperCase()] as const,
-          ),
+          [
+            "a",
+            "aa",
+            "ab",
+            "abc",
+            "b",
+            "ba",
+            "c",
+            "é",
+            "😀",
+            "😀😀",
+            "\u{10FFFF}",
+            "\u{10FFFF}z",
+          ].map((key) => [key, key.toUpperCase()] as const),
         );
         await storage.write({
           puts: [...model].map(([key, value]) => [key, bytes(value)] as const),
@@ -234,6 +247,8 @@ export function storageContract(name: string, contract: StorageContract): void {
           { prefix: "a" },
           { prefix: "ab" },
           { prefix: "x" },
+          { prefix: "😀" },
+          { prefix: "\u{10FFFF}" },
           { prefix: "" },
           { prefix: "a", gt: "aa" },
           { prefix: "a", lt: "ab" },
@@ -261,7 +276,17 @@ export function storageContract(name: string, contract: StorageContract): void {
         const factory = await contract.create();
         let partition = 0;
         const key = fc.string({
-          unit: fc.constantFrom("a", "b", "\u0000", "é", "\uE000", "\uFFFF", "😀"),
+          unit: fc.constantFrom(
+            "a",
+            "b",
+            "\u0000",
+            "é",
+            "\uD7FF",
+            "\uE000",
+            "\uFFFF",
+            "😀",
+            "\u{10FFFF}",
+          ),
           maxLength: 4,
         });
         await fc.assert(
@@ -358,9 +383,32 @@ export function storageContract(name: string, contract: StorageContract): void {
           expect(key).toBe("a");
           break;
         }
+        const iterator = storage.iterate()[Symbol.asyncIterator]();
+        await iterator.next();
+        expect(await iterator.return?.()).toEqual({ done: true, value: undefined });
+        expect((await iterator.next()).done).toBe(true);
         // A held snapshot would keep close() waiting or fail it.
         await storage.close();
         expect(storage.status).toBe(StorageStatus.Closed);
+      });
+
+      it("serves overlapping next() calls in order", async () => {
+        const storage = await fresh();
+        await storage.write({
+          puts: [
+            ["a", bytes("1")],
+            ["b", bytes("2")],
+            ["c", bytes("3")],
+          ],
+        });
+        const iterator = storage.iterate()[Symbol.asyncIterator]();
+        const results = await Promise.all([
+          iterator.next(),
+          iterator.next(),
+          iterator.next(),
+          iterator.next(),
+        ]);
+        expect(results.map((r) => (r.done ? "done" : r.value[0]))).toEqual(["a", "b", "c", "done"]);
       });
 
       it("never yields the checkpoint", async () => {
