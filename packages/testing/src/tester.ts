@@ -448,6 +448,47 @@ export class Tester implements AsyncDisposable {
     return offset === undefined ? undefined : String(offset);
   }
 
+  /**
+   * Sets the committed offset of `group` for a topic partition, as an offset reset of
+   * `kafka-consumer-groups` does: e.g. rewind it to make the next processor of the group
+   * read inputs again (redelivery).
+   * @throws TokaError `TOKA_INVALID_STATE` while a consumer of the group runs (Kafka
+   * resets only the offsets of an empty group), `TOKA_TOPIC_MISSING` for a missing topic,
+   * `TOKA_INVALID_CONFIG` for a partition the topic does not have or a negative offset.
+   */
+  setCommittedOffset(
+    group: string,
+    topic: string,
+    partition: number,
+    offset: string | number,
+  ): void {
+    this.assertOpen("setCommittedOffset");
+    if (this.broker.groups.get(group)?.members.some((m) => m.state === "running")) {
+      throw new TokaError(
+        TokaErrorCode.InvalidState,
+        "setCommittedOffset while a consumer of the group runs; close the group's processors first",
+        { group, topic, partition },
+      );
+    }
+    const count = this.broker.topic(topic).partitions.length;
+    const next = Number(offset);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= count) {
+      throw new TokaError(
+        TokaErrorCode.InvalidConfig,
+        `partition ${partition} does not exist; the topic has partitions 0..${count - 1}`,
+        { group, topic, partition },
+      );
+    }
+    if (!Number.isInteger(next) || next < 0) {
+      throw new TokaError(
+        TokaErrorCode.InvalidConfig,
+        `an offset is a whole number >= 0, got ${String(offset)}`,
+        { group, topic, partition },
+      );
+    }
+    this.broker.commit(group, [{ topic, partition, offset: String(next) }]);
+  }
+
   // Tables ------------------------------------------------------------------------------
 
   /**

@@ -1,0 +1,217 @@
+import {
+  DEDUP_HEADER,
+  defineGroup,
+  Guarantee,
+  output,
+  Processor,
+  persist,
+  silentLogger,
+  TokaErrorCode,
+} from "@toka/processor";
+import { describe, expect, test } from "vitest";
+import type { Tester } from "../src/index.js";
+import { json, tester } from "./helpers.js";
+
+const codec = json<number>();
+
+/** Sums amounts per key and emits each new sum. */
+function summer() {
+  return defineGroup("summer", {
+    persist: persist(json<number>()),
+    outputs: [output("sums", json<number>())],
+    inputs: ({ input }) => [
+      input("amounts", codec, (ctx, amount) => {
+        const sum = (ctx.value() ?? 0) + amount;
+        ctx.setValue(sum);
+        ctx.emit("sums", ctx.key, sum);
+      }),
+    ],
+  });
+}
+
+function setup(t: Tester, partitions = 2) {
+  t.createTopic("amounts", partitions);
+  t.createTopic("sums", partitions);
+}
+
+describe("exactly-once on the tester", () => {
+  test("a duplicate toka-id within the dedup window is applied once", async () => {
+    const t = tester();
+    setup(t);
+    const graph = summer();
+    const processor = await t.startProcessor(graph, { guarantee: Guarantee.ExactlyOnce });
+    const duplicates: string[] = [];
+    processor.on("message.duplicate", (e) => duplicates.push(`${e.key}:${e.id}:${e.offset}`));
+    await t.emit("amounts", "alice", 5, { codec, id: "req-1" });
+    await t.emit("amounts", "alice", 5, { codec, id: "req-1" }); // an upstream retry
+    await t.emit("amounts", "alice", 1, { codec, id: "req-2" });
+    expect(await t.tableValue(graph, "alice")).toBe(6);
+    expect(duplicates).toEqual(["alice:req-1:1"]);
+    expect(t.messages("sums", codec).map((m) => m.value)).toEqual([5, 6]);
+    // What dedup needs travels in the table records (EO-4).
+    const last = t.messages("summer-table").at(-1);
+    expect(JSON.parse(last?.headers[DEDUP_HEADER] ?? "{}")).toMatchObject({ duplicates: 1 });
+  });
+
+  test("a duplicate older than the dedup window is applied again (the clock is the tester's)", async () => {
+    const t = tester();
+    setup(t);
+    const graph = summer();
+    await t.startProcessor(graph, {
+      guarantee: Guarantee.ExactlyOnce,
+      dedup: { maxAgeMs: 60_000 },
+    });
+    await t.emit("amounts", "alice", 5, { codec, id: "req-1" });
+    t.advanceTime(59_000);
+    await t.emit("amounts", "alice", 5, { codec, id: "req-1" });
+    expect(await t.tableValue(graph, "alice")).toBe(5);
+    t.advanceTime(2_000);
+    await t.emit("amounts", "alice", 5, { codec, id: "req-1" });
+    expect(await t.tableValue(graph, "alice")).toBe(10);
+  });
+
+  test("the dedup window also ends by count", async () => {
+    const t = tester();
+    setup(t);
+    const graph = summer();
+    await t.startProcessor(graph, { guarantee: Guarantee.ExactlyOnce, dedup: { idsPerKey: 2 } });
+    for (const id of ["a", "b", "c"]) await t.emit("amounts", "k", 1, { codec, id });
+    await t.emit("amounts", "k", 1, { codec, id: "c" }); // remembered: skipped
+    await t.emit("amounts", "k", 1, { codec, id: "a" }); // forgotten: applied
+    expect(await t.tableValue(graph, "k")).toBe(4);
+  });
+
+  test("redelivered inputs are not applied twice by a new instance that rebuilt its state", async () => {
+    const t = tester();
+    setup(t);
+    const graph = summer();
+    const first = await t.startProcessor(graph, { guarantee: Guarantee.ExactlyOnce });
+    const keys = ["alice", "bob", "carol", "dave"];
+    await t.emitMany(
+      "amounts",
+      keys.map((key) => ({ key, value: 1 })),
+      { codec },
+    );
+    await first.close();
+    // As after a crash before the commit: the group's offsets lag behind the table.
+    for (const partition of [0, 1]) t.setCommittedOffset("summer", "amounts", partition, 0);
+
+    const second = new Processor(graph, {
+      client: t.client,
+      guarantee: Guarantee.ExactlyOnce,
+      logger: silentLogger,
+    });
+    let redelivered = 0;
+    second.on("batch.processed", (e) => {
+      redelivered += e.redelivered;
+    });
+    await t.start(second);
+    expect(redelivered).toBe(4);
+    for (const key of keys) expect(await t.tableValue(graph, key)).toBe(1);
+    expect(t.messages("sums")).toHaveLength(4);
+  });
+
+  test("at-least-once applies redelivered inputs again (what exactly-once prevents)", async () => {
+    const t = tester();
+    setup(t, 1);
+    const graph = summer();
+    const first = await t.startProcessor(graph);
+    await t.emit("amounts", "alice", 1, { codec });
+    await first.close();
+    t.setCommittedOffset("summer", "amounts", 0, 0);
+    await t.startProcessor(graph);
+    expect(await t.tableValue(graph, "alice")).toBe(2);
+    expect(() => t.setCommittedOffset("summer", "amounts", 0, 0)).toThrow(
+      /while a consumer of the group runs/,
+    );
+  });
+
+  test("transactional: outputs and table commit with the input offsets; markers are never delivered", async () => {
+    const t = tester();
+    setup(t);
+    const graph = summer();
+    const first = await t.startProcessor(graph, {
+      guarantee: Guarantee.ExactlyOnceTransactional,
+    });
+    await t.emit("amounts", "alice", 2, { codec });
+    await t.emit("amounts", "alice", 3, { codec });
+    const partition = t.partitionOf("amounts", "alice");
+    expect(t.messages("sums", codec).map((m) => [m.offset, m.value])).toEqual([
+      ["0", 2],
+      ["2", 5], // offset 1 holds the first transaction's commit marker
+    ]);
+    expect(t.committedOffset("summer", "amounts", partition)).toBe("2");
+    expect(await t.tableValue(graph, "alice")).toBe(5);
+
+    // A new instance without local state rebuilds the table across the markers.
+    await first.close();
+    const second = new Processor(graph, {
+      client: t.client,
+      guarantee: Guarantee.ExactlyOnceTransactional,
+      logger: silentLogger,
+    });
+    let recovered = 0;
+    second.on("partition.recovered", (e) => {
+      recovered += e.records;
+    });
+    await t.start(second);
+    expect(recovered).toBe(2);
+    await t.emit("amounts", "alice", 1, { codec });
+    expect(await t.tableValue(graph, "alice")).toBe(6);
+  });
+
+  test("transactional: a failed transaction stays invisible to read-committed readers", async () => {
+    const t = tester();
+    setup(t, 1);
+    const graph = summer();
+    const processor = await t.startProcessor(graph, {
+      guarantee: Guarantee.ExactlyOnceTransactional,
+    });
+    await t.emit("amounts", "alice", 2, { codec });
+    t.failNextProduce({ topic: "sums" });
+    await expect(t.emit("amounts", "alice", 3, { codec })).rejects.toMatchObject({
+      code: TokaErrorCode.ProduceFailed,
+      group: "summer",
+    });
+    expect(processor.status).toBe("failed");
+    expect(t.messages("sums", codec).map((m) => m.value)).toEqual([2]);
+    expect(t.messages("sums", codec, { isolation: "uncommitted" }).map((m) => m.value)).toEqual([
+      2, 5,
+    ]);
+    expect(t.committedOffset("summer", "amounts", 0)).toBe("1");
+
+    // A new instance recovers the committed table and processes the input again.
+    await t.startProcessor(graph, { guarantee: Guarantee.ExactlyOnceTransactional });
+    expect(await t.tableValue(graph, "alice")).toBe(5);
+    expect(t.messages("sums", codec).map((m) => m.value)).toEqual([2, 5]);
+  });
+
+  test("transactional: two instances share the partitions and hand them over", async () => {
+    const t = tester();
+    setup(t, 4);
+    const graph = summer();
+    const options = { guarantee: Guarantee.ExactlyOnceTransactional } as const;
+    const a = await t.startProcessor(graph, options);
+    const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+    await t.emitMany(
+      "amounts",
+      keys.map((key) => ({ key, value: 1 })),
+      { codec },
+    );
+    const b = await t.startProcessor(graph, options);
+    await t.emitMany(
+      "amounts",
+      keys.map((key) => ({ key, value: 1 })),
+      { codec },
+    );
+    await a.close();
+    await t.emitMany(
+      "amounts",
+      keys.map((key) => ({ key, value: 1 })),
+      { codec },
+    );
+    expect(b.status).toBe("running");
+    const table = await t.table(graph);
+    for (const key of keys) expect(table.get(key)).toBe(3);
+  });
+});
