@@ -67,6 +67,13 @@ export {
   StartFrom,
 } from "./options.js";
 export { type PartitionStats, Processor, type ProcessorStats } from "./processor.js";
+export {
+  QUERY_SERVICE_DEFAULTS,
+  type QueryableView,
+  type QueryService,
+  type QueryServiceOptions,
+  serveViews,
+} from "./query-service.js";
 export { DEDUP_HEADER, type KeyDedup } from "./table-entry.js";
 export {
   deadLetterTopic,

@@ -1,0 +1,330 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { z } from "zod";
+import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
+import { consoleLogger, type Logger } from "./logger.js";
+import { type ViewIterateOptions, ViewStatus } from "./view.js";
+
+/** What the query service needs of a view; every {@link View} is one. */
+export interface QueryableView {
+  readonly status: ViewStatus;
+  get(key: string): Promise<unknown>;
+  iterate(options?: ViewIterateOptions): AsyncIterable<[key: string, value: unknown]>;
+}
+
+/** Options of {@link serveViews}. */
+export interface QueryServiceOptions {
+  /**
+   * The views to serve, by the name that is their first path segment (`/<name>/<key>`).
+   * Names use letters, digits, `.`, `_`, `~` and `-`; `health` and `ready` are taken.
+   */
+  readonly views: Readonly<Record<string, QueryableView>>;
+  /** TCP port. Default 0: a free port the OS picks (read it from `url`). */
+  readonly port?: number;
+  /** Interface to listen on. Default `"127.0.0.1"` (not reachable from other hosts). */
+  readonly host?: string;
+  /** Items of a listing without `limit`. Default 100. */
+  readonly defaultLimit?: number;
+  /** Most items of a listing; a larger `limit` is a 400. Default 1000. */
+  readonly maxLimit?: number;
+  /** Default: JSON lines on stderr at `warn`. */
+  readonly logger?: Logger;
+}
+
+/** Named defaults of {@link QueryServiceOptions}. */
+export const QUERY_SERVICE_DEFAULTS = {
+  port: 0,
+  host: "127.0.0.1",
+  defaultLimit: 100,
+  maxLimit: 1000,
+} as const;
+
+/** A running query service. */
+export interface QueryService {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting requests, lets in-flight ones finish, closes connections. Idempotent. */
+  close(): Promise<void>;
+  /** Calls `close()`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const RESERVED = new Set(["health", "ready"]);
+const LIST_PARAMS = new Set(["limit", "prefix", "after"]);
+/** How long `close()` lets in-flight requests finish before it cuts their connections. */
+const CLOSE_GRACE_MS = 5000;
+const SERVABLE: ReadonlySet<ViewStatus> = new Set([ViewStatus.Running, ViewStatus.Reconnecting]);
+
+const schema = z
+  .object({
+    views: z.record(
+      z.string(),
+      z.custom<QueryableView>(
+        (v) =>
+          typeof v === "object" &&
+          v !== null &&
+          typeof (v as QueryableView).get === "function" &&
+          typeof (v as QueryableView).iterate === "function",
+        "expected a View",
+      ),
+    ),
+    port: z.number().int().min(0).max(65535).optional(),
+    host: z.string().min(1).optional(),
+    defaultLimit: z.number().int().positive().optional(),
+    maxLimit: z.number().int().positive().optional(),
+  })
+  .refine((o) => Object.keys(o.views).length > 0, {
+    message: "give at least one view, e.g. { views: { balances: view } }",
+    path: ["views"],
+  })
+  .refine((o) => (o.defaultLimit ?? 100) <= (o.maxLimit ?? QUERY_SERVICE_DEFAULTS.maxLimit), {
+    message: "defaultLimit must not exceed maxLimit",
+    path: ["defaultLimit"],
+  });
+
+/** A response to send: status, JSON body and extra headers. */
+interface Reply {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Serves views over HTTP (`node:http`), for embedding in a service. All routes are
+ * `GET` (or `HEAD`) and answer JSON:
+ *
+ * - `GET /<view>/<key>`: 200 with the value; 404 `{ error }` for a missing key or an
+ *   unknown view. The key is the URL-decoded rest of the path (encode `/` as `%2F` or not).
+ * - `GET /<view>?limit=N&prefix=P&after=K`: 200 `{ items: [{ key, value }], next? }` in
+ *   key order; `next` is the `after` of the next page. `limit` defaults to
+ *   `defaultLimit` (100); a bad or too large one is a 400.
+ * - `GET /health`: 200 while the process serves. `GET /ready`: 200 when every view is
+ *   `running`, else 503; both list each view's status.
+ * - `GET /`: the views and their statuses.
+ *
+ * A view that is not `running` or `reconnecting` answers 503 `{ error, status }`. Other
+ * methods get 405, malformed requests 400, and a failing handler 500 `{ error, code? }`;
+ * the server keeps serving. Values are JSON with bigints as strings and bytes as base64.
+ *
+ * @returns once listening.
+ * @throws TokaError `TOKA_INVALID_CONFIG` for invalid options (naming the option) or
+ * when the port cannot be listened on (e.g. in use).
+ */
+export async function serveViews(options: QueryServiceOptions): Promise<QueryService> {
+  const parsed = schema.safeParse(options ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new TokaError(
+      TokaErrorCode.InvalidConfig,
+      `invalid query service option "${issue.path.join(".")}": ${issue.message}`,
+      { cause: parsed.error },
+    );
+  }
+  for (const name of Object.keys(options.views)) {
+    const problem = !/^[A-Za-z0-9._~-]+$/.test(name)
+      ? "a view name uses only letters, digits, '.', '_', '~' and '-'"
+      : RESERVED.has(name)
+        ? "the names 'health' and 'ready' are taken by the service's own routes"
+        : undefined;
+    if (problem) {
+      throw new TokaError(
+        TokaErrorCode.InvalidConfig,
+        `invalid query service option "views.${name}": ${problem}`,
+      );
+    }
+  }
+  const config = {
+    views: new Map(Object.entries(options.views)),
+    defaultLimit: options.defaultLimit ?? QUERY_SERVICE_DEFAULTS.defaultLimit,
+    maxLimit: options.maxLimit ?? QUERY_SERVICE_DEFAULTS.maxLimit,
+    logger: options.logger ?? consoleLogger(),
+  };
+  const host = options.host ?? QUERY_SERVICE_DEFAULTS.host;
+  const server = createServer((req, res) => {
+    respond(config, req, res).catch((error: unknown) => {
+      config.logger.error("query service could not answer", { error, url: req.url });
+      res.destroy();
+    });
+  });
+  const port = await listen(server, options.port ?? QUERY_SERVICE_DEFAULTS.port, host);
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= new Promise<void>((resolve) => {
+      const cutoff = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+      server.close(() => {
+        clearTimeout(cutoff);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+    return closing;
+  };
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (cause: NodeJS.ErrnoException) => {
+      reject(
+        new TokaError(
+          TokaErrorCode.InvalidConfig,
+          cause.code === "EADDRINUSE"
+            ? `the query service cannot listen on ${host}:${port}: the port is in use; choose another "port" (0 picks a free one)`
+            : `the query service cannot listen on ${host}:${port}: ${cause.message}; check "host" and "port"`,
+          { cause },
+        ),
+      );
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+interface Config {
+  readonly views: ReadonlyMap<string, QueryableView>;
+  readonly defaultLimit: number;
+  readonly maxLimit: number;
+  readonly logger: Logger;
+}
+
+async function respond(config: Config, req: IncomingMessage, res: ServerResponse) {
+  let reply: Reply;
+  try {
+    reply = await route(config, req);
+  } catch (error) {
+    config.logger.warn("query service request failed", { error, url: req.url });
+    reply = {
+      status: 500,
+      body: {
+        error: error instanceof Error ? error.message : String(error),
+        ...(isTokaError(error) ? { code: error.code } : {}),
+      },
+    };
+  }
+  const body = JSON.stringify(reply.body, jsonReplacer);
+  res.writeHead(reply.status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    ...reply.headers,
+  });
+  res.end(body);
+}
+
+async function route(config: Config, req: IncomingMessage): Promise<Reply> {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    return {
+      status: 405,
+      body: { error: `method ${req.method} is not allowed; use GET` },
+      headers: { allow: "GET, HEAD" },
+    };
+  }
+  let url: URL;
+  try {
+    url = new URL(req.url ?? "/", "http://query.invalid");
+  } catch {
+    return badRequest("the request URL is malformed");
+  }
+  const path = url.pathname;
+  if (path === "/") return { status: 200, body: { views: statuses(config) } };
+  if (path === "/health") return { status: 200, body: { status: "up" } };
+  if (path === "/ready") {
+    const views = statuses(config);
+    const ready = Object.values(views).every((s) => s === ViewStatus.Running);
+    return { status: ready ? 200 : 503, body: { ready, views } };
+  }
+  const slash = path.indexOf("/", 1);
+  const name = slash < 0 ? path.slice(1) : path.slice(1, slash);
+  const view = config.views.get(name);
+  if (!view) {
+    return {
+      status: 404,
+      body: { error: `no view "${name}"; served views: ${[...config.views.keys()].join(", ")}` },
+    };
+  }
+  if (!SERVABLE.has(view.status)) {
+    return {
+      status: 503,
+      body: {
+        error: `view "${name}" is ${view.status}; try again once it is running`,
+        status: view.status,
+      },
+      headers: { "retry-after": "1" },
+    };
+  }
+  if (slash < 0) return list(config, view, url.searchParams);
+  const rawKey = path.slice(slash + 1);
+  if (rawKey === "") return badRequest(`the key is empty: get /${name}/<key>, or list /${name}`);
+  let key: string;
+  try {
+    key = decodeURIComponent(rawKey);
+  } catch {
+    return badRequest("the key is not valid percent-encoded UTF-8");
+  }
+  const value = await view.get(key);
+  if (value === undefined)
+    return { status: 404, body: { error: `no value for key "${key}" in view "${name}"` } };
+  return { status: 200, body: value };
+}
+
+async function list(config: Config, view: QueryableView, params: URLSearchParams): Promise<Reply> {
+  for (const name of params.keys()) {
+    if (!LIST_PARAMS.has(name))
+      return badRequest(`unknown parameter "${name}"; a listing takes limit, prefix and after`);
+  }
+  let limit = config.defaultLimit;
+  const rawLimit = params.get("limit");
+  if (rawLimit !== null) {
+    limit = /^\d+$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
+    if (!(limit >= 1 && limit <= config.maxLimit))
+      return badRequest(
+        `"limit" must be an integer from 1 to ${config.maxLimit}, got "${rawLimit}"`,
+      );
+  }
+  const prefix = params.get("prefix");
+  const after = params.get("after");
+  const items: { key: string; value: unknown }[] = [];
+  let more = false;
+  for await (const [key, value] of view.iterate({
+    limit: limit + 1,
+    ...(prefix === null ? {} : { prefix }),
+    ...(after === null ? {} : { gt: after }),
+  })) {
+    if (items.length === limit) {
+      more = true;
+      break;
+    }
+    items.push({ key, value });
+  }
+  return { status: 200, body: more ? { items, next: items.at(-1)!.key } : { items } };
+}
+
+function statuses(config: Config): Record<string, ViewStatus> {
+  return Object.fromEntries([...config.views].map(([name, view]) => [name, view.status]));
+}
+
+function badRequest(error: string): Reply {
+  return { status: 400, body: { error } };
+}
+
+/** JSON of values: bigints as decimal strings, bytes as base64. */
+function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
+  // `toJSON` (e.g. Buffer's) already ran on `value`; the holder still has the original.
+  const original = (this as Record<string, unknown>)[key];
+  if (original instanceof Uint8Array)
+    return Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString(
+      "base64",
+    );
+  if (typeof value === "bigint") return value.toString();
+  return value;
+}
