@@ -417,7 +417,11 @@ export class Tester implements AsyncDisposable {
    * Every message on `topic` so far, in the order they were written (across partitions).
    * @throws CodecError when a value does not decode with `codec`.
    */
-  messages(topic: string): TesterMessage<Uint8Array>[];
+  messages(
+    topic: string,
+    codec?: undefined,
+    options?: TesterReadOptions,
+  ): TesterMessage<Uint8Array>[];
   messages<T>(topic: string, codec: Codec<T>, options?: TesterReadOptions): TesterMessage<T>[];
   messages<T>(
     topic: string,
