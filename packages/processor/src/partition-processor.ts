@@ -22,6 +22,7 @@ import {
   parseDedup,
   type TableEntry,
 } from "./table-entry.js";
+import { TableReplica } from "./table-replica.js";
 import { ID_HEADER } from "./topic-names.js";
 
 /** What a partition processor needs from its processor. */
@@ -32,7 +33,6 @@ export interface PartitionHost {
   readonly producer: ClientProducer;
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
   emit<E extends keyof ProcessorEvents>(event: E, ...args: ProcessorEvents[E]): void;
-  join(table: string, partition: number, key: string): unknown;
   lookup(table: string, key: string): Promise<unknown>;
 }
 
@@ -75,6 +75,8 @@ export class PartitionProcessor {
   private readonly handlers = new Map<string, Handler>();
   private readonly group: string;
   private readonly exactlyOnce: boolean;
+  /** Local copies of this partition of every joined table. */
+  readonly replicas = new Map<string, TableReplica>();
   /** Serializes everything done to this partition: batches of all its topics and closing. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -82,11 +84,14 @@ export class PartitionProcessor {
     private readonly host: PartitionHost,
     readonly partition: number,
     private readonly storage: Storage | undefined,
+    joinStorages: ReadonlyMap<string, Storage> = new Map(),
   ) {
     const { graph, options } = host;
     this.group = graph.name;
     this.exactlyOnce = options.guarantee !== "at-least-once";
     for (const edge of graph.inputs) this.handlers.set(edge.topic, edge);
+    for (const [table, storage] of joinStorages)
+      this.replicas.set(table, new TableReplica(table, this.partition, storage));
     if (graph.loop) {
       const { codec, callback } = graph.loop;
       this.handlers.set(graph.loopTopic, {
@@ -103,6 +108,7 @@ export class PartitionProcessor {
   }
 
   private async doOpen(): Promise<string> {
+    for (const replica of this.replicas.values()) await replica.open();
     if (!this.storage) return this.tableOffset;
     try {
       await this.storage.open();
@@ -129,10 +135,43 @@ export class PartitionProcessor {
     return new Map(Object.entries(this.checkpointed?.inputOffsets ?? {}));
   }
 
-  /** Starts recovery up to the table partition's `highWatermark`; true if nothing to read. */
-  beginRecovery(highWatermark: string): boolean {
+  /**
+   * Starts recovery up to the high watermarks of the table partition and of the joined
+   * tables' partitions; true if there is nothing to read.
+   */
+  beginRecovery(
+    highWatermark: string,
+    joinWatermarks: ReadonlyMap<string, string> = new Map(),
+  ): boolean {
     this.recoveryStart = Date.now();
     this.recoveryTarget = highWatermark;
+    for (const [table, replica] of this.replicas)
+      replica.recoverTo(joinWatermarks.get(table) ?? "0");
+    return this.maybeRecovered();
+  }
+
+  /** Applies a batch of a joined table, during recovery and after. */
+  applyJoinBatch(table: string, records: readonly IncomingRecord[]): Promise<void> {
+    return this.serialize(async () => {
+      if (this.state === PartitionState.Closing) return;
+      try {
+        await this.replicas.get(table)?.apply(records);
+      } catch (cause) {
+        throw this.error(
+          TokaErrorCode.StorageFailed,
+          "writing to the local copy of a joined table failed",
+          {
+            cause,
+            topic: table,
+          },
+        );
+      }
+    });
+  }
+
+  /** Like {@link noteTableProgress}, for a joined table. */
+  noteJoinProgress(table: string, lastOffset: string): boolean {
+    this.replicas.get(table)?.noteProgress(lastOffset);
     return this.maybeRecovered();
   }
 
@@ -195,6 +234,7 @@ export class PartitionProcessor {
   private maybeRecovered(): boolean {
     if (this.state !== PartitionState.Recovering) return false;
     if (compareOffsets(this.tableOffset, this.recoveryTarget) < 0) return false;
+    for (const replica of this.replicas.values()) if (!replica.recovered) return false;
     this.state = PartitionState.Running;
     this.host.emit("partition.recovered", {
       partition: this.partition,
@@ -218,6 +258,7 @@ export class PartitionProcessor {
     this.state = PartitionState.Closing;
     return this.serialize(async () => {
       await this.storage?.close();
+      for (const replica of this.replicas.values()) await replica.close();
     });
   }
 
@@ -246,6 +287,7 @@ export class PartitionProcessor {
 
     const keys = records.map((r) => (r.key ? utf8.decode(r.key) : ""));
     const states = await this.readKeys(keys);
+    const joined = await this.readJoins(keys);
     const out: OutgoingRecord[] = [];
     let processed = 0;
     let redelivered = 0;
@@ -281,7 +323,7 @@ export class PartitionProcessor {
         }
       }
 
-      const outcome = await this.runCallback(handler, topic, record, key, id, state);
+      const outcome = await this.runCallback(handler, topic, record, key, id, state, joined);
       if (outcome.error) {
         failed += 1;
         const deadLetter = this.handleFailure(outcome.error, record);
@@ -347,6 +389,59 @@ export class PartitionProcessor {
     });
   }
 
+  /** The batch's keys in every joined table: one storage read per table. */
+  private async readJoins(keys: readonly string[]): Promise<Map<string, Map<string, Uint8Array>>> {
+    const joined = new Map<string, Map<string, Uint8Array>>();
+    if (this.replicas.size === 0) return joined;
+    const unique = [...new Set(keys)];
+    for (const [table, replica] of this.replicas) {
+      try {
+        joined.set(table, await replica.read(unique));
+      } catch (cause) {
+        throw this.error(
+          TokaErrorCode.StorageFailed,
+          "reading the local copy of a joined table failed",
+          {
+            cause,
+            topic: table,
+          },
+        );
+      }
+    }
+    return joined;
+  }
+
+  private joinValue(
+    table: string,
+    key: string,
+    joined: ReadonlyMap<string, ReadonlyMap<string, Uint8Array>>,
+    offset: string,
+  ): unknown {
+    const codec = this.host.graph.joins.get(table);
+    if (!codec) {
+      throw new TokaError(
+        TokaErrorCode.ContextMisuse,
+        `join of "${table}", which is not a declared join; add join("${table}", codec) to the group`,
+        { group: this.group, partition: this.partition, offset, key },
+      );
+    }
+    const bytes = joined.get(table)?.get(key);
+    if (!bytes) return undefined;
+    try {
+      return codec.decode(bytes);
+    } catch (cause) {
+      throw this.error(
+        TokaErrorCode.DecodeFailed,
+        `the joined value of "${table}" does not decode with ${codec.name}`,
+        {
+          cause,
+          topic: table,
+          key,
+        },
+      );
+    }
+  }
+
   /** Reads the batch's keys in one storage round trip. */
   private async readKeys(keys: readonly string[]): Promise<Map<string, KeyState>> {
     const states = new Map<string, KeyState>();
@@ -400,6 +495,7 @@ export class PartitionProcessor {
     key: string,
     id: string,
     state: KeyState | undefined,
+    joined: ReadonlyMap<string, ReadonlyMap<string, Uint8Array>>,
   ): Promise<{ error: TokaError; ctx?: never } | { error?: never; ctx: MessageContext<unknown> }> {
     const coordinates = { topic, offset: record.offset, key };
     if (record.value === null) {
@@ -434,7 +530,7 @@ export class PartitionProcessor {
         ? { topic: this.host.graph.loopTopic, codec: this.host.graph.loop.codec }
         : undefined,
       currentValue: () => state?.value,
-      join: (table, k) => this.host.join(table, this.partition, k),
+      join: (table, k) => this.joinValue(table, k, joined, coordinates.offset),
       lookup: (table, k) => this.host.lookup(table, k),
     };
     const ctx = new MessageContext(host, {
@@ -449,7 +545,8 @@ export class PartitionProcessor {
     try {
       await handler.callback(ctx, message);
     } catch (cause) {
-      if (isTokaError(cause) && cause.code === TokaErrorCode.ContextMisuse) return { error: cause };
+      // toka's own errors (a misused context, a joined value that does not decode) keep their code.
+      if (isTokaError(cause)) return { error: cause as TokaError };
       return {
         error: this.error(
           TokaErrorCode.CallbackFailed,

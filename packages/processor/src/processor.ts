@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { memoryStorage } from "@toka/state-store";
 import type {
   ClientAdmin,
   ClientConsumer,
@@ -17,6 +18,7 @@ import {
 import { type PartitionHost, PartitionProcessor } from "./partition-processor.js";
 import { compareOffsets } from "./table-entry.js";
 import { prepareGroupTopics } from "./topic-manager.js";
+import { View } from "./view.js";
 
 /** Per-partition figures of {@link Processor.stats}. */
 export interface PartitionStats {
@@ -62,6 +64,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   private consumer: ClientConsumer | undefined;
   private assignmentWork: Promise<void> = Promise.resolve();
   private readonly subscribed: string[] = [];
+  /** Views of the looked-up tables, replicated in memory. */
+  private readonly lookups = new Map<string, View<unknown>>();
   /** Whether the first group assignment arrived: until then the processor is starting. */
   private joined = false;
   private onJoined: () => void = () => {};
@@ -250,9 +254,22 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       concurrency: this.options.concurrency,
       sessionTimeoutMs: this.options.sessionTimeoutMs,
     });
+    // Lookups read through views that recover before the first input is processed.
+    for (const [table, codec] of this.graph.lookups) {
+      const view = new View({
+        client: this.options.client,
+        table,
+        codec,
+        storage: memoryStorage(),
+        logger: this.options.logger,
+      });
+      this.lookups.set(table, view);
+      await view.start();
+    }
     await this.consumer.connect();
     this.subscribed.push(...this.inputTopics());
     if (this.graph.persist) this.subscribed.push(this.graph.tableTopic);
+    this.subscribed.push(...this.graph.joins.keys());
     await this.consumer.subscribe(this.subscribed);
     await this.consumer.run({
       onAssignment: (assignment) => this.onAssignment(assignment),
@@ -298,6 +315,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         await this.hostFor(partition),
         partition,
         this.graph.persist ? this.options.storage(this.graph.tableTopic, partition) : undefined,
+        new Map(
+          [...this.graph.joins.keys()].map((table) => [
+            table,
+            this.options.storage(table, partition),
+          ]),
+        ),
       );
       this.partitions.set(partition, processor);
       this.events.emit("partition.assigned", { partition });
@@ -310,22 +333,36 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     }
     this.refreshStatus();
     if (added.length === 0) return;
-    if (!this.graph.persist) {
-      for (const processor of added) {
-        processor.beginRecovery("0");
-        await this.activate(processor);
-      }
-      return;
-    }
-    const watermarks = new Map(
-      (await this.admin!.watermarks(this.graph.tableTopic)).map((w) => [w.partition, w.high]),
-    );
+    const highWatermarks = async (topic: string) =>
+      new Map((await this.admin!.watermarks(topic)).map((w) => [w.partition, w.high]));
+    const own = this.graph.persist
+      ? await highWatermarks(this.graph.tableTopic)
+      : new Map<number, string>();
+    const joined = new Map<string, Map<number, string>>();
+    for (const table of this.graph.joins.keys()) joined.set(table, await highWatermarks(table));
     for (const processor of added) {
-      const table = { topic: this.graph.tableTopic, partition: processor.partition };
-      this.consumer!.seek({ ...table, offset: processor.tableOffset });
-      if (processor.beginRecovery(watermarks.get(processor.partition) ?? "0"))
-        await this.activate(processor);
-      else this.consumer!.resume([table]);
+      const { partition } = processor;
+      const tables: TopicPartition[] = [];
+      if (this.graph.persist) {
+        tables.push({ topic: this.graph.tableTopic, partition });
+        this.consumer!.seek({
+          topic: this.graph.tableTopic,
+          partition,
+          offset: processor.tableOffset,
+        });
+      }
+      // Joined tables are followed for as long as the partition is owned.
+      for (const [table, replica] of processor.replicas) {
+        tables.push({ topic: table, partition });
+        this.consumer!.seek({ topic: table, partition, offset: replica.position });
+      }
+      const joinTargets = new Map(
+        [...joined].map(([table, marks]) => [table, marks.get(partition) ?? "0"]),
+      );
+      const recovered = processor.beginRecovery(own.get(partition) ?? "0", joinTargets);
+      // The own table is read only while recovering; joined tables always.
+      this.consumer!.resume(tables.filter((t) => t.topic !== this.graph.tableTopic || !recovered));
+      if (recovered) await this.activate(processor);
     }
   }
 
@@ -362,6 +399,10 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         await processor.recoverBatch(batch.records);
         return true;
       }
+      if (this.graph.joins.has(batch.topic)) {
+        await processor.applyJoinBatch(batch.topic, batch.records);
+        return true;
+      }
       if (processor.state !== PartitionState.Running) {
         // Fetched before the pause took effect: deliver again once recovered.
         this.pauseInputs([batch.partition]);
@@ -385,9 +426,13 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   }
 
   private onBatchDone(tp: TopicPartition, lastOffset: string) {
-    if (tp.topic !== this.graph.tableTopic) return;
     const processor = this.partitions.get(tp.partition);
-    if (processor?.noteTableProgress(lastOffset)) {
+    if (!processor) return;
+    let recovered = false;
+    if (tp.topic === this.graph.tableTopic) recovered = processor.noteTableProgress(lastOffset);
+    else if (this.graph.joins.has(tp.topic))
+      recovered = processor.noteJoinProgress(tp.topic, lastOffset);
+    if (recovered) {
       this.assignmentWork = this.assignmentWork
         .then(() => this.activate(processor))
         .catch((error) =>
@@ -427,17 +472,16 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         );
         if (event === "partition.recovered") this.refreshStatus();
       },
-      join: () => {
-        throw new TokaError(TokaErrorCode.ContextMisuse, "join is not available in this group", {
-          group: this.group,
-          partition,
-        });
-      },
-      lookup: async () => {
-        throw new TokaError(TokaErrorCode.ContextMisuse, "lookup is not available in this group", {
-          group: this.group,
-          partition,
-        });
+      lookup: async (table, key) => {
+        const view = this.lookups.get(table);
+        if (!view) {
+          throw new TokaError(
+            TokaErrorCode.ContextMisuse,
+            `lookup of "${table}", which is not a declared lookup; add lookup("${table}", codec) to the group`,
+            { group: this.group, partition, key },
+          );
+        }
+        return view.get(key);
       },
     };
   }
@@ -482,6 +526,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     for (const producer of this.transactional.values()) await producer.disconnect().catch(() => {});
     this.transactional.clear();
     await this.producer?.disconnect().catch(() => {});
+    for (const view of this.lookups.values()) await view.close().catch(() => {});
     await this.admin?.disconnect().catch(() => {});
   }
 
