@@ -413,12 +413,19 @@ export class View<T> {
   ): Promise<void> {
     const target = String(offset);
     const p = this.partitions.get(partition);
+    if (!READABLE.has(this.currentStatus)) {
+      return this.waitForProgress(
+        () => false,
+        `offset ${target} of partition ${partition}`,
+        options,
+      );
+    }
     if (!p || !/^\d+$/.test(target)) {
       return Promise.reject(
         new TokaError(
           TokaErrorCode.InvalidArgument,
           !p
-            ? `the table has partitions 0..${this.partitionCount - 1}; pass one of them (after start())`
+            ? `the table has partitions 0..${this.partitionCount - 1}; pass one of them`
             : `the offset "${target}" is not a non-negative integer`,
           { topic: this.table, partition },
         ),

@@ -245,6 +245,10 @@ describe("View following", () => {
     await expect(view.waitForKey("a")).rejects.toMatchObject({
       code: TokaErrorCode.InvalidState,
     });
+    await expect(view.waitForOffset(0, 0)).rejects.toMatchObject({
+      code: TokaErrorCode.InvalidState,
+    });
+    await expect(view.catchUp()).rejects.toMatchObject({ code: TokaErrorCode.InvalidState });
     await view.start();
     const timeout = await rejection(view.waitForKey("a", undefined, { timeoutMs: 20 }));
     expect(timeout.code).toBe(TokaErrorCode.Timeout);
