@@ -224,8 +224,13 @@ export class Tester implements AsyncDisposable {
    */
   async start<C extends TesterComponent>(component: C): Promise<C> {
     this.register(component);
+    // Drive deliveries while start() runs: a view's start() resolves only once recovered.
     const started = component.start();
-    await Promise.all([started, this.idle()]);
+    const idling = this.idle();
+    // Whichever fails first is reported; the other one's failure must not go unhandled.
+    started.catch(() => {});
+    idling.catch(() => {});
+    await Promise.all([started, idling]);
     await this.idle();
     await component.waitFor?.("running", { timeoutMs: this.settings.idleTimeoutMs });
     return component;

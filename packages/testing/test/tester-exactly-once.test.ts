@@ -1,3 +1,4 @@
+import { jsonCodec } from "@toka/codec";
 import {
   DEDUP_HEADER,
   defineGroup,
@@ -10,15 +11,15 @@ import {
 } from "@toka/processor";
 import { describe, expect, test } from "vitest";
 import type { Tester } from "../src/index.js";
-import { json, tester } from "./helpers.js";
+import { tester } from "./helpers.js";
 
-const codec = json<number>();
+const codec = jsonCodec<number>();
 
 /** Sums amounts per key and emits each new sum. */
 function summer() {
   return defineGroup("summer", {
-    persist: persist(json<number>()),
-    outputs: [output("sums", json<number>())],
+    persist: persist(jsonCodec<number>()),
+    outputs: [output("sums", jsonCodec<number>())],
     inputs: ({ input }) => [
       input("amounts", codec, (ctx, amount) => {
         const sum = (ctx.value() ?? 0) + amount;

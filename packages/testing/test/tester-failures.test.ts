@@ -1,4 +1,4 @@
-import { stringCodec } from "@toka/codec";
+import { jsonCodec, stringCodec } from "@toka/codec";
 import {
   defineGroup,
   ErrorPolicy,
@@ -9,14 +9,14 @@ import {
   TokaErrorCode,
 } from "@toka/processor";
 import { describe, expect, test } from "vitest";
-import { json, tester } from "./helpers.js";
+import { tester } from "./helpers.js";
 
 /** Adds amounts per key; the amount 13 is unlucky: its callback throws. */
 function adder(hang?: () => Promise<void>) {
   return defineGroup("adder", {
-    persist: persist(json<number>()),
+    persist: persist(jsonCodec<number>()),
     inputs: ({ input }) => [
-      input("amounts", json<number>(), async (ctx, amount) => {
+      input("amounts", jsonCodec<number>(), async (ctx, amount) => {
         if (amount === 13) throw new Error("unlucky amount");
         if (amount === 666 && hang) await hang();
         ctx.setValue((ctx.value() ?? 0) + amount);
@@ -25,7 +25,7 @@ function adder(hang?: () => Promise<void>) {
   });
 }
 
-const codec = json<number>();
+const codec = jsonCodec<number>();
 
 async function rejection(promise: Promise<unknown>): Promise<TokaError> {
   const error = await promise.then(
@@ -184,9 +184,9 @@ describe("error policies on the tester", () => {
     const t = tester({ maxDeliveries: 50 });
     t.createTopic("ping");
     const pingPong = defineGroup("ping-pong", {
-      loop: loop(json<number>()),
+      loop: loop(jsonCodec<number>()),
       inputs: ({ input, loop: onLoop }) => [
-        input("ping", json<number>(), (ctx, n) => ctx.loopback(ctx.key, n)),
+        input("ping", jsonCodec<number>(), (ctx, n) => ctx.loopback(ctx.key, n)),
         onLoop((ctx, n) => ctx.loopback(ctx.key, n + 1)),
       ],
     });

@@ -1,17 +1,17 @@
+import { jsonCodec } from "@toka/codec";
 import { defineGroup, type Guarantee, output, persist } from "@toka/processor";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { Tester } from "../src/index.js";
-import { json } from "./helpers.js";
 
 type Op = { readonly add: number } | { readonly reset: true };
 
 /** Adds to a key's value; `reset` deletes the key. Emits every new value. */
 const graph = defineGroup("folder", {
-  persist: persist(json<number>()),
-  outputs: [output("values", json<number | null>())],
+  persist: persist(jsonCodec<number>()),
+  outputs: [output("values", jsonCodec<number | null>())],
   inputs: ({ input }) => [
-    input("ops", json<Op>(), (ctx, op) => {
+    input("ops", jsonCodec<Op>(), (ctx, op) => {
       if ("reset" in op) {
         ctx.delete();
         ctx.emit("values", ctx.key, null);
@@ -67,10 +67,10 @@ async function run(s: Scenario) {
     const size = Math.ceil(s.messages.length / s.bursts) || 1;
     for (let i = 0; i < s.messages.length; i += size) {
       const burst = s.messages.slice(i, i + size).map(({ key, op }) => ({ key, value: op }));
-      await tester.emitMany("ops", burst, { codec: json<Op>() });
+      await tester.emitMany("ops", burst, { codec: jsonCodec<Op>() });
     }
     const emitted = new Map<string, (number | null)[]>();
-    for (const m of tester.messages("values", json<number | null>())) {
+    for (const m of tester.messages("values", jsonCodec<number | null>())) {
       emitted.set(m.key!, [...(emitted.get(m.key!) ?? []), m.value]);
     }
     return {

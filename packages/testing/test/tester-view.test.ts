@@ -1,10 +1,10 @@
-import { stringCodec } from "@toka/codec";
+import { jsonCodec, stringCodec } from "@toka/codec";
 import { defineGroup, persist, silentLogger, View } from "@toka/processor";
 import { describe, expect, test } from "vitest";
-import { json, tester } from "./helpers.js";
+import { tester } from "./helpers.js";
 
 const counter = defineGroup("clicks-counter", {
-  persist: persist(json<number>()),
+  persist: persist(jsonCodec<number>()),
   inputs: ({ input }) => [
     input("clicks", stringCodec, (ctx) => {
       ctx.setValue((ctx.value() ?? 0) + 1);
@@ -26,7 +26,7 @@ describe("a View on the tester", () => {
       new View({
         client: t.client,
         table: counter.tableTopic,
-        codec: json<number>(),
+        codec: jsonCodec<number>(),
         logger: silentLogger,
       }),
     );
@@ -56,7 +56,7 @@ describe("a View on the tester", () => {
       new View({
         client: t.client,
         table: "clicks-counter-table",
-        codec: json<number>(),
+        codec: jsonCodec<number>(),
         logger: silentLogger,
       }),
     );

@@ -1,4 +1,4 @@
-import { stringCodec } from "@toka/codec";
+import { jsonCodec, stringCodec } from "@toka/codec";
 import {
   DEFAULTS,
   defaultPartition,
@@ -14,7 +14,7 @@ import {
 import { memoryStorage } from "@toka/state-store";
 import { describe, expect, expectTypeOf, test } from "vitest";
 import { type Tester, TesterStatus } from "../src/index.js";
-import { json, tester } from "./helpers.js";
+import { tester } from "./helpers.js";
 
 interface Count {
   count: number;
@@ -24,10 +24,10 @@ interface Count {
 /** Counts and sums amounts per key; emits every new count to "counts". */
 function counter(name = "counter", inputTopic = "amounts") {
   return defineGroup(name, {
-    persist: persist(json<Count>()),
-    outputs: [output("counts", json<Count>())],
+    persist: persist(jsonCodec<Count>()),
+    outputs: [output("counts", jsonCodec<Count>())],
     inputs: ({ input }) => [
-      input(inputTopic, json<number>(), (ctx, amount) => {
+      input(inputTopic, jsonCodec<number>(), (ctx, amount) => {
         const current = ctx.value() ?? { count: 0, sum: 0 };
         const next = { count: current.count + 1, sum: current.sum + amount };
         ctx.setValue(next);
@@ -50,9 +50,9 @@ describe("a processor on the tester", () => {
     const processor = await t.startProcessor(graph);
     expect(processor.status).toBe("running");
 
-    await t.emit("amounts", "alice", 5, { codec: json<number>() });
-    await t.emit("amounts", "bob", 1, { codec: json<number>() });
-    await t.emit("amounts", "alice", 2, { codec: json<number>() });
+    await t.emit("amounts", "alice", 5, { codec: jsonCodec<number>() });
+    await t.emit("amounts", "bob", 1, { codec: jsonCodec<number>() });
+    await t.emit("amounts", "alice", 2, { codec: jsonCodec<number>() });
 
     expect(await t.tableValue(graph, "alice")).toEqual({ count: 2, sum: 7 });
     expect(await t.tableValue(graph, "bob")).toEqual({ count: 1, sum: 1 });
@@ -63,7 +63,7 @@ describe("a processor on the tester", () => {
         ["bob", { count: 1, sum: 1 }],
       ]),
     );
-    const counts = t.messages("counts", json<Count>());
+    const counts = t.messages("counts", jsonCodec<Count>());
     expect(counts.map((m) => [m.key, m.value])).toEqual([
       ["alice", { count: 1, sum: 5 }],
       ["bob", { count: 1, sum: 1 }],
@@ -91,8 +91,11 @@ describe("a processor on the tester", () => {
     const t = tester();
     setup(t);
     await t.startProcessor(counter());
-    await t.emit("amounts", "alice", 3, { codec: json<number>() });
-    expect(await t.tableValue("counter", "alice", json<Count>())).toEqual({ count: 1, sum: 3 });
+    await t.emit("amounts", "alice", 3, { codec: jsonCodec<number>() });
+    expect(await t.tableValue("counter", "alice", jsonCodec<Count>())).toEqual({
+      count: 1,
+      sum: 3,
+    });
     await expect(t.tableValue("counter", "alice", undefined as never)).rejects.toMatchObject({
       code: TokaErrorCode.InvalidConfig,
     });
@@ -103,7 +106,7 @@ describe("a processor on the tester", () => {
     setup(t, 4);
     const graph = counter();
     await t.setTableValue(graph, "alice", { count: 10, sum: 100 });
-    await t.setTableValue("counter", "bob", { count: 1, sum: 1 }, json<Count>());
+    await t.setTableValue("counter", "bob", { count: 1, sum: 1 }, jsonCodec<Count>());
     expect(t.partitionCount("counter-table")).toBe(4);
 
     let recovered = 0;
@@ -114,7 +117,7 @@ describe("a processor on the tester", () => {
     await t.start(processor);
     expect(recovered).toBe(2);
 
-    await t.emit("amounts", "alice", 1, { codec: json<number>() });
+    await t.emit("amounts", "alice", 1, { codec: jsonCodec<number>() });
     expect(await t.tableValue(graph, "alice")).toEqual({ count: 11, sum: 101 });
     await expect(t.setTableValue(graph, "carol", { count: 1, sum: 1 })).rejects.toMatchObject({
       code: TokaErrorCode.InvalidState,
@@ -139,7 +142,7 @@ describe("a processor on the tester", () => {
     const positions = await t.emitMany(
       "amounts",
       keys.map((key) => ({ key, value: 1 })),
-      { codec: json<number>() },
+      { codec: jsonCodec<number>() },
     );
     for (const [i, key] of keys.entries()) {
       expect(positions[i]?.partition).toBe(defaultPartition(key, 8));
@@ -165,7 +168,7 @@ describe("a processor on the tester", () => {
     await t.emitMany(
       "amounts",
       Array.from({ length: 1200 }, (_, i) => ({ key: `k${i % 7}`, value: 1 })),
-      { codec: json<number>() },
+      { codec: jsonCodec<number>() },
     );
     expect(batches).toEqual([500, 500, 200]);
     // One table record per key and batch: the table is written coalesced.
@@ -200,9 +203,9 @@ describe("a processor on the tester", () => {
     const t = tester();
     setup(t);
     await t.startProcessor(counter());
-    const out = t.output("counts", json<Count>());
+    const out = t.output("counts", jsonCodec<Count>());
     out.expectEmpty();
-    await t.emit("amounts", "alice", 5, { codec: json<number>() });
+    await t.emit("amounts", "alice", 5, { codec: jsonCodec<number>() });
     expect(out.size).toBe(1);
     expect(out.next()?.value).toEqual({ count: 1, sum: 5 });
     expect(out.next()).toBeUndefined();
@@ -212,11 +215,11 @@ describe("a processor on the tester", () => {
         { key: "a", value: 1 },
         { key: "b", value: 2 },
       ],
-      { codec: json<number>() },
+      { codec: jsonCodec<number>() },
     );
     expect(() => out.take(3)).toThrow(/expected 3 more message\(s\) on "counts", found 2/);
     expect(out.take(2).map((m) => m.key)).toEqual(["a", "b"]);
-    await t.emit("amounts", "c", 3, { codec: json<number>() });
+    await t.emit("amounts", "c", 3, { codec: jsonCodec<number>() });
     expect(() => out.expectEmpty()).toThrow(
       /expected no more messages on "counts", found 1: 0\/3 "c"/,
     );
@@ -232,7 +235,7 @@ describe("a processor on the tester", () => {
     // The tester delivers in the background, so plain start() and waitFor work too.
     await processor.start();
     await processor.waitFor("running");
-    const emitter = t.emitter("amounts", json<number>());
+    const emitter = t.emitter("amounts", jsonCodec<number>());
     await Promise.all([emitter.emit("alice", 1), emitter.emit("alice", 2)]);
     await t.idle();
     expect(await t.tableValue(graph, "alice")).toEqual({ count: 2, sum: 3 });
@@ -245,10 +248,10 @@ describe("a processor on the tester", () => {
     t.createTopic("order-totals", 2);
     t.createTopic("customer-totals", 2);
     const orders = defineGroup("orders", {
-      persist: persist(json<number>()),
-      outputs: [output("order-totals", json<{ customer: string; total: number }>())],
+      persist: persist(jsonCodec<number>()),
+      outputs: [output("order-totals", jsonCodec<{ customer: string; total: number }>())],
       inputs: ({ input }) => [
-        input("orders", json<{ customer: string; price: number }>(), (ctx, order) => {
+        input("orders", jsonCodec<{ customer: string; price: number }>(), (ctx, order) => {
           const total = (ctx.value() ?? 0) + order.price;
           ctx.setValue(total);
           ctx.emit("order-totals", order.customer, { customer: order.customer, total });
@@ -256,10 +259,10 @@ describe("a processor on the tester", () => {
       ],
     });
     const customers = defineGroup("customers", {
-      persist: persist(json<number>()),
-      outputs: [output("customer-totals", json<number>())],
+      persist: persist(jsonCodec<number>()),
+      outputs: [output("customer-totals", jsonCodec<number>())],
       inputs: ({ input }) => [
-        input("order-totals", json<{ customer: string; total: number }>(), (ctx, msg) => {
+        input("order-totals", jsonCodec<{ customer: string; total: number }>(), (ctx, msg) => {
           ctx.setValue(msg.total);
           ctx.emit("customer-totals", ctx.key, msg.total);
         }),
@@ -267,24 +270,24 @@ describe("a processor on the tester", () => {
     });
     await t.startProcessor(orders);
     await t.startProcessor(customers);
-    const codec = json<{ customer: string; price: number }>();
+    const codec = jsonCodec<{ customer: string; price: number }>();
     await t.emit("orders", "order-1", { customer: "alice", price: 3 }, { codec });
     // One emit, two groups: idle means the second one is done too.
     expect(await t.tableValue(customers, "alice")).toBe(3);
     await t.emit("orders", "order-1", { customer: "alice", price: 4 }, { codec });
     expect(await t.tableValue(orders, "order-1")).toBe(7);
     expect(await t.tableValue(customers, "alice")).toBe(7);
-    expect(t.messages("customer-totals", json<number>()).map((m) => m.value)).toEqual([3, 7]);
+    expect(t.messages("customer-totals", jsonCodec<number>()).map((m) => m.value)).toEqual([3, 7]);
   });
 
   test("loopback re-keys within the group", async () => {
     const t = tester();
     t.createTopic("transfers", 4);
     const bank = defineGroup("bank", {
-      persist: persist(json<number>()),
-      loop: loop(json<number>()),
+      persist: persist(jsonCodec<number>()),
+      loop: loop(jsonCodec<number>()),
       inputs: ({ input, loop: onLoop }) => [
-        input("transfers", json<{ to: string; amount: number }>(), (ctx, transfer) => {
+        input("transfers", jsonCodec<{ to: string; amount: number }>(), (ctx, transfer) => {
           ctx.setValue((ctx.value() ?? 0) - transfer.amount);
           ctx.loopback(transfer.to, transfer.amount);
         }),
@@ -294,7 +297,7 @@ describe("a processor on the tester", () => {
       ],
     });
     await t.startProcessor(bank);
-    const codec = json<{ to: string; amount: number }>();
+    const codec = jsonCodec<{ to: string; amount: number }>();
     await t.emit("transfers", "alice", { to: "bob", amount: 5 }, { codec });
     await t.emit("transfers", "bob", { to: "carol", amount: 2 }, { codec });
     expect(await t.table(bank)).toEqual(
@@ -318,7 +321,7 @@ describe("a processor on the tester", () => {
     expect(second.stats().partitions.map((p) => p.partition)).toEqual([1, 3]);
 
     const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
-    const codec = json<number>();
+    const codec = jsonCodec<number>();
     await t.emitMany(
       "amounts",
       keys.map((key) => ({ key, value: 1 })),
@@ -343,7 +346,7 @@ describe("a processor on the tester", () => {
     const graph = counter();
     const storage = memoryStorage();
     const first = await t.startProcessor(graph, { storage });
-    await t.emit("amounts", "alice", 1, { codec: json<number>() });
+    await t.emit("amounts", "alice", 1, { codec: jsonCodec<number>() });
     await first.close();
 
     const second = new Processor(graph, { client: t.client, storage, logger: silentLogger });
@@ -353,7 +356,7 @@ describe("a processor on the tester", () => {
     });
     await t.start(second);
     expect(recovered).toBe(0);
-    await t.emit("amounts", "alice", 1, { codec: json<number>() });
+    await t.emit("amounts", "alice", 1, { codec: jsonCodec<number>() });
     expect(await t.tableValue(graph, "alice")).toEqual({ count: 2, sum: 2 });
   });
 
@@ -362,14 +365,14 @@ describe("a processor on the tester", () => {
       const t = tester();
       setup(t, 3);
       const latest = defineGroup("latest", {
-        persist: persist(json<Count>()),
-        inputs: ({ input }) => [input("counts", json<Count>(), (ctx, c) => ctx.setValue(c))],
+        persist: persist(jsonCodec<Count>()),
+        inputs: ({ input }) => [input("counts", jsonCodec<Count>(), (ctx, c) => ctx.setValue(c))],
       });
       await t.startProcessor(counter());
       await t.startProcessor(latest, { guarantee: "exactly-once" });
       for (let i = 0; i < 30; i++) {
         if (i % 10 === 0) t.advanceTime(1000);
-        await t.emit("amounts", `k${i % 4}`, i, { codec: json<number>() });
+        await t.emit("amounts", `k${i % 4}`, i, { codec: jsonCodec<number>() });
       }
       const topics = ["amounts", "counts", "counter-table", "latest-table"];
       return topics.map((topic) => t.messages(topic));
