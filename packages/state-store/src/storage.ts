@@ -4,9 +4,12 @@
  * opaque exactly-once metadata.
  */
 export interface Checkpoint {
-  /** Next offset of the table topic partition to read (everything before is applied). */
+  /**
+   * Next offset of the table topic partition to read (everything before is applied), as
+   * the canonical decimal string of a Kafka int64 (`"0"`, `"1042"`).
+   */
   readonly tableOffset: string;
-  /** Per input topic: the next input offset to process in this partition. */
+  /** Per input topic: the next input offset to process in this partition, as above. */
   readonly inputOffsets: Readonly<Record<string, string>>;
   /** Opaque bytes owned by the processor (e.g. exactly-once dedup state). */
   readonly metadata?: Uint8Array;
@@ -14,8 +17,11 @@ export interface Checkpoint {
 
 /** One atomic write: puts, deletes and (optionally) the checkpoint, all or nothing. */
 export interface WriteBatch {
+  /** Keys and their new values, applied in order (the last put of a key wins). */
   readonly puts?: Iterable<readonly [key: string, value: Uint8Array]>;
+  /** Keys to remove, applied after the puts; absent keys are ignored. */
   readonly deletes?: Iterable<string>;
+  /** The checkpoint describing the state after this batch; replaces the previous one. */
   readonly checkpoint?: Checkpoint;
 }
 
