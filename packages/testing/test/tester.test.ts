@@ -413,3 +413,56 @@ describe("a processor on the tester", () => {
     expect(DEFAULTS.errorPolicy).toBe("dead-letter");
   });
 });
+
+describe("processor start options on the tester", () => {
+  test("startFrom latest skips what was written before the group's first start", async () => {
+    const t = tester();
+    setup(t, 2);
+    const graph = counter();
+    await t.setTableValue(graph, "alice", { count: 10, sum: 10 });
+    await t.emit("amounts", "alice", 5, { codec: jsonCodec<number>() });
+    await t.startProcessor(graph, { startFrom: "latest" });
+    // The table is still recovered from its beginning; only inputs start at the end.
+    expect(await t.tableValue(graph, "alice")).toEqual({ count: 10, sum: 10 });
+    await t.emit("amounts", "alice", 1, { codec: jsonCodec<number>() });
+    expect(await t.tableValue(graph, "alice")).toEqual({ count: 11, sum: 11 });
+  });
+
+  test("a stateless group filters without a table", async () => {
+    const t = tester();
+    t.createTopic("amounts", 2);
+    t.createTopic("large", 2);
+    const filter = defineGroup("filter", {
+      outputs: [output("large", jsonCodec<number>())],
+      inputs: ({ input }) => [
+        input("amounts", jsonCodec<number>(), (ctx, amount) => {
+          if (amount >= 100) ctx.emit("large", ctx.key, amount);
+        }),
+      ],
+    });
+    await t.startProcessor(filter);
+    await t.emitMany(
+      "amounts",
+      [5, 500, 50, 100].map((value) => ({ key: "k", value })),
+      { codec: jsonCodec<number>() },
+    );
+    expect(t.messages("large", jsonCodec<number>()).map((m) => m.value)).toEqual([500, 100]);
+    expect(t.partitionCount("filter-table")).toBeUndefined();
+  });
+
+  test("inputs with different partition counts are refused at start, naming them", async () => {
+    const t = tester();
+    t.createTopic("left", 2);
+    t.createTopic("right", 3);
+    const both = defineGroup("both", {
+      inputs: ({ input }) => [
+        input("left", stringCodec, () => {}),
+        input("right", stringCodec, () => {}),
+      ],
+    });
+    await expect(t.startProcessor(both)).rejects.toMatchObject({
+      code: TokaErrorCode.NotCopartitioned,
+      message: expect.stringMatching(/left=2, right=3/),
+    });
+  });
+});
