@@ -23,6 +23,7 @@ import {
   type TableEntry,
 } from "./table-entry.js";
 import { TableReplica } from "./table-replica.js";
+import { inBatchSpan } from "./telemetry.js";
 import { ID_HEADER } from "./topic-names.js";
 
 /** What a partition processor needs from its processor. */
@@ -250,7 +251,15 @@ export class PartitionProcessor {
     records: readonly IncomingRecord[],
     highWatermark: string,
   ): Promise<void> {
-    return this.serialize(() => this.runBatch(topic, records, highWatermark));
+    const attributes = {
+      "toka.group": this.group,
+      "toka.topic": topic,
+      "toka.partition": this.partition,
+      "toka.messages": records.length,
+    };
+    return this.serialize(() =>
+      inBatchSpan(attributes, () => this.runBatch(topic, records, highWatermark)),
+    );
   }
 
   /** Waits for the in-flight batch, then closes storage. */

@@ -17,6 +17,7 @@ import {
 } from "./options.js";
 import { type PartitionHost, PartitionProcessor } from "./partition-processor.js";
 import { compareOffsets } from "./table-entry.js";
+import { processorMetrics } from "./telemetry.js";
 import { prepareGroupTopics } from "./topic-manager.js";
 import { View } from "./view.js";
 
@@ -78,6 +79,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     this.group = graph.name;
     this.options = resolveProcessorOptions(graph.name, options);
     this.events.setMaxListeners(100);
+    for (const [event, listener] of Object.entries(processorMetrics(graph.name))) {
+      this.events.on(event as keyof ProcessorEvents, listener as never);
+    }
   }
 
   get status(): ProcessorStatus {
