@@ -53,6 +53,15 @@ export interface AppendResult {
   readonly positions: TopicPartitionOffset[];
 }
 
+/** A produce failure the tester injects. */
+export interface InjectedFailure {
+  /** The topic whose next produce fails; `undefined`: the next produce to any topic. */
+  readonly topic: string | undefined;
+  readonly error: Error;
+  /** A plain produce still writes its records to other topics. */
+  readonly partial: boolean;
+}
+
 /** How records are appended: plainly, in a committed transaction, or in an aborted one. */
 export type AppendMode = "plain" | "committed" | "aborted";
 
@@ -174,7 +183,7 @@ export class InMemoryBroker {
   private seq = 0;
   private memberSeq = 0;
   private readonly epochs = new Map<string, number>();
-  private readonly produceFailures: { topic: string | undefined; error: Error }[] = [];
+  private readonly produceFailures: InjectedFailure[] = [];
   /** The last partition handed out, for round robin between candidates. */
   private lastDelivered = "";
 
@@ -246,9 +255,9 @@ export class InMemoryBroker {
 
   // Producing ---------------------------------------------------------------------------
 
-  /** Makes the next produce request (to `topic`, or to any topic) fail with `error`. */
-  failNextProduce(topic: string | undefined, error: Error): void {
-    this.produceFailures.push({ topic, error });
+  /** Makes the next produce request (to `topic`, or to any topic) fail; see {@link append}. */
+  failNextProduce(failure: InjectedFailure): void {
+    this.produceFailures.push(failure);
   }
 
   /**
@@ -257,16 +266,19 @@ export class InMemoryBroker {
    * @returns per partition written, in first-write order, the offset of its first record;
    * and where each record landed.
    * @throws TokaError `TOKA_TOPIC_MISSING` / `TOKA_INVALID_CONFIG` for a bad target (nothing
-   * is appended); an injected failure (see {@link failNextProduce}): nothing is appended
-   * for `plain`, the records are appended as aborted for a transaction.
+   * is appended); an injected failure (see {@link failNextProduce}): a transaction's
+   * records are appended as aborted; of a plain request nothing is appended, or with
+   * `partial` the records to other topics than the failure's (a multi-partition produce
+   * is not atomic in Kafka).
    */
   append(records: readonly AppendRecord[], mode: AppendMode): AppendResult {
-    const targets = records.map((record) => ({ record, ...this.target(record) }));
+    let targets = records.map((record) => ({ record, ...this.target(record) }));
     const injected = this.takeFailure(records);
-    const effective: AppendMode = injected ? (mode === "plain" ? "plain" : "aborted") : mode;
+    let effective = mode;
     if (injected && mode === "plain") {
-      this.touch();
-      throw injected;
+      targets = injected.partial ? targets.filter((t) => t.log.name !== injected.topic) : [];
+    } else if (injected) {
+      effective = "aborted";
     }
     const now = this.settings.clock.now();
     const batches = new Map<string, ProducedBatch>();
@@ -306,7 +318,7 @@ export class InMemoryBroker {
       }
     }
     this.touch();
-    if (injected) throw injected;
+    if (injected) throw injected.error;
     return { batches: [...batches.values()], positions };
   }
 
@@ -330,12 +342,12 @@ export class InMemoryBroker {
     return { log, partition: defaultPartition(record.key, count) };
   }
 
-  private takeFailure(records: readonly AppendRecord[]): Error | undefined {
+  private takeFailure(records: readonly AppendRecord[]): InjectedFailure | undefined {
     const index = this.produceFailures.findIndex(
       (f) => f.topic === undefined || records.some((r) => r.topic === f.topic),
     );
     if (index < 0) return undefined;
-    return this.produceFailures.splice(index, 1)[0]!.error;
+    return this.produceFailures.splice(index, 1)[0];
   }
 
   /** A new producer with this transactional id fences the older ones (KIP-98). */

@@ -356,20 +356,24 @@ export class Tester implements AsyncDisposable {
   }
 
   /**
-   * Makes the next produce request to `topic` (any topic without it) fail: a plain
-   * produce appends nothing; a transaction is aborted, its records stay in the log
-   * invisible to read-committed consumers. To test how a processor handles a broker
-   * that refuses writes.
+   * Makes the next produce request to `topic` (any topic without it) fail with `error`
+   * (default: a retriable `TOKA_KAFKA_FAILED`). A transaction is aborted: its records stay
+   * in the log, invisible to read-committed consumers. A plain produce writes nothing,
+   * or with `partial` (and a `topic`) everything except the records to `topic`: a
+   * produce to several partitions is not atomic in Kafka, so a crash can leave an emit
+   * written and the table update not.
    */
-  failNextProduce(options: { topic?: string; error?: Error } = {}): void {
-    this.broker.failNextProduce(
-      options.topic,
-      options.error ??
+  failNextProduce(options: { topic?: string; error?: Error; partial?: boolean } = {}): void {
+    this.broker.failNextProduce({
+      topic: options.topic,
+      partial: options.partial ?? false,
+      error:
+        options.error ??
         new TokaError(TokaErrorCode.KafkaFailed, "produce failed (injected by the tester)", {
           topic: options.topic,
           retriable: true,
         }),
-    );
+    });
   }
 
   /** Moves the clock of record timestamps forward (e.g. past an exactly-once dedup window). */

@@ -325,7 +325,7 @@ describe("the in-memory client: producers and transactions", () => {
     expect(t.messages("out")).toHaveLength(1);
   });
 
-  test("a failed plain produce appends nothing", async () => {
+  test("a failed plain produce appends nothing, or with partial only to other topics", async () => {
     const t = tester();
     t.createTopic("out");
     const producer = t.client.producer();
@@ -335,6 +335,17 @@ describe("the in-memory client: producers and transactions", () => {
       producer.send([{ topic: "out", key: "k", value: null, headers: {} }]),
     ).rejects.toMatchObject({ code: TokaErrorCode.KafkaFailed, retriable: true });
     expect(t.messages("out", undefined, { isolation: "uncommitted" })).toEqual([]);
+
+    t.createTopic("other");
+    t.failNextProduce({ topic: "out", partial: true });
+    await expect(
+      producer.send([
+        { topic: "out", key: "k", value: null, headers: {} },
+        { topic: "other", key: "k", value: null, headers: {} },
+      ]),
+    ).rejects.toThrow(/injected/);
+    expect(t.messages("out")).toEqual([]);
+    expect(t.messages("other")).toHaveLength(1);
   });
 });
 

@@ -112,6 +112,42 @@ describe("exactly-once on the tester", () => {
     expect(t.messages("sums")).toHaveLength(4);
   });
 
+  test("a partly written batch is redone after a restart; downstream drops the re-emit by its derived ID", async () => {
+    const t = tester();
+    setup(t, 1);
+    const graph = summer();
+    // Counts how often a sum was applied to a key.
+    const downstream = defineGroup("downstream", {
+      persist: persist(jsonCodec<number>()),
+      inputs: ({ input }) => [input("sums", codec, (ctx) => ctx.setValue((ctx.value() ?? 0) + 1))],
+    });
+    const options = { guarantee: Guarantee.ExactlyOnce } as const;
+    const first = await t.startProcessor(graph, options);
+    const down = await t.startProcessor(downstream, options);
+    const duplicates: string[] = [];
+    down.on("message.duplicate", (e) => duplicates.push(e.id));
+    await t.emit("amounts", "alice", 1, { codec });
+
+    // A crash in the middle of a produce: the emit is written, the table update is not.
+    t.failNextProduce({ topic: "summer-table", partial: true });
+    await expect(t.emit("amounts", "alice", 2, { codec })).rejects.toMatchObject({
+      code: TokaErrorCode.ProduceFailed,
+      group: "summer",
+    });
+    expect(first.status).toBe("failed");
+    expect(t.messages("sums", codec).map((m) => m.value)).toEqual([1, 3]);
+    expect(await t.tableValue(graph, "alice")).toBe(1);
+
+    // A new instance processes the input again and re-emits it with the same ID (EO-3).
+    await t.startProcessor(graph, options);
+    const sums = t.messages("sums", codec);
+    expect(sums.map((m) => m.value)).toEqual([1, 3, 3]);
+    expect(sums[2]?.id).toBe(sums[1]?.id);
+    expect(await t.tableValue(graph, "alice")).toBe(3);
+    expect(await t.tableValue(downstream, "alice")).toBe(2);
+    expect(duplicates).toEqual([sums[1]?.id]);
+  });
+
   test("at-least-once applies redelivered inputs again (what exactly-once prevents)", async () => {
     const t = tester();
     setup(t, 1);
