@@ -252,3 +252,28 @@ describe("exactly-once on the tester", () => {
     for (const key of keys) expect(table.get(key)).toBe(3);
   });
 });
+
+describe("known processor bugs (test.fails: each turns red once the bug is fixed)", () => {
+  // The partition processor produces a batch's table records and its emits in one
+  // send() (partition-processor.ts, runBatch: `this.produce([...tableRecords, ...out])`).
+  // A produce to several partitions is not atomic: when the table record (carrying the
+  // key's toka-dedup applied offset) is written and the emit is not, the restarted
+  // processor skips the input as redelivered and the emit is never written.
+  test.fails("exactly-once: an emit is lost when its batch's table update was written without it", async () => {
+    const t = tester();
+    setup(t, 1);
+    const graph = summer();
+    const options = { guarantee: Guarantee.ExactlyOnce } as const;
+    await t.startProcessor(graph, options);
+    await t.emit("amounts", "alice", 1, { codec });
+    t.failNextProduce({ topic: "sums", partial: true });
+    await expect(t.emit("amounts", "alice", 2, { codec })).rejects.toMatchObject({
+      code: TokaErrorCode.ProduceFailed,
+    });
+    expect(await t.tableValue(graph, "alice")).toBe(3);
+
+    await t.startProcessor(graph, options);
+    // Expected: the input is processed again (or its emit replayed) so that "sums" gets 3.
+    expect(t.messages("sums", codec).map((m) => m.value)).toEqual([1, 3]);
+  });
+});
