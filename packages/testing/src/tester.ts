@@ -146,6 +146,7 @@ export class Tester implements AsyncDisposable {
   private currentStatus: TesterStatus = TesterStatus.Open;
   private closing: Promise<void> | undefined;
   private ids = 0;
+  private startTimeouts = 0;
 
   /** @throws TokaError `TOKA_INVALID_CONFIG` naming an option that is not a positive integer. */
   constructor(options: TesterOptions = {}) {
@@ -220,7 +221,8 @@ export class Tester implements AsyncDisposable {
    * Registers and starts a processor or view (anything with `start`/`close`), and resolves
    * once it is running and the tester is idle (its table recovered).
    * @throws what `start()` throws, its failure, or TokaError `TOKA_TIMEOUT` when it does
-   * not get going within `idleTimeoutMs`.
+   * not get going within `idleTimeoutMs`, or its `start()` still has not resolved
+   * `idleTimeoutMs` after the tester became idle.
    */
   async start<C extends TesterComponent>(component: C): Promise<C> {
     this.register(component);
@@ -230,10 +232,33 @@ export class Tester implements AsyncDisposable {
     // Whichever fails first is reported; the other one's failure must not go unhandled.
     started.catch(() => {});
     idling.catch(() => {});
-    await Promise.all([started, idling]);
+    await Promise.race([started, idling]);
+    await idling;
+    // Idle: nothing left to deliver, so a start() still pending now waits for nothing.
+    await this.bounded(started, () => {
+      this.startTimeouts += 1;
+      return new TokaError(
+        TokaErrorCode.Timeout,
+        `start() of ${describe(component)} did not resolve within ${this.settings.idleTimeoutMs} ms although the tester is idle: it waits for something that never comes`,
+        { group: groupOf(component) },
+      );
+    });
     await this.idle();
     await component.waitFor?.("running", { timeoutMs: this.settings.idleTimeoutMs });
     return component;
+  }
+
+  /** `promise`, or `timeout()` thrown when it takes longer than `idleTimeoutMs`. */
+  private async bounded<T>(promise: Promise<T>, timeout: () => Error): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(timeout()), this.settings.idleTimeoutMs);
+    });
+    try {
+      return await Promise.race([promise, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -599,7 +624,8 @@ export class Tester implements AsyncDisposable {
    * Closes every registered processor, view and emitter (last registered first), then
    * stops delivering. Idempotent.
    * @throws TokaError `TOKA_TIMEOUT` naming the components that did not close within
-   * `idleTimeoutMs` (not when a hanging callback was already reported: those cannot close).
+   * `idleTimeoutMs` (not when a hanging callback or start was already reported: those
+   * cannot close).
    */
   close(): Promise<void> {
     this.closing ??= this.doClose();
@@ -614,22 +640,17 @@ export class Tester implements AsyncDisposable {
     this.currentStatus = TesterStatus.Closing;
     const stuck: string[] = [];
     for (const component of [...this.components].reverse()) {
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), this.settings.idleTimeoutMs);
-      });
-      const closed = component.close().then(
-        () => "closed" as const,
-        () => "closed" as const,
-      );
-      if ((await Promise.race([closed, timedOut])) === "timeout") stuck.push(describe(component));
-      clearTimeout(timer);
+      await this.bounded(
+        component.close().catch(() => {}),
+        () => new Error("close timed out"),
+      ).catch(() => stuck.push(describe(component)));
     }
     this.components.length = 0;
     this.loop.stop();
     await this.loop.drained();
     this.currentStatus = TesterStatus.Closed;
-    if (stuck.length > 0 && this.loop.abandoned === 0) {
+    // Components that hung before (a callback, a start) cannot close: already reported.
+    if (stuck.length > 0 && this.loop.abandoned === 0 && this.startTimeouts === 0) {
       throw new TokaError(
         TokaErrorCode.Timeout,
         `closing ${stuck.join(", ")} did not finish within ${this.settings.idleTimeoutMs} ms`,
@@ -721,6 +742,11 @@ function describe(component: object): string {
   if (typeof named.table === "string") return `${kind} of table "${named.table}"`;
   if (typeof named.topic === "string") return `${kind} of topic "${named.topic}"`;
   return kind;
+}
+
+function groupOf(component: object): string | undefined {
+  const group = (component as { group?: unknown }).group;
+  return typeof group === "string" ? group : undefined;
 }
 
 function statsPartitions(component: object): { partition: unknown; state: unknown }[] {

@@ -180,6 +180,15 @@ describe("error policies on the tester", () => {
     );
   });
 
+  test("a start() that still waits when the tester is idle is reported", async () => {
+    const t = tester({ idleTimeoutMs: 30 });
+    const never = { start: () => new Promise<void>(() => {}), close: async () => {} };
+    await expect(t.start(never)).rejects.toThrow(
+      /start\(\) of Object did not resolve within 30 ms although the tester is idle/,
+    );
+    await t.close();
+  });
+
   test("callbacks that feed each other forever hit maxDeliveries", async () => {
     const t = tester({ maxDeliveries: 50 });
     t.createTopic("ping");

@@ -466,3 +466,17 @@ describe("processor start options on the tester", () => {
     });
   });
 });
+
+describe("known processor bugs (test.fails: each turns red once the bug is fixed)", () => {
+  // Processor.doStart (processor.ts) assigns `this.onJoined = resolve` only after
+  // `await this.consumer.run(...)`, but the consumer calls onAssignment during run() and
+  // applyAssignment calls `this.onJoined()` as soon as it has opened the assigned
+  // partitions: with none assigned (more instances than partitions) that happens before
+  // run() returns, the call hits the no-op default, and start() never resolves.
+  test.fails("an instance that is assigned no partition finishes start()", async () => {
+    const t = tester({ idleTimeoutMs: 200 });
+    setup(t, 1);
+    await t.startProcessor(counter());
+    await t.startProcessor(counter()); // rejects: start() did not resolve
+  });
+});
