@@ -533,7 +533,7 @@ export class InMemoryBroker {
     return this.prepare(next.member, next.tp);
   }
 
-  /** Whether some refused partition waits for a change before it is offered again. */
+  /** The partitions handed back (`onBatch` resolved `false`) that wait for a change. */
   refusedPartitions(): { member: GroupMember; tp: TopicPartition }[] {
     const out: { member: GroupMember; tp: TopicPartition }[] = [];
     for (const group of this.groups.values()) {
