@@ -356,7 +356,7 @@ export class PartitionProcessor {
     const tableRecords = states ? this.tableRecords(states) : [];
     const nextInput = addToOffset(last.offset, 1);
     const position = { topic, partition: this.partition, offset: nextInput };
-    const produced = await this.produce([...tableRecords, ...out], position);
+    const produced = await this.produce(tableRecords, out, position);
     const tableOffset = this.tableOffsetAfter(produced, tableRecords.length);
 
     if (this.storage) {
@@ -629,18 +629,33 @@ export class PartitionProcessor {
     return records;
   }
 
+  /**
+   * Sends the batch's table records and its other records (emits, loopbacks, dead
+   * letters). Transactional: one transaction with the input offsets. Exactly-once
+   * without transactions: the other records first, then the table records, because a
+   * produce to several partitions is not atomic and a table record marks its inputs as
+   * applied (its dedup header): written alone, a redelivery would skip the input and its
+   * emits would be lost. This order at worst re-emits with the same derived IDs.
+   * At-least-once: one request.
+   */
   private async produce(
-    records: OutgoingRecord[],
+    tableRecords: OutgoingRecord[],
+    others: OutgoingRecord[],
     position: TopicPartitionOffset,
   ): Promise<ProducedBatch[]> {
+    const { producer, options } = this.host;
     try {
-      if (this.host.options.guarantee === "exactly-once-transactional") {
-        return await this.host.producer.sendInTransaction(records, {
+      if (options.guarantee === "exactly-once-transactional") {
+        return await producer.sendInTransaction([...tableRecords, ...others], {
           groupId: this.group,
           offsets: [position],
         });
       }
-      return await this.host.producer.send(records);
+      if (options.guarantee === "exactly-once" && tableRecords.length > 0 && others.length > 0) {
+        await producer.send(others);
+        return await producer.send(tableRecords);
+      }
+      return await producer.send([...tableRecords, ...others]);
     } catch (cause) {
       throw this.error(
         TokaErrorCode.ProduceFailed,

@@ -275,6 +275,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     if (this.graph.persist) this.subscribed.push(this.graph.tableTopic);
     this.subscribed.push(...this.graph.joins.keys());
     await this.consumer.subscribe(this.subscribed);
+    // Armed before run(): the first assignment may be applied before run() returns
+    // (an instance that gets no partition has nothing to open).
+    const joined = new Promise<void>((resolve, reject) => {
+      this.onJoined = resolve;
+      this.events.once("processor.failed", reject);
+    });
     await this.consumer.run({
       onAssignment: (assignment) => this.onAssignment(assignment),
       onBatch: (batch) => this.onBatch(batch),
@@ -282,10 +288,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       onCrash: (error) => void this.fail(this.asTokaError(error, "the Kafka consumer stopped")),
     });
     // Started once the group was joined and the first assignment applied.
-    await new Promise<void>((resolve, reject) => {
-      this.onJoined = resolve;
-      this.events.once("processor.failed", reject);
-    });
+    await joined;
   }
 
   private onAssignment(assignment: readonly TopicPartition[]) {

@@ -467,16 +467,17 @@ describe("processor start options on the tester", () => {
   });
 });
 
-describe("known processor bugs (test.fails: each turns red once the bug is fixed)", () => {
-  // Processor.doStart (processor.ts) assigns `this.onJoined = resolve` only after
-  // `await this.consumer.run(...)`, but the consumer calls onAssignment during run() and
-  // applyAssignment calls `this.onJoined()` as soon as it has opened the assigned
-  // partitions: with none assigned (more instances than partitions) that happens before
-  // run() returns, the call hits the no-op default, and start() never resolves.
-  test.fails("an instance that is assigned no partition finishes start()", async () => {
+describe("regressions", () => {
+  // start() waited for a signal armed only after the consumer's run() returned; an
+  // instance assigned no partition (more instances than partitions) gave the signal
+  // during run(), before it was armed, and start() never resolved.
+  test("an instance that is assigned no partition finishes start()", async () => {
     const t = tester({ idleTimeoutMs: 200 });
     setup(t, 1);
-    await t.startProcessor(counter());
-    await t.startProcessor(counter()); // rejects: start() did not resolve
+    const first = await t.startProcessor(counter());
+    const second = await t.startProcessor(counter());
+    expect(second.status).toBe("running");
+    expect(second.stats().partitions).toEqual([]);
+    expect(first.stats().partitions).toHaveLength(1);
   });
 });
