@@ -16,6 +16,7 @@ import {
   resolveProcessorOptions,
 } from "./options.js";
 import { type PartitionHost, PartitionProcessor } from "./partition-processor.js";
+import { retrying } from "./retry.js";
 import { compareOffsets } from "./table-entry.js";
 import { processorMetrics } from "./telemetry.js";
 import { prepareGroupTopics } from "./topic-manager.js";
@@ -243,7 +244,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     const { client } = this.options;
     this.admin = client.admin();
     await this.admin.connect();
-    await prepareGroupTopics(this.admin, this.graph, this.options);
+    // A new topic's metadata reaches every broker of a cluster a moment later.
+    await retrying(() => prepareGroupTopics(this.admin!, this.graph, this.options));
     if (this.options.guarantee !== "exactly-once-transactional") {
       this.producer = client.producer();
       await this.producer.connect();
