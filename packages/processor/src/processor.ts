@@ -17,6 +17,7 @@ import {
 } from "./options.js";
 import { type PartitionHost, PartitionProcessor } from "./partition-processor.js";
 import { retrying } from "./retry.js";
+import { waitForStatus } from "./status-wait.js";
 import { compareOffsets } from "./table-entry.js";
 import { processorMetrics } from "./telemetry.js";
 import { prepareGroupTopics } from "./topic-manager.js";
@@ -165,51 +166,29 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   }
 
   /**
-   * Resolves when the processor reaches `status` (`running` also when `recovering` is
-   * passed to it); rejects if it fails first or after `timeoutMs`.
+   * Resolves when the processor reaches `status`; rejects if it fails (or closes, unless
+   * waiting for `closed`) first, or after `timeoutMs` (default: no limit).
+   * @throws TokaError `TOKA_TIMEOUT`, the processor's failure, or `TOKA_INVALID_STATE`.
    */
   waitFor(status: ProcessorStatus, { timeoutMs }: { timeoutMs?: number } = {}): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const check = (now: ProcessorStatus) => {
-        if (now === status) done(resolve);
-        else if (now === ProcessorStatus.Failed) done(() => reject(this.failure));
-        else if (status !== ProcessorStatus.Closed && now === ProcessorStatus.Closed) {
-          done(() =>
-            reject(
-              new TokaError(
-                TokaErrorCode.InvalidState,
-                `processor closed before it was ${status}`,
-                { group: this.group },
-              ),
-            ),
-          );
-        }
-      };
-      const done = (settle: () => void) => {
-        this.events.off("status", check);
-        if (timer) clearTimeout(timer);
-        settle();
-      };
-      this.events.on("status", check);
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(
-          () =>
-            done(() =>
-              reject(
-                new TokaError(
-                  TokaErrorCode.Timeout,
-                  `processor was not ${status} within ${timeoutMs} ms (it is ${this.currentStatus})`,
-                  {
-                    group: this.group,
-                  },
-                ),
-              ),
-            ),
-          timeoutMs,
-        );
-      }
-      check(this.currentStatus);
+    return waitForStatus({
+      events: this.events,
+      current: () => this.currentStatus,
+      target: status,
+      failed: ProcessorStatus.Failed,
+      failure: () => this.failure,
+      closed: ProcessorStatus.Closed,
+      closedError: () =>
+        new TokaError(TokaErrorCode.InvalidState, `processor closed before it was ${status}`, {
+          group: this.group,
+        }),
+      timeoutMs,
+      timeoutError: () =>
+        new TokaError(
+          TokaErrorCode.Timeout,
+          `processor was not ${status} within ${timeoutMs} ms (it is ${this.currentStatus})`,
+          { group: this.group },
+        ),
     });
   }
 

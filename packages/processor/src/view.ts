@@ -8,6 +8,7 @@ import type {
   TopicPartition,
 } from "./client/kafka-client.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
+import { waitForStatus } from "./status-wait.js";
 import { compareOffsets } from "./table-entry.js";
 import {
   type ResolvedViewOptions,
@@ -286,35 +287,21 @@ export class View<T> {
    * it closed first.
    */
   waitFor(status: ViewStatus, { timeoutMs }: { timeoutMs?: number } = {}): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const check = (now: ViewStatus) => {
-        if (now === status) done(resolve);
-        else if (now === ViewStatus.Failed) done(() => reject(this.failure));
-        else if (now === ViewStatus.Closed) done(() => reject(this.closedError(`be ${status}`)));
-      };
-      const done = (settle: () => void) => {
-        this.events.off("status", check);
-        if (timer) clearTimeout(timer);
-        settle();
-      };
-      this.events.on("status", check);
-      if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
-        timer = setTimeout(
-          () =>
-            done(() =>
-              reject(
-                new TokaError(
-                  TokaErrorCode.Timeout,
-                  `view was not ${status} within ${timeoutMs} ms (it is ${this.currentStatus})`,
-                  { topic: this.table },
-                ),
-              ),
-            ),
-          timeoutMs,
-        );
-      }
-      check(this.currentStatus);
+    return waitForStatus({
+      events: this.events,
+      current: () => this.currentStatus,
+      target: status,
+      failed: ViewStatus.Failed,
+      failure: () => this.failure,
+      closed: ViewStatus.Closed,
+      closedError: () => this.closedError(`be ${status}`),
+      timeoutMs,
+      timeoutError: () =>
+        new TokaError(
+          TokaErrorCode.Timeout,
+          `view was not ${status} within ${timeoutMs} ms (it is ${this.currentStatus})`,
+          { topic: this.table },
+        ),
     });
   }
 
