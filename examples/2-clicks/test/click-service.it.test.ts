@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { silentLogger, View } from "@toka/processor";
+import { deadLetterTopic, silentLogger, tableTopic, View } from "@toka/processor";
 import { Kafka, logLevel } from "kafkajs";
 import { expect, inject, onTestFinished, test } from "vitest";
 import { clickCountCodec } from "../src/click-counter.js";
@@ -14,7 +14,7 @@ test("the click service counts clicks sent over HTTP and commits its offsets whe
   const suffix = `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
   const topic = `clicks-${suffix}`;
   const group = `click-counter-${suffix}`;
-  const table = `${group}-table`;
+  const table = tableTopic(group);
   const admin = new Kafka({
     clientId: `clicks-test-${suffix}`,
     brokers,
@@ -22,7 +22,7 @@ test("the click service counts clicks sent over HTTP and commits its offsets whe
   }).admin();
   await admin.connect();
   onTestFinished(async () => {
-    await admin.deleteTopics({ topics: [topic, table, `${group}-dlq`] }).catch(() => {});
+    await admin.deleteTopics({ topics: [topic, table, deadLetterTopic(group)] }).catch(() => {});
     await admin.disconnect();
   });
 

@@ -97,7 +97,7 @@ export async function startMessagingService(
   }
   const client =
     settings.client ??
-    kafkajsClient({ brokers: settings.brokers!, clientId: `messaging-${names.filter}`, logger });
+    kafkajsClient({ brokers: settings.brokers!, clientId: "messaging-service", logger });
 
   const admin = client.admin();
   await admin.connect();
@@ -148,9 +148,8 @@ export async function startMessagingService(
       ),
     };
 
-    const blockers = started(processor(blocker(names)));
-    const translators = started(processor(translator(names)));
-    await Promise.all([blockers.start(), translators.start()]);
+    const tableOwners = [blocker(names), translator(names)].map((g) => started(processor(g)));
+    await Promise.all(tableOwners.map((p) => p.start()));
     const blocked = started(
       new View({ client, table: tableTopic(names.blocker), codec: blockStateCodec, logger }),
     );

@@ -1,4 +1,4 @@
-import { tableTopic } from "@toka/processor";
+import { deadLetterTopic, loopTopic, tableTopic } from "@toka/processor";
 
 /** The topics and groups of the messaging example. */
 export interface MessagingNames {
@@ -51,7 +51,7 @@ export function topicsOf(names: MessagingNames): string[] {
   const groups = [names.collector, names.blocker, names.translator, names.filter, names.detector];
   return [
     ...streamsOf(names),
-    ...groups.flatMap((group) => [tableTopic(group), `${group}-dlq`]),
-    `${names.detector}-loop`,
+    ...groups.flatMap((group) => [tableTopic(group), deadLetterTopic(group)]),
+    loopTopic(names.detector),
   ];
 }
