@@ -1,0 +1,652 @@
+import { EventEmitter } from "node:events";
+import {
+  type ClientAdmin,
+  type ClientConsumer,
+  type ClientProducer,
+  DEDUP_HEADER,
+  ID_HEADER,
+  type IncomingBatch,
+  isTokaError,
+  type KeyDedup,
+  type OutgoingRecord,
+  TokaError,
+  TokaErrorCode,
+  tableTopic,
+} from "@toka/processor";
+import { memoryStorage, type Storage, type StorageFactory } from "@toka/state-store";
+import { z } from "zod";
+import { type Connection, type ConnectionOptions, resolveConnection } from "./connection.js";
+import { type EventRecord, eventMeta } from "./event-log.js";
+import { ensureTopics } from "./event-topics.js";
+import type { Fold } from "./fold.js";
+import { ProgressMeter, type ReplayProgress } from "./replay-progress.js";
+import {
+  fromBeginning,
+  type PartitionRange,
+  partitionRanges,
+  type ReplayFrom,
+} from "./replay-start.js";
+
+/** Options of a {@link Replay}. */
+export interface ReplayOptions extends ConnectionOptions {
+  /** Where to start reading the event log. Default: the beginning. */
+  readonly from?: ReplayFrom;
+  /**
+   * The group of the new table (`<group>-table`), which a processor can continue
+   * (see `rebuildProjection`). Default `<name>-replay-<n>` with the first `n` whose table
+   * does not exist. A table that exists and holds records is refused.
+   */
+  readonly group?: string;
+  /**
+   * Where values go when more than {@link maxCachedKeys} are held. Default:
+   * `memoryStorage()`; give `levelStorage({ path })` for tables larger than memory.
+   */
+  readonly storage?: StorageFactory;
+  /** Keys held decoded in memory before they spill to `storage`. Default 1 000 000. */
+  readonly maxCachedKeys?: number;
+  /** Changed keys per partition buffered before their table records are produced. Default 50 000. */
+  readonly flushKeys?: number;
+  /** Partitions folded at the same time. Default 8. */
+  readonly concurrency?: number;
+  /** Bytes fetched per partition and request. Default 4 MiB. */
+  readonly maxBatchBytes?: number;
+  /**
+   * Event IDs remembered per key to drop an event repeated in the log (as the live
+   * exactly-once group does with its `dedup.idsPerKey`). Default 32.
+   */
+  readonly dedupIdsPerKey?: number;
+  /** How often `replay.progress` is emitted, in ms. Default 1000. */
+  readonly progressIntervalMs?: number;
+  /** Replication factor of the new table topic. Default: the broker's default. */
+  readonly replicationFactor?: number;
+}
+
+/** Named defaults of {@link ReplayOptions}. */
+export const REPLAY_DEFAULTS = {
+  maxCachedKeys: 1_000_000,
+  flushKeys: 50_000,
+  concurrency: 8,
+  maxBatchBytes: 4 * 1024 * 1024,
+  dedupIdsPerKey: 32,
+  progressIntervalMs: 1000,
+} as const;
+
+/** What a finished replay built. */
+export interface ReplayResult {
+  /** The group of the new table: a processor of it continues where the replay stopped. */
+  readonly group: string;
+  /** The new table topic, `<group>-table`. */
+  readonly table: string;
+  /** Where each partition started and ended (the next offset to read). */
+  readonly ranges: readonly PartitionRange[];
+  /** Events folded. */
+  readonly events: number;
+  /** Events dropped because their `toka-id` was seen before for the key. */
+  readonly duplicates: number;
+  /** Table records produced. */
+  readonly tableRecords: number;
+  /** Keys with a value at the end. */
+  readonly keys: number;
+  readonly durationMs: number;
+  /** Events folded per second. */
+  readonly eventsPerSecond: number;
+}
+
+/** Typed events of a replay. */
+export interface ReplayEvents {
+  "replay.started": [event: { group: string; table: string; ranges: readonly PartitionRange[] }];
+  "replay.progress": [progress: ReplayProgress];
+  "replay.done": [result: ReplayResult];
+}
+
+/** Lifecycle of a {@link Replay}. */
+export const ReplayStatus = {
+  Idle: "idle",
+  Running: "running",
+  Done: "done",
+  Failed: "failed",
+  Cancelled: "cancelled",
+} as const;
+export type ReplayStatus = (typeof ReplayStatus)[keyof typeof ReplayStatus];
+
+interface KeyEntry<V> {
+  value: V | undefined;
+  /** Recent event IDs with their timestamps. */
+  ids: [string, number][];
+  /** Offset of the last event applied. */
+  applied: string;
+  lastId: string;
+  duplicates: number;
+  /** A table record of the key was produced (a later delete needs a tombstone). */
+  written: boolean;
+}
+
+interface PartitionState<V> {
+  readonly range: PartitionRange;
+  readonly end: bigint;
+  position: bigint;
+  readonly cache: Map<string, KeyEntry<V>>;
+  readonly dirty: Set<string>;
+  storage: Storage | undefined;
+  done: boolean;
+}
+
+const optionsSchema = z.object({
+  group: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,240}$/, "a group name uses 1-240 of a-z A-Z 0-9 . _ -")
+    .optional(),
+  maxCachedKeys: z.number().int().positive().optional(),
+  flushKeys: z.number().int().positive().optional(),
+  concurrency: z.number().int().positive().max(1024).optional(),
+  maxBatchBytes: z.number().int().min(1024).optional(),
+  dedupIdsPerKey: z.number().int().nonnegative().optional(),
+  progressIntervalMs: z.number().int().positive().optional(),
+  replicationFactor: z.number().int().positive().optional(),
+});
+
+/** IDs written to the dedup header of a table record: enough for a processor to take over. */
+const HEADER_IDS = 8;
+/** Records per produce request. */
+const PRODUCE_CHUNK = 10_000;
+const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+/**
+ * Rebuilds a table from an event log into a **new** table topic, without touching the
+ * live group: reads the log from `from` up to the high watermarks taken at start and
+ * folds each key's events with the fold's `step` (an aggregate's `evolve` or a
+ * projection's `project`).
+ *
+ * It does not run the events through a processor: events are folded in memory per key
+ * and each changed key is produced once per flush, which is what makes it fast. Table
+ * records carry the `toka-dedup` header of the exactly-once processor (the last applied
+ * offset of the log and recent IDs), and at the end the group's offsets on the log are
+ * committed at the end positions: a `Processor` of `result.group` then recovers the new
+ * table and continues with the events written since, exactly once.
+ *
+ * A replay that fails or is cancelled leaves a partial table; start a new one (with a
+ * new group). Lifecycle: `run({ signal })` once; observe with `on("replay.progress")`,
+ * `progress()` and `status`.
+ *
+ * @example
+ * const replay = new Replay(balances, { brokers, from: fromTime(new Date("2026-01-01")) });
+ * replay.on("replay.progress", (p) => console.log(p.done, p.total));
+ * const { group, table } = await replay.run();
+ */
+export class Replay<V, E> {
+  private readonly connection: Connection;
+  private readonly from: ReplayFrom;
+  private readonly storageFactory: StorageFactory;
+  private readonly settings: {
+    maxCachedKeys: number;
+    flushKeys: number;
+    concurrency: number;
+    maxBatchBytes: number;
+    dedupIdsPerKey: number;
+    progressIntervalMs: number;
+    replicationFactor: number | undefined;
+  };
+  private readonly events = new EventEmitter<ReplayEvents>();
+  private currentStatus: ReplayStatus = ReplayStatus.Idle;
+  private meter: ProgressMeter | undefined;
+  private readonly partitions = new Map<number, PartitionState<V>>();
+  private group: string | undefined;
+  private table: string | undefined;
+  private producer: ClientProducer | undefined;
+  private consumer: ClientConsumer | undefined;
+  private counts = { events: 0, duplicates: 0, tableRecords: 0 };
+  private cachedKeys = 0;
+
+  /** @throws TokaError `TOKA_INVALID_CONFIG` for invalid options, naming the option. */
+  constructor(
+    readonly fold: Fold<V, E>,
+    private readonly options: ReplayOptions = {},
+  ) {
+    const parsed = optionsSchema.safeParse(options);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new TokaError(
+        TokaErrorCode.InvalidConfig,
+        `invalid replay option "${issue.path.join(".")}": ${issue.message}`,
+        { group: fold.name, cause: parsed.error },
+      );
+    }
+    this.connection = resolveConnection("replay", options, { group: fold.name });
+    this.from = options.from ?? fromBeginning();
+    this.storageFactory = options.storage ?? memoryStorage();
+    this.settings = {
+      maxCachedKeys: options.maxCachedKeys ?? REPLAY_DEFAULTS.maxCachedKeys,
+      flushKeys: options.flushKeys ?? REPLAY_DEFAULTS.flushKeys,
+      concurrency: options.concurrency ?? REPLAY_DEFAULTS.concurrency,
+      maxBatchBytes: options.maxBatchBytes ?? REPLAY_DEFAULTS.maxBatchBytes,
+      dedupIdsPerKey: options.dedupIdsPerKey ?? REPLAY_DEFAULTS.dedupIdsPerKey,
+      progressIntervalMs: options.progressIntervalMs ?? REPLAY_DEFAULTS.progressIntervalMs,
+      replicationFactor: options.replicationFactor,
+    };
+  }
+
+  get status(): ReplayStatus {
+    return this.currentStatus;
+  }
+
+  /** Adds a listener of a typed event; see {@link ReplayEvents}. */
+  on<K extends keyof ReplayEvents>(event: K, listener: (...args: ReplayEvents[K]) => void): this {
+    this.events.on(event, listener as never);
+    return this;
+  }
+
+  /** Removes a listener added with {@link Replay.on}. */
+  off<K extends keyof ReplayEvents>(event: K, listener: (...args: ReplayEvents[K]) => void): this {
+    this.events.off(event, listener as never);
+    return this;
+  }
+
+  /** The progress so far; `undefined` before the ranges are known. */
+  progress(): ReplayProgress | undefined {
+    return this.meter?.at(this.done());
+  }
+
+  /**
+   * Runs the replay to the high watermarks taken at start; resolves with what it built.
+   * An aborted `signal` stops it (rejecting with `TOKA_INVALID_STATE`), leaving a partial table.
+   * @throws TokaError `TOKA_TOPIC_MISSING` when the log does not exist,
+   * `TOKA_INVALID_STATE` when run twice, when `group`'s table already holds records or
+   * when cancelled, `TOKA_DECODE_FAILED` for an event that does not decode, and
+   * Kafka or storage failures.
+   */
+  async run({ signal }: { signal?: AbortSignal } = {}): Promise<ReplayResult> {
+    if (this.currentStatus !== ReplayStatus.Idle) {
+      throw new TokaError(TokaErrorCode.InvalidState, "a replay runs once; create a new Replay", {
+        group: this.group ?? this.fold.name,
+      });
+    }
+    this.currentStatus = ReplayStatus.Running;
+    const admin = this.connection.client.admin();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await admin.connect();
+      const ranges = await this.prepare(admin);
+      const startedAt = Date.now();
+      this.meter = new ProgressMeter(
+        ranges.reduce((sum, r) => sum + Number(BigInt(r.end) - BigInt(r.start)), 0),
+      );
+      this.events.emit("replay.started", { group: this.group!, table: this.table!, ranges });
+      timer = setInterval(
+        () => this.events.emit("replay.progress", this.progress()!),
+        this.settings.progressIntervalMs,
+      );
+      await this.read(ranges, signal);
+      const keys = await this.countKeys();
+      const durationMs = Date.now() - startedAt;
+      const result: ReplayResult = {
+        group: this.group!,
+        table: this.table!,
+        ranges,
+        ...this.counts,
+        keys,
+        durationMs,
+        eventsPerSecond: durationMs > 0 ? (this.counts.events * 1000) / durationMs : 0,
+      };
+      this.currentStatus = ReplayStatus.Done;
+      this.events.emit("replay.progress", this.progress()!);
+      this.events.emit("replay.done", result);
+      return result;
+    } catch (cause) {
+      this.currentStatus = signal?.aborted ? ReplayStatus.Cancelled : ReplayStatus.Failed;
+      throw isTokaError(cause)
+        ? cause
+        : new TokaError(TokaErrorCode.KafkaFailed, "the replay failed", {
+            group: this.group ?? this.fold.name,
+            topic: this.fold.log.topic,
+            cause,
+          });
+    } finally {
+      clearInterval(timer);
+      await this.consumer?.disconnect().catch(() => {});
+      await this.producer?.disconnect().catch(() => {});
+      for (const p of this.partitions.values()) await p.storage?.close().catch(() => {});
+      await admin.disconnect().catch(() => {});
+    }
+  }
+
+  /** Finds the ranges, names the group and creates its table topic. */
+  private async prepare(admin: ClientAdmin): Promise<PartitionRange[]> {
+    const topic = this.fold.log.topic;
+    const counts = await admin.partitionCounts([topic]);
+    const partitions = counts.get(topic);
+    if (partitions === undefined) {
+      throw new TokaError(
+        TokaErrorCode.TopicMissing,
+        `the event log "${topic}" does not exist; check the name (an aggregate's log is <aggregate>-events)`,
+        { topic },
+      );
+    }
+    this.group = this.options.group ?? (await this.freeGroupName(admin));
+    this.table = tableTopic(this.group);
+    const existing = await admin.partitionCounts([this.table]);
+    if (existing.has(this.table)) {
+      const marks = await admin.watermarks(this.table);
+      if (marks.some((m) => m.high !== "0")) {
+        throw new TokaError(
+          TokaErrorCode.InvalidState,
+          `the table "${this.table}" exists and holds records; a replay writes a new table: choose another group (or none, for <name>-replay-<n>)`,
+          { group: this.group, topic: this.table },
+        );
+      }
+    }
+    await ensureTopics(
+      this.connection,
+      [{ topic: this.table, kind: "table" }],
+      partitions,
+      this.settings.replicationFactor,
+    );
+    const ranges = await partitionRanges(admin, topic, this.from);
+    for (const range of ranges) {
+      const end = BigInt(range.end);
+      const position = BigInt(range.start);
+      this.partitions.set(range.partition, {
+        range,
+        end,
+        position,
+        cache: new Map(),
+        dirty: new Set(),
+        storage: undefined,
+        done: position >= end,
+      });
+    }
+    return ranges;
+  }
+
+  private async freeGroupName(admin: ClientAdmin): Promise<string> {
+    for (let first = 1; ; first += 100) {
+      const names = Array.from({ length: 100 }, (_, i) => `${this.fold.name}-replay-${first + i}`);
+      const taken = await admin.partitionCounts(names.map(tableTopic));
+      const free = names.find((n) => !taken.has(tableTopic(n)));
+      if (free) return free;
+    }
+  }
+
+  private done(): number {
+    let done = 0;
+    for (const p of this.partitions.values()) done += Number(p.position - BigInt(p.range.start));
+    return done;
+  }
+
+  /** Reads every partition to its end, then flushes and commits the end positions. */
+  private async read(ranges: readonly PartitionRange[], signal: AbortSignal | undefined) {
+    const topic = this.fold.log.topic;
+    this.producer = this.connection.client.producer();
+    await this.producer.connect();
+    const consumer = this.connection.client.consumer({
+      groupId: this.group!,
+      copartitioned: false,
+      readCommitted: true,
+      fromBeginning: true,
+      maxBytesPerPartition: this.settings.maxBatchBytes,
+      concurrency: this.settings.concurrency,
+      sessionTimeoutMs: 30_000,
+    });
+    this.consumer = consumer;
+    let settle!: { resolve: () => void; reject: (error: unknown) => void };
+    const finished = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    const failed = (error: unknown) => settle.reject(error);
+    const onAbort = () =>
+      failed(
+        new TokaError(
+          TokaErrorCode.InvalidState,
+          "the replay was cancelled; its table is partial",
+          {
+            group: this.group,
+            topic: this.table,
+          },
+        ),
+      );
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    const checkDone = () => {
+      if ([...this.partitions.values()].every((p) => p.done)) settle.resolve();
+    };
+    try {
+      await consumer.connect();
+      await consumer.subscribe([topic]);
+      await consumer.run({
+        onAssignment: (assignment) => {
+          for (const { partition } of assignment) {
+            const p = this.partitions.get(partition);
+            if (!p) continue;
+            if (p.done) consumer.pause([{ topic, partition }]);
+            else consumer.seek({ topic, partition, offset: p.position.toString() });
+          }
+          checkDone();
+        },
+        onBatch: async (batch) => {
+          try {
+            await this.apply(batch);
+            return true;
+          } catch (error) {
+            failed(error);
+            throw error;
+          }
+        },
+        onBatchDone: ({ partition }, lastOffset) => {
+          const p = this.partitions.get(partition);
+          if (!p || p.done) return;
+          const next = BigInt(lastOffset) + 1n;
+          if (next > p.position) p.position = next > p.end ? p.end : next;
+          if (p.position >= p.end) {
+            p.done = true;
+            consumer.pause([{ topic, partition }]);
+            checkDone();
+          }
+        },
+        onCrash: failed,
+      });
+      await finished;
+      // Flush and commit outside the consumer's handlers: nothing is read any more.
+      for (const p of this.partitions.values()) await this.flush(p);
+      await consumer.commit(
+        ranges.map((r) => ({
+          topic,
+          partition: r.partition,
+          offset: this.partitions.get(r.partition)!.position.toString(),
+        })),
+      );
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Folds one batch of one partition into the partition's cache. */
+  private async apply(batch: IncomingBatch) {
+    const p = this.partitions.get(batch.partition);
+    if (!p || p.done) return;
+    const records = batch.records.filter((r) => {
+      const offset = BigInt(r.offset);
+      return offset >= p.position && offset < p.end;
+    });
+    if (records.length === 0) return;
+    const keys = records.map((r) => (r.key ? utf8.decode(r.key) : ""));
+    await this.load(p, keys);
+    const { fold } = this;
+    const window = this.settings.dedupIdsPerKey;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      const key = keys[i]!;
+      const id = record.headers[ID_HEADER] ?? `${batch.topic}/${batch.partition}/${record.offset}`;
+      let entry = p.cache.get(key);
+      if (!entry) {
+        entry = {
+          value: undefined,
+          ids: [],
+          applied: "",
+          lastId: "",
+          duplicates: 0,
+          written: false,
+        };
+        p.cache.set(key, entry);
+        this.cachedKeys += 1;
+      }
+      if (window > 0 && entry.ids.some(([seen]) => seen === id)) {
+        entry.duplicates += 1;
+        this.counts.duplicates += 1;
+        p.dirty.add(key);
+        continue;
+      }
+      if (record.value !== null) {
+        const eventRecord: EventRecord = {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: record.offset,
+          key,
+          timestamp: record.timestamp,
+          headers: record.headers,
+        };
+        const event = fold.log.decode(record.value, eventRecord);
+        entry.value = fold.step(entry.value, event, eventMeta(eventRecord));
+        this.counts.events += 1;
+      }
+      if (window > 0) {
+        entry.ids.push([id, record.timestamp]);
+        if (entry.ids.length > window) entry.ids.shift();
+      }
+      entry.applied = record.offset;
+      entry.lastId = id;
+      p.dirty.add(key);
+    }
+    const last = records.at(-1)!;
+    p.position = BigInt(last.offset) + 1n;
+    if (p.dirty.size >= this.settings.flushKeys) await this.flush(p);
+    if (this.cachedKeys > this.settings.maxCachedKeys) await this.spill(p);
+  }
+
+  /** Brings the batch's keys that spilled to storage back into the cache. */
+  private async load(p: PartitionState<V>, keys: readonly string[]) {
+    if (!p.storage) return;
+    const missing = [...new Set(keys.filter((k) => !p.cache.has(k)))];
+    if (missing.length === 0) return;
+    const stored = await p.storage.getMany(missing);
+    missing.forEach((key, i) => {
+      const bytes = stored[i];
+      if (!bytes) return;
+      p.cache.set(key, this.decodeEntry(bytes, key));
+      this.cachedKeys += 1;
+    });
+  }
+
+  /** Produces the table records of the partition's changed keys. */
+  private async flush(p: PartitionState<V>) {
+    if (p.dirty.size === 0) return;
+    const codec = this.fold.table;
+    const topic = this.fold.log.topic;
+    const records: OutgoingRecord[] = [];
+    for (const key of p.dirty) {
+      const entry = p.cache.get(key)!;
+      if (entry.value === undefined && !entry.written) continue;
+      const dedup: KeyDedup = {
+        applied: { [topic]: entry.applied },
+        ids: entry.ids.slice(-HEADER_IDS),
+        duplicates: entry.duplicates,
+      };
+      records.push({
+        topic: this.table!,
+        partition: p.range.partition,
+        key,
+        value: entry.value === undefined ? null : codec.encode(entry.value),
+        headers: { [ID_HEADER]: `${entry.lastId}:table`, [DEDUP_HEADER]: JSON.stringify(dedup) },
+      });
+      entry.written = true;
+    }
+    p.dirty.clear();
+    for (let i = 0; i < records.length; i += PRODUCE_CHUNK) {
+      await this.producer!.send(records.slice(i, i + PRODUCE_CHUNK));
+    }
+    this.counts.tableRecords += records.length;
+  }
+
+  /** Moves the partition's cached keys to storage, freeing memory. */
+  private async spill(p: PartitionState<V>) {
+    await this.flush(p);
+    if (!p.storage) {
+      p.storage = this.storageFactory(this.table!, p.range.partition);
+      await p.storage.open();
+      await p.storage.clear();
+    }
+    const puts: [string, Uint8Array][] = [];
+    for (const [key, entry] of p.cache) puts.push([key, this.encodeEntry(entry)]);
+    await p.storage.write({ puts });
+    this.cachedKeys -= p.cache.size;
+    p.cache.clear();
+  }
+
+  private async countKeys(): Promise<number> {
+    let keys = 0;
+    for (const p of this.partitions.values()) {
+      for (const entry of p.cache.values()) if (entry.value !== undefined) keys += 1;
+      if (!p.storage) continue;
+      for await (const [key, bytes] of p.storage.iterate()) {
+        if (p.cache.has(key)) continue;
+        if (this.decodeEntry(bytes, key).value !== undefined) keys += 1;
+      }
+    }
+    return keys;
+  }
+
+  // Spilled layout: 4-byte big-endian length of the JSON bookkeeping, the JSON, then the
+  // encoded value (absent for a deleted key, flagged in the JSON).
+  private encodeEntry(entry: KeyEntry<V>): Uint8Array {
+    const meta = utf8Encoder.encode(
+      JSON.stringify({
+        ids: entry.ids,
+        applied: entry.applied,
+        lastId: entry.lastId,
+        duplicates: entry.duplicates,
+        written: entry.written,
+        deleted: entry.value === undefined,
+      }),
+    );
+    const value =
+      entry.value === undefined ? new Uint8Array() : this.fold.table.encode(entry.value);
+    const out = new Uint8Array(4 + meta.byteLength + value.byteLength);
+    new DataView(out.buffer).setUint32(0, meta.byteLength);
+    out.set(meta, 4);
+    out.set(value, 4 + meta.byteLength);
+    return out;
+  }
+
+  private decodeEntry(bytes: Uint8Array, key: string): KeyEntry<V> {
+    const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+    const meta = JSON.parse(utf8.decode(bytes.subarray(4, 4 + length))) as Omit<
+      KeyEntry<V>,
+      "value"
+    > & {
+      deleted: boolean;
+    };
+    let value: V | undefined;
+    if (!meta.deleted) {
+      try {
+        value = this.fold.table.decode(bytes.subarray(4 + length));
+      } catch (cause) {
+        throw new TokaError(
+          TokaErrorCode.DecodeFailed,
+          "a value the replay spilled to storage does not decode",
+          {
+            group: this.group,
+            key,
+            cause,
+          },
+        );
+      }
+    }
+    return {
+      value,
+      ids: meta.ids,
+      applied: meta.applied,
+      lastId: meta.lastId,
+      duplicates: meta.duplicates,
+      written: meta.written,
+    };
+  }
+}
