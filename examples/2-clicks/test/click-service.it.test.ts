@@ -10,6 +10,54 @@ import { clickCountCodec } from "../src/click-counter.js";
 const exampleDir = fileURLToPath(new URL("..", import.meta.url));
 
 test("the click service counts clicks sent over HTTP and commits its offsets when SIGTERM stops it", async () => {
+  const run = await setUp();
+  const service = startService(run.env);
+  const { clicksUrl, countsUrl } = await service.urls();
+  expect(countsUrl).toMatch(new RegExp(`/${run.table}$`));
+
+  // A client retrying a request it got no answer for sends the same Idempotency-Key:
+  // the exactly-once processor counts that click once.
+  expect(await click(clicksUrl, "dave", "dave-click-1")).toBe(202);
+  expect(await click(clicksUrl, "dave", "dave-click-1")).toBe(202);
+  const clicks = { alice: 3, bob: 5, carol: 2 };
+  await clickAll(clicksUrl, clicks);
+  const expected = { ...clicks, dave: 1 };
+
+  expect(await countsOnceComplete(countsUrl, expected)).toEqual(expected);
+  const queryUrl = countsUrl.slice(0, countsUrl.lastIndexOf("/"));
+  expect((await fetch(`${queryUrl}/ready`)).status).toBe(200);
+  expect((await fetch(`${queryUrl}/health`)).status).toBe(200);
+
+  expect(await service.stop("SIGTERM")).toEqual({ code: 0, signal: null });
+  expect(service.stdout.at(-1)).toBe("stopped");
+  // Closing the processor committed what it processed: nothing is processed again at
+  // the next start.
+  expect(await committedOffsets(run)).toEqual(await endOffsets(run));
+  expect(await tableContents(run)).toEqual(expected);
+});
+
+test("clicks accepted just before SIGTERM are counted exactly once by the restarted service", async () => {
+  const run = await setUp();
+  const first = startService(run.env);
+  const before = await first.urls();
+  // SIGTERM right after the burst was accepted: the processor has counted part of it or
+  // none (it finishes only the batch in flight), whichever the timing gives.
+  const clicks = { alice: 40, bob: 30, carol: 20, dave: 10 };
+  await clickAll(before.clicksUrl, clicks);
+  expect(await first.stop("SIGTERM")).toEqual({ code: 0, signal: null });
+
+  // What the first run did not count, the second one does; what it counted and
+  // committed is not counted again.
+  const second = startService(run.env);
+  const after = await second.urls();
+  expect(await countsOnceComplete(after.countsUrl, clicks)).toEqual(clicks);
+  expect(await second.stop("SIGTERM")).toEqual({ code: 0, signal: null });
+  expect(await committedOffsets(run)).toEqual(await endOffsets(run));
+  expect(await tableContents(run)).toEqual(clicks);
+});
+
+/** Unique names for one test, an admin client, and their clean-up. */
+async function setUp() {
   const brokers = inject("kafkaBrokers");
   const suffix = `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
   const topic = `clicks-${suffix}`;
@@ -25,33 +73,34 @@ test("the click service counts clicks sent over HTTP and commits its offsets whe
     await admin.deleteTopics({ topics: [topic, table, deadLetterTopic(group)] }).catch(() => {});
     await admin.disconnect();
   });
-
-  const service = startService({
+  const env = {
     KAFKA_BROKERS: brokers.join(","),
     CLICKS_TOPIC: topic,
     CLICKS_GROUP: group,
     PORT: "0",
     QUERY_PORT: "0",
-  });
-  const clicksUrl = await service.line(/^clicks: POST (\S+)\/click\/<user>$/);
-  const countsUrl = await service.line(/^counts: GET (\S+)\/<user>$/);
-  expect(countsUrl).toMatch(new RegExp(`/${table}$`));
+  };
+  return { brokers, topic, group, table, admin, env };
+}
+type Run = Awaited<ReturnType<typeof setUp>>;
 
-  // A client retrying a request it got no answer for sends the same Idempotency-Key:
-  // the exactly-once processor counts that click once.
-  expect(await click(clicksUrl, "dave", "dave-click-1")).toBe(202);
-  expect(await click(clicksUrl, "dave", "dave-click-1")).toBe(202);
-  const clicks = { alice: 3, bob: 5, carol: 2 };
+/** POSTs the given number of clicks per user at once; all must be accepted. */
+async function clickAll(clicksUrl: string, clicks: Readonly<Record<string, number>>) {
   const statuses = await Promise.all(
     Object.entries(clicks).flatMap(([user, n]) =>
       Array.from({ length: n }, () => click(clicksUrl, user)),
     ),
   );
-  expect(statuses.every((status) => status === 202)).toBe(true);
-  const expected = { ...clicks, dave: 1 };
+  expect(statuses.filter((status) => status !== 202)).toEqual([]);
+}
 
-  // The read side is eventually consistent: poll until every click shows, then compare.
-  const counts = await waitUntil("the query service to show every click", async () => {
+/**
+ * The counts the query service shows once every expected click shows. The read side is
+ * eventually consistent: poll until then, and let the caller compare exactly (a count
+ * above the expected one ends the wait too, and fails the comparison).
+ */
+function countsOnceComplete(countsUrl: string, expected: Readonly<Record<string, number>>) {
+  return waitUntil("the query service to show every click", async () => {
     const seen: Record<string, number> = {};
     for (const user of Object.keys(expected)) {
       const response = await fetch(`${countsUrl}/${user}`);
@@ -61,33 +110,32 @@ test("the click service counts clicks sent over HTTP and commits its offsets whe
     const done = Object.entries(expected).every(([user, n]) => (seen[user] ?? 0) >= n);
     return done ? seen : undefined;
   });
-  expect(counts).toEqual(expected);
-  const queryUrl = countsUrl.slice(0, countsUrl.lastIndexOf("/"));
-  expect((await fetch(`${queryUrl}/ready`)).status).toBe(200);
-  expect((await fetch(`${queryUrl}/health`)).status).toBe(200);
+}
 
-  expect(await service.stop("SIGTERM")).toEqual({ code: 0, signal: null });
-  expect(service.stdout.at(-1)).toBe("stopped");
-
-  // Closing the processor committed what it processed: nothing is processed twice at
-  // the next start.
-  const ends = await admin.fetchTopicOffsets(topic);
+/** The group's committed offset per partition of the clicks topic. */
+async function committedOffsets({ admin, group, topic }: Run) {
   const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
   // Kafka reports "-1" for a partition without a commit; on this fresh topic that is
   // right only for a partition that never got a click (its end offset is 0).
-  const committedOffsets = Object.fromEntries(
+  return Object.fromEntries(
     (committed?.partitions ?? []).map((p) => [p.partition, p.offset === "-1" ? "0" : p.offset]),
   );
-  const endOffsets = Object.fromEntries(ends.map((e) => [e.partition, e.high]));
-  expect(committedOffsets).toEqual(endOffsets);
+}
 
-  // The table the service left behind holds exactly the counts, read by a fresh view.
+/** The end offset per partition of the clicks topic. */
+async function endOffsets({ admin, topic }: Run) {
+  const ends = await admin.fetchTopicOffsets(topic);
+  return Object.fromEntries(ends.map((e) => [e.partition, e.high]));
+}
+
+/** What the service left in its table, read by a fresh view. */
+async function tableContents({ brokers, table }: Run) {
   await using view = new View({ brokers, table, codec: clickCountCodec, logger: silentLogger });
   await view.start();
-  const final: Record<string, number> = {};
-  for await (const [user, value] of view.iterate()) final[user] = value.clicks;
-  expect(final).toEqual(expected);
-});
+  const counts: Record<string, number> = {};
+  for await (const [user, value] of view.iterate()) counts[user] = value.clicks;
+  return counts;
+}
 
 /** POSTs a click; returns the HTTP status. */
 async function click(clicksUrl: string, user: string, idempotencyKey?: string): Promise<number> {
@@ -136,6 +184,12 @@ function startService(env: Record<string, string>) {
         }
         return undefined;
       }),
+    /** The URLs the service prints once it is ready. */
+    async urls() {
+      const clicksUrl = await this.line(/^clicks: POST (\S+)\/click\/<user>$/);
+      const countsUrl = await this.line(/^counts: GET (\S+)\/<user>$/);
+      return { clicksUrl, countsUrl };
+    },
     /** Sends `signal` and waits (bounded) for the process to exit. */
     async stop(signal: NodeJS.Signals) {
       child.kill(signal);
