@@ -43,7 +43,7 @@ const schema = z.object({
 export function resolveConnection(
   what: string,
   options: ConnectionOptions,
-  coordinates: { group?: string; topic?: string } = {},
+  coordinates: { group?: string; topic?: string; key?: string } = {},
 ): Connection {
   const parsed = schema.safeParse({ brokers: options.brokers, clientId: options.clientId });
   if (!parsed.success) {

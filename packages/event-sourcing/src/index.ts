@@ -4,6 +4,18 @@ export {
   type DecideContext,
   defineAggregate,
 } from "./aggregate.js";
+export {
+  AggregateClient,
+  type AggregateClientOptions,
+  type AggregateTopics,
+  type CommandOutcome,
+  type SendOptions,
+} from "./aggregate-client.js";
+export {
+  AliasedView,
+  type AliasedViewEvents,
+  type AliasedViewOptions,
+} from "./aliased-view.js";
 export { type Connection, type ConnectionOptions, resolveConnection } from "./connection.js";
 export {
   type EventLog,
@@ -16,7 +28,17 @@ export {
 export { DEFAULT_PARTITIONS, ensureTopics, type NeededTopic } from "./event-topics.js";
 export type { Fold } from "./fold.js";
 export { EventHeader } from "./headers.js";
+export {
+  type HistoryEntry,
+  history,
+  type KeyReadOptions,
+  type KeyRecord,
+  keyRecords,
+  type StateAt,
+  stateAt,
+} from "./key-history.js";
 export { defineProjection, type Projection, type ProjectionDefinition } from "./projection.js";
+export { type RebuildOptions, type Rebuilt, rebuildProjection } from "./rebuild.js";
 export {
   isRejection,
   type Rejection,
@@ -51,4 +73,5 @@ export {
   startAggregate,
   startProjection,
 } from "./start-group.js";
+export { AliasRecord, TableAliases, type TableAliasesOptions } from "./table-aliases.js";
 export { ALIASES_TOPIC, commandsTopic, eventsTopic, rejectionsTopic } from "./topic-names.js";

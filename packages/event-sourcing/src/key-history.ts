@@ -1,0 +1,217 @@
+import { randomUUID } from "node:crypto";
+import {
+  defaultPartition,
+  ID_HEADER,
+  type IncomingRecord,
+  isTokaError,
+  TokaError,
+  TokaErrorCode,
+} from "@toka/processor";
+import { type ConnectionOptions, resolveConnection } from "./connection.js";
+import { type EventLog, type EventMeta, type EventRecord, eventMeta } from "./event-log.js";
+import type { Fold } from "./fold.js";
+
+/** Options of the readers of one key: {@link keyRecords}, {@link history}, {@link stateAt}. */
+export interface KeyReadOptions extends ConnectionOptions {
+  /**
+   * Read only records written before the first record stamped later than this time
+   * (ms since the epoch or a `Date`), found with the broker's offsets-for-time lookup.
+   * Default: up to the high watermark when the read starts.
+   */
+  readonly until?: number | Date;
+}
+
+/** A raw record of one key. */
+export interface KeyRecord extends EventRecord {
+  /** `null` for a tombstone. */
+  readonly value: Uint8Array | null;
+}
+
+/** One event of a key's history. */
+export interface HistoryEntry<E> {
+  readonly event: E;
+  readonly meta: EventMeta;
+}
+
+/** The value of a key at a time, folded from its events. */
+export interface StateAt<V> {
+  /** `undefined` when the key had no value then. */
+  readonly value: V | undefined;
+  /** Events folded (repeated IDs dropped). */
+  readonly events: number;
+  /** The offset of the last event folded. */
+  readonly offset: string | undefined;
+  /** Its timestamp. */
+  readonly timestamp: number | undefined;
+}
+
+const utf8 = new TextDecoder();
+/** Event IDs remembered per key to drop repeated events, as replays do. */
+const DEDUP_WINDOW = 32;
+
+/**
+ * Every record of `key` in `topic`, in offset order: reads the key's partition (Kafka's
+ * default murmur2 partitioner picks it) from its start up to the high watermark (or to
+ * `until`). Costs a read of that whole partition; meant for tooling and audits, not for
+ * the hot path.
+ * @throws TokaError `TOKA_TOPIC_MISSING` for a missing topic, `TOKA_KAFKA_FAILED`.
+ */
+export async function keyRecords(
+  topic: string,
+  key: string,
+  options: KeyReadOptions,
+): Promise<KeyRecord[]> {
+  const connection = resolveConnection("key reader", options, { topic, key });
+  const { client } = connection;
+  const admin = client.admin();
+  await admin.connect();
+  try {
+    const count = (await admin.partitionCounts([topic])).get(topic);
+    if (count === undefined) {
+      throw new TokaError(TokaErrorCode.TopicMissing, `the topic "${topic}" does not exist`, {
+        topic,
+        key,
+      });
+    }
+    const partition = defaultPartition(key, count);
+    const marks = (await admin.watermarks(topic)).find((m) => m.partition === partition)!;
+    let end = BigInt(marks.high);
+    if (options.until !== undefined) {
+      const until = typeof options.until === "number" ? options.until : options.until.getTime();
+      const after = (await admin.offsetsForTime(topic, until + 1)).get(partition);
+      if (after !== undefined && BigInt(after) < end) end = BigInt(after);
+    }
+    const start = BigInt(marks.low);
+    const found: KeyRecord[] = [];
+    if (start >= end) return found;
+    await readPartition(connection.client, topic, partition, start, end, (record) => {
+      const recordKey = record.key ? utf8.decode(record.key) : "";
+      if (recordKey !== key) return;
+      found.push({
+        topic,
+        partition,
+        offset: record.offset,
+        key,
+        timestamp: record.timestamp,
+        headers: record.headers,
+        value: record.value,
+      });
+    });
+    return found;
+  } catch (cause) {
+    if (isTokaError(cause)) throw cause;
+    throw new TokaError(TokaErrorCode.KafkaFailed, `reading the records of a key failed`, {
+      topic,
+      key,
+      cause,
+    });
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/**
+ * The events of `key` in an event log, decoded (and upcast), in order.
+ * @throws TokaError as {@link keyRecords}, and `TOKA_DECODE_FAILED` for an event that
+ * does not decode.
+ */
+export async function history<E>(
+  log: EventLog<E>,
+  key: string,
+  options: KeyReadOptions,
+): Promise<HistoryEntry<E>[]> {
+  const records = await keyRecords(log.topic, key, options);
+  return records
+    .filter((r) => r.value !== null)
+    .map((r) => ({ event: log.decode(r.value!, r), meta: eventMeta(r) }));
+}
+
+/**
+ * The value `key` had at `time` in the table a fold builds (an aggregate's snapshot or
+ * a projection's read model), computed from the event log: the fold of the key's events
+ * written before the first event stamped later than `time`. Events repeated in the log
+ * (the same `toka-id`) are folded once, as the live exactly-once group does.
+ * @throws TokaError as {@link history}.
+ */
+export async function stateAt<V, E>(
+  fold: Fold<V, E>,
+  key: string,
+  time: number | Date,
+  options: ConnectionOptions,
+): Promise<StateAt<V>> {
+  const records = await keyRecords(fold.log.topic, key, { ...options, until: time });
+  let value: V | undefined;
+  let events = 0;
+  let last: KeyRecord | undefined;
+  const seen: string[] = [];
+  for (const record of records) {
+    const id = record.headers[ID_HEADER] ?? `${record.topic}/${record.partition}/${record.offset}`;
+    if (seen.includes(id)) continue;
+    seen.push(id);
+    if (seen.length > DEDUP_WINDOW) seen.shift();
+    if (record.value === null) continue;
+    value = fold.step(value, fold.log.decode(record.value, record), eventMeta(record));
+    events += 1;
+    last = record;
+  }
+  return { value, events, offset: last?.offset, timestamp: last?.timestamp };
+}
+
+/**
+ * Reads `[start, end)` of one partition, read_committed, with a consumer group of its
+ * own that commits nothing.
+ */
+async function readPartition(
+  client: ReturnType<typeof resolveConnection>["client"],
+  topic: string,
+  partition: number,
+  start: bigint,
+  end: bigint,
+  onRecord: (record: IncomingRecord) => void,
+): Promise<void> {
+  const consumer = client.consumer({
+    groupId: `toka-reader-${randomUUID()}`,
+    copartitioned: false,
+    readCommitted: true,
+    fromBeginning: true,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    concurrency: 1,
+    sessionTimeoutMs: 30_000,
+  });
+  let position = start;
+  let settle!: { resolve: () => void; reject: (error: unknown) => void };
+  const done = new Promise<void>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  try {
+    await consumer.connect();
+    await consumer.subscribe([topic]);
+    await consumer.run({
+      onAssignment: (assignment) => {
+        const others = assignment.filter((tp) => tp.partition !== partition);
+        if (others.length > 0) consumer.pause(others);
+        if (assignment.some((tp) => tp.partition === partition)) {
+          consumer.seek({ topic, partition, offset: position.toString() });
+        }
+      },
+      onBatch: async (batch) => {
+        if (batch.partition !== partition) return false;
+        for (const record of batch.records) {
+          const offset = BigInt(record.offset);
+          if (offset >= position && offset < end) onRecord(record);
+        }
+        return true;
+      },
+      onBatchDone: (tp, lastOffset) => {
+        if (tp.partition !== partition) return;
+        const next = BigInt(lastOffset) + 1n;
+        if (next > position) position = next;
+        if (position >= end) settle.resolve();
+      },
+      onCrash: (error) => settle.reject(error),
+    });
+    await done;
+  } finally {
+    await consumer.disconnect().catch(() => {});
+  }
+}
