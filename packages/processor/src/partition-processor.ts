@@ -670,13 +670,18 @@ export class PartitionProcessor {
     }
   }
 
+  /**
+   * The table offset the checkpoint records after this batch's table records. Without
+   * the exact end from the client, the first offset of the batch is recorded instead: a
+   * recovery then re-applies this batch's own records, which is harmless (they are the
+   * latest values, in order).
+   */
   private tableOffsetAfter(produced: readonly ProducedBatch[], count: number): string {
     if (count === 0) return this.tableOffset;
     const table = this.host.graph.tableTopic;
     const batch = produced.find((b) => b.topic === table && b.partition === this.partition);
-    return batch && batch.baseOffset !== "-1"
-      ? addToOffset(batch.baseOffset, count)
-      : this.tableOffset;
+    if (!batch || batch.baseOffset === "-1") return this.tableOffset;
+    return batch.nextOffset ?? batch.baseOffset;
   }
 
   private currentInputOffsets(): Record<string, string> {

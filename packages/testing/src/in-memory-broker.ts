@@ -302,6 +302,7 @@ export class InMemoryBroker {
         control: false,
         aborted: effective === "aborted",
       });
+      batches.set(key, { ...batches.get(key)!, nextOffset: String(list.length) });
     }
     if (effective !== "plain") {
       for (const list of written) {

@@ -242,8 +242,8 @@ describe("the in-memory client: producers and transactions", () => {
       { topic: "a", partition: 1, key: "k", value: bytes("w"), headers: {} },
     ]);
     expect(batches).toEqual([
-      { topic: "a", partition: 1, baseOffset: "1" },
-      { topic: "a", partition: 0, baseOffset: "0" },
+      { topic: "a", partition: 1, baseOffset: "1", nextOffset: "3" },
+      { topic: "a", partition: 0, baseOffset: "0", nextOffset: "1" },
     ]);
     expect(await producer.send([])).toEqual([]);
     await expect(
@@ -276,7 +276,8 @@ describe("the in-memory client: producers and transactions", () => {
       [{ topic: "out", key: "k", value: bytes("1"), headers: {} }],
       { groupId: "g", offsets: [{ topic: "in", partition: 0, offset: "7" }] },
     );
-    expect(produced).toEqual([{ topic: "out", partition: 0, baseOffset: "0" }]);
+    // The marker follows at offset 1: the next offset counts data records only.
+    expect(produced).toEqual([{ topic: "out", partition: 0, baseOffset: "0", nextOffset: "1" }]);
     expect(t.committedOffset("g", "in", 0)).toBe("7");
     const admin = t.client.admin();
     expect(await admin.watermarks("out")).toEqual([{ partition: 0, low: "0", high: "2" }]);

@@ -41,8 +41,13 @@ export interface TopicPartitionOffset extends TopicPartition {
 
 /** Where the records of one produce request landed, per topic partition. */
 export interface ProducedBatch extends TopicPartition {
-  /** Offset of the first record of this request in the partition. */
+  /** Offset of the first record of this call in the partition. */
   readonly baseOffset: string;
+  /**
+   * The offset after the last record of this call in the partition, when the client
+   * knows it (all of the call's records for the partition named it explicitly).
+   */
+  readonly nextOffset?: string;
 }
 
 export interface TopicSpec {
@@ -75,7 +80,11 @@ export interface ClientAdmin {
 export interface ClientProducer {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
-  /** Sends with acks=all; resolves when the broker acknowledged every record. */
+  /**
+   * Sends with acks=all, in as many requests as the records need (a request is bounded
+   * so that no partition's batch exceeds the broker's message size limit); resolves
+   * when the broker acknowledged every record. One entry per partition written.
+   */
   send(records: readonly OutgoingRecord[]): Promise<ProducedBatch[]>;
   /**
    * Sends the records and commits `offsets` for `groupId` in one Kafka transaction.

@@ -8,6 +8,7 @@ import {
   type Message,
   Partitioners,
   type Producer,
+  type RecordMetadata,
 } from "kafkajs";
 import { isTokaError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -35,6 +36,14 @@ export interface KafkajsClientOptions {
   /** Extra kafkajs settings (ssl, sasl, timeouts). */
   readonly kafka?: Omit<KafkaConfig, "brokers" | "clientId" | "logCreator" | "logLevel">;
 }
+
+/**
+ * Bounds of one produce request. A request's records for one partition form one record
+ * batch, which the broker refuses above `message.max.bytes` (1 MiB by default); toka's
+ * batches can be larger, so they are sent in several requests.
+ */
+const MAX_REQUEST_RECORDS = 5_000;
+const MAX_REQUEST_BYTES = 512 * 1024;
 
 /** Retries of the idempotent producer: bounded so a lost cluster surfaces as an error. */
 const PRODUCER_RETRIES = 10;
@@ -126,6 +135,79 @@ function asBuffer(bytes: Uint8Array): Buffer {
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+function recordSize(record: OutgoingRecord): number {
+  let size = 32 + (record.value?.byteLength ?? 0);
+  size += typeof record.key === "string" ? record.key.length * 3 : (record.key?.byteLength ?? 0);
+  for (const [name, value] of Object.entries(record.headers))
+    size += name.length + value.length * 3;
+  return size;
+}
+
+/** Splits records into requests within MAX_REQUEST_RECORDS and MAX_REQUEST_BYTES, in order. */
+function requests(records: readonly OutgoingRecord[]): OutgoingRecord[][] {
+  const out: OutgoingRecord[][] = [];
+  let current: OutgoingRecord[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    const size = recordSize(record);
+    if (
+      current.length > 0 &&
+      (current.length >= MAX_REQUEST_RECORDS || bytes + size > MAX_REQUEST_BYTES)
+    ) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(record);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/**
+ * Sends the records request by request and merges the metadata per partition: the first
+ * base offset, and the next offset when every record of the partition named it.
+ */
+async function sendInRequests(
+  records: readonly OutgoingRecord[],
+  send: (topicMessages: { topic: string; messages: Message[] }[]) => Promise<RecordMetadata[]>,
+): Promise<ProducedBatch[]> {
+  const merged = new Map<
+    string,
+    { topic: string; partition: number; baseOffset: string; nextOffset?: string }
+  >();
+  for (const request of requests(records)) {
+    const explicit = new Map<string, number>();
+    let implicit = false;
+    for (const r of request) {
+      if (r.partition === undefined) implicit = true;
+      else
+        explicit.set(
+          `${r.topic}\0${r.partition}`,
+          (explicit.get(`${r.topic}\0${r.partition}`) ?? 0) + 1,
+        );
+    }
+    for (const m of await send(groupByTopic(request))) {
+      const id = `${m.topicName}\0${m.partition}`;
+      const count = explicit.get(id);
+      const base = m.baseOffset ?? "-1";
+      const next =
+        count !== undefined && !implicit && base !== "-1"
+          ? (BigInt(base) + BigInt(count)).toString()
+          : undefined;
+      const seen = merged.get(id);
+      merged.set(id, {
+        topic: m.topicName,
+        partition: m.partition,
+        baseOffset: seen?.baseOffset ?? base,
+        ...(next !== undefined ? { nextOffset: next } : {}),
+      });
+    }
+  }
+  return [...merged.values()];
+}
+
 function groupByTopic(records: readonly OutgoingRecord[]) {
   const byTopic = new Map<string, Message[]>();
   for (const record of records) {
@@ -146,30 +228,17 @@ function kafkajsProducer(kafka: Kafka, transactionalId: string | undefined): Cli
     retry: { retries: PRODUCER_RETRIES },
     ...(transactionalId ? { transactionalId } : {}),
   });
-  const toBatches = (
-    metadata: { topicName: string; partition: number; baseOffset?: string }[],
-  ): ProducedBatch[] =>
-    metadata.map((m) => ({
-      topic: m.topicName,
-      partition: m.partition,
-      baseOffset: m.baseOffset ?? "-1",
-    }));
   return {
     connect: () => producer.connect(),
     disconnect: () => producer.disconnect(),
-    async send(records) {
-      if (records.length === 0) return [];
-      return toBatches(
-        await producer.sendBatch({ acks: -1, topicMessages: groupByTopic(records) }),
-      );
-    },
+    send: (records) =>
+      sendInRequests(records, (topicMessages) => producer.sendBatch({ acks: -1, topicMessages })),
     async sendInTransaction(records, { groupId, offsets }) {
       const tx = await producer.transaction();
       try {
-        const metadata =
-          records.length === 0
-            ? []
-            : await tx.sendBatch({ acks: -1, topicMessages: groupByTopic(records) });
+        const produced = await sendInRequests(records, (topicMessages) =>
+          tx.sendBatch({ acks: -1, topicMessages }),
+        );
         if (offsets.length > 0) {
           const byTopic = new Map<string, { partition: number; offset: string }[]>();
           for (const o of offsets) {
@@ -183,7 +252,7 @@ function kafkajsProducer(kafka: Kafka, transactionalId: string | undefined): Cli
           });
         }
         await tx.commit();
-        return toBatches(metadata);
+        return produced;
       } catch (error) {
         // Abort so the next transaction of this producer can begin; if the abort fails too
         // (e.g. the producer was fenced), the original error is the one that matters.
