@@ -1,8 +1,6 @@
-import { randomUUID } from "node:crypto";
 import {
   defaultPartition,
   ID_HEADER,
-  type IncomingRecord,
   isTokaError,
   TokaError,
   TokaErrorCode,
@@ -10,6 +8,7 @@ import {
 import { type ConnectionOptions, resolveConnection } from "./connection.js";
 import { type EventLog, type EventMeta, type EventRecord, eventMeta } from "./event-log.js";
 import type { Fold } from "./fold.js";
+import { readPartition } from "./partition-reader.js";
 
 /** Options of the readers of one key: {@link keyRecords}, {@link history}, {@link stateAt}. */
 export interface KeyReadOptions extends ConnectionOptions {
@@ -155,63 +154,4 @@ export async function stateAt<V, E>(
     last = record;
   }
   return { value, events, offset: last?.offset, timestamp: last?.timestamp };
-}
-
-/**
- * Reads `[start, end)` of one partition, read_committed, with a consumer group of its
- * own that commits nothing.
- */
-async function readPartition(
-  client: ReturnType<typeof resolveConnection>["client"],
-  topic: string,
-  partition: number,
-  start: bigint,
-  end: bigint,
-  onRecord: (record: IncomingRecord) => void,
-): Promise<void> {
-  const consumer = client.consumer({
-    groupId: `toka-reader-${randomUUID()}`,
-    copartitioned: false,
-    readCommitted: true,
-    fromBeginning: true,
-    maxBytesPerPartition: 4 * 1024 * 1024,
-    concurrency: 1,
-    sessionTimeoutMs: 30_000,
-  });
-  let position = start;
-  let settle!: { resolve: () => void; reject: (error: unknown) => void };
-  const done = new Promise<void>((resolve, reject) => {
-    settle = { resolve, reject };
-  });
-  try {
-    await consumer.connect();
-    await consumer.subscribe([topic]);
-    await consumer.run({
-      onAssignment: (assignment) => {
-        const others = assignment.filter((tp) => tp.partition !== partition);
-        if (others.length > 0) consumer.pause(others);
-        if (assignment.some((tp) => tp.partition === partition)) {
-          consumer.seek({ topic, partition, offset: position.toString() });
-        }
-      },
-      onBatch: async (batch) => {
-        if (batch.partition !== partition) return false;
-        for (const record of batch.records) {
-          const offset = BigInt(record.offset);
-          if (offset >= position && offset < end) onRecord(record);
-        }
-        return true;
-      },
-      onBatchDone: (tp, lastOffset) => {
-        if (tp.partition !== partition) return;
-        const next = BigInt(lastOffset) + 1n;
-        if (next > position) position = next;
-        if (position >= end) settle.resolve();
-      },
-      onCrash: (error) => settle.reject(error),
-    });
-    await done;
-  } finally {
-    await consumer.disconnect().catch(() => {});
-  }
 }

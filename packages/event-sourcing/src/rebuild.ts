@@ -1,6 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { type Processor, type ProcessorOptions, TokaError, TokaErrorCode } from "@toka/processor";
 import { resolveConnection } from "./connection.js";
+import { holdsRecords } from "./partition-reader.js";
 import type { Projection } from "./projection.js";
 import { Replay, type ReplayOptions, type ReplayResult } from "./replay.js";
 import type { ReplayProgress } from "./replay-progress.js";
@@ -98,25 +99,40 @@ async function caughtUp(
   try {
     const ends = await admin.watermarks(topic);
     const deadline = Date.now() + timeoutMs;
+    let previous = "";
     for (;;) {
-      const stats = processor.stats();
       const offsets = new Map(
-        stats.partitions.map((p) => [p.partition, p.inputs.find((i) => i.topic === topic)?.offset]),
+        processor
+          .stats()
+          .partitions.map((p) => [p.partition, p.inputs.find((i) => i.topic === topic)?.offset]),
       );
       const committed = await admin.committedOffsets(processor.group, topic);
-      const behind = ends.filter((e) => {
-        const at = offsets.get(e.partition) ?? committed.get(e.partition);
-        return at === undefined ? e.high !== e.low && e.high !== "0" : BigInt(at) < BigInt(e.high);
-      });
+      const positions = ends.map((e) => ({
+        partition: e.partition,
+        at: BigInt(offsets.get(e.partition) ?? committed.get(e.partition) ?? e.low),
+        end: BigInt(e.high),
+      }));
+      const open = positions.filter((p) => p.at < p.end);
+      const now = JSON.stringify(open.map((p) => [p.partition, String(p.at)]));
+      let behind = open.map((p) => p.partition);
+      // Unchanged since the last look: either idle at the end — commit markers of a
+      // transactional writer take offsets but are no records — or stuck. Look.
+      if (open.length > 0 && now === previous) {
+        const holds = await Promise.all(
+          open.map((p) => holdsRecords(connection.client, topic, p.partition, p.at, p.end)),
+        );
+        behind = open.filter((_, i) => holds[i]).map((p) => p.partition);
+      }
+      previous = now;
       if (behind.length === 0 && processor.status === "running") return;
       if (Date.now() > deadline) {
         throw new TokaError(
           TokaErrorCode.Timeout,
-          `the processor of "${processor.group}" did not catch up with ${topic} within ${timeoutMs} ms (behind on partitions ${behind.map((e) => e.partition).join(", ")})`,
+          `the processor of "${processor.group}" did not catch up with ${topic} within ${timeoutMs} ms (behind on partitions ${behind.join(", ")})`,
           { group: processor.group, topic },
         );
       }
-      await delay(100);
+      await delay(500);
     }
   } finally {
     await admin.disconnect().catch(() => {});
