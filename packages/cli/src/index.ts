@@ -1,0 +1,12 @@
+export {
+  type CliContext,
+  cliLogger,
+  parseBrokers,
+  parseOffsets,
+  parseTime,
+} from "./cli-context.js";
+export { type CliIo, processIo } from "./cli-io.js";
+export { formatBytes, toJson, ValueFormat } from "./format-value.js";
+export { type LoadedFold, loadFold } from "./load-definition.js";
+export { createProgram, main } from "./program.js";
+export { formatDuration, formatProgress, ProgressLine } from "./progress-line.js";

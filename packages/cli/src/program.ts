@@ -1,0 +1,84 @@
+import { Command, CommanderError } from "commander";
+import { aliasCommand } from "./alias-command.js";
+import {
+  type CliContext,
+  CliExit,
+  cliLogger,
+  defaultBrokers,
+  parseBrokers,
+} from "./cli-context.js";
+import { type CliIo, processIo } from "./cli-io.js";
+import { historyCommand } from "./history-command.js";
+import { replayCommand } from "./replay-command.js";
+import { resetGroupCommand } from "./reset-group-command.js";
+import { showCommand } from "./show-command.js";
+import { stateAtCommand } from "./state-at-command.js";
+
+/** The `toka` command line, writing to `io`. */
+export function createProgram(io: CliIo = processIo): Command {
+  const program = new Command("toka")
+    .description("toka operator tools: replays, group resets, table values, event histories")
+    .option(
+      "-b, --brokers <list>",
+      "Kafka bootstrap brokers, host:port[,...] (env KAFKA_BROKERS)",
+      defaultBrokers(),
+    )
+    .option("-v, --verbose", "also show the Kafka client's own log lines");
+  const context: CliContext = {
+    io,
+    connection: () => {
+      const { brokers, verbose } = program.opts<{ brokers: string; verbose?: boolean }>();
+      return {
+        brokers: parseBrokers(brokers),
+        logger: cliLogger(io, verbose === true),
+        clientId: "toka-cli",
+      };
+    },
+  };
+  for (const command of [
+    replayCommand(context),
+    resetGroupCommand(context),
+    showCommand(context),
+    historyCommand(context),
+    stateAtCommand(context),
+    aliasCommand(context),
+  ]) {
+    program.addCommand(command);
+  }
+  // Added commands do not inherit output settings: apply them to the whole tree.
+  const configure = (command: Command) => {
+    command
+      .showHelpAfterError()
+      .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+    for (const sub of command.commands) configure(sub);
+  };
+  configure(program);
+  return program;
+}
+
+/**
+ * Runs the CLI on `argv` (as `process.argv`); resolves with the exit code: 0, 1 for a
+ * failure (reported as `error: ...` on stderr), 2 for usage errors and missing values.
+ */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const program = createProgram(io);
+  const exitOverride = (command: Command) => {
+    command.exitOverride();
+    for (const sub of command.commands) exitOverride(sub);
+  };
+  exitOverride(program);
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === "commander.helpDisplayed" || error.code === "commander.version" ? 0 : 2;
+    }
+    if (error instanceof CliExit) {
+      io.err(`${error.message}\n`);
+      return error.exitCode;
+    }
+    io.err(`error: ${(error as Error).message ?? String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,121 @@
+import { Command, Option } from "commander";
+import { Kafka, logLevel } from "kafkajs";
+import { type CliContext, parseOffsets, parseTime } from "./cli-context.js";
+
+/** Group states in which Kafka lets offsets be changed: no member is in the group. */
+const STOPPED = new Set(["Empty", "Dead"]);
+
+/** `toka reset-group`: moves a stopped group's committed offsets on a topic. */
+export function resetGroupCommand(context: CliContext): Command {
+  return new Command("reset-group")
+    .description(
+      "move a stopped consumer group's committed offsets on a topic to a time, the start or the end",
+    )
+    .requiredOption("-g, --group <group>", "the consumer group (a toka group's name)")
+    .requiredOption("-t, --topic <topic>", "the topic whose offsets to move")
+    .addOption(
+      new Option(
+        "--to-time <time>",
+        "the first offset at or after this time (ISO 8601 or ms)",
+      ).argParser(parseTime),
+    )
+    .addOption(new Option("--to-earliest", "the start of each partition"))
+    .addOption(new Option("--to-latest", "the end of each partition"))
+    .addOption(
+      new Option("--to-offsets <spec>", "these offsets: partition:offset[,...]").argParser(
+        parseOffsets,
+      ),
+    )
+    .option("--dry-run", "show the plan, change nothing")
+    .action(
+      async (options: {
+        group: string;
+        topic: string;
+        toTime?: number;
+        toEarliest?: boolean;
+        toLatest?: boolean;
+        toOffsets?: Record<number, string>;
+        dryRun?: boolean;
+      }) => {
+        const { io } = context;
+        const targets = [
+          options.toTime !== undefined,
+          options.toEarliest,
+          options.toLatest,
+          options.toOffsets !== undefined,
+        ].filter(Boolean);
+        if (targets.length !== 1) {
+          throw new Error(
+            "give exactly one of --to-time, --to-earliest, --to-latest, --to-offsets",
+          );
+        }
+        const { brokers } = context.connection();
+        const admin = new Kafka({
+          brokers: [...brokers],
+          clientId: "toka-cli",
+          logLevel: logLevel.NOTHING,
+        }).admin();
+        await admin.connect();
+        try {
+          const { groups } = await admin.describeGroups([options.group]);
+          const group = groups[0];
+          if (group && !STOPPED.has(group.state)) {
+            throw new Error(
+              `group "${options.group}" is ${group.state} with ${group.members.length} member(s); Kafka changes offsets only of a group without members: stop its processors first, then run this again`,
+            );
+          }
+          const marks = await admin.fetchTopicOffsets(options.topic);
+          let next: Map<number, string>;
+          if (options.toTime !== undefined) {
+            const found = await admin.fetchTopicOffsetsByTimestamp(options.topic, options.toTime);
+            next = new Map(found.map((o) => [o.partition, o.offset]));
+          } else if (options.toEarliest) {
+            next = new Map(marks.map((m) => [m.partition, m.low]));
+          } else if (options.toLatest) {
+            next = new Map(marks.map((m) => [m.partition, m.high]));
+          } else {
+            next = new Map(Object.entries(options.toOffsets!).map(([p, o]) => [Number(p), o]));
+            for (const p of next.keys()) {
+              if (!marks.some((m) => m.partition === p)) {
+                throw new Error(
+                  `partition ${p} does not exist; ${options.topic} has partitions 0..${marks.length - 1}`,
+                );
+              }
+            }
+          }
+          const [committed] = await admin.fetchOffsets({
+            groupId: options.group,
+            topics: [options.topic],
+          });
+          const current = new Map(
+            (committed?.partitions ?? []).map((p) => [p.partition, p.offset]),
+          );
+          io.out(
+            `group ${options.group}, topic ${options.topic}${options.dryRun ? " (dry run)" : ""}\n`,
+          );
+          io.out("partition  committed  new\n");
+          for (const [partition, offset] of [...next].sort((a, b) => a[0] - b[0])) {
+            const was = current.get(partition);
+            io.out(
+              `${String(partition).padStart(9)}  ${String(was === undefined || was === "-1" ? "-" : was).padStart(9)}  ${offset}\n`,
+            );
+          }
+          const tables = await admin.listTopics();
+          if (tables.includes(`${options.group}-table`)) {
+            io.err(
+              `note: "${options.group}" keeps a table. A toka processor resumes at the later of the committed offset and its local checkpoint, and in exactly-once mode skips inputs its table already applied: moving offsets back does not apply inputs to the table again (rebuild it with toka replay instead), moving them forward skips inputs.\n`,
+            );
+          }
+          if (options.dryRun) return;
+          await admin.setOffsets({
+            groupId: options.group,
+            topic: options.topic,
+            partitions: [...next].map(([partition, offset]) => ({ partition, offset })),
+          });
+          io.err(`reset ${next.size} partition(s)\n`);
+        } finally {
+          await admin.disconnect();
+        }
+      },
+    );
+}
