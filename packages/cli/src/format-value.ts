@@ -30,8 +30,7 @@ export function formatBytes(bytes: Uint8Array | null, format: ValueFormat): unkn
     } catch {
       if (format === "json") return text;
     }
-    // Printable text only: control characters (but tab and newlines) suggest binary.
-    if (!/[\u0000-\u0008\u000e-\u001f]/.test(text)) return text;
+    if (!hasControlCharacters(text)) return text;
   }
   return format === "json" ? buffer.toString("base64") : `0x${buffer.toString("hex")}`;
 }
@@ -53,4 +52,13 @@ export function toJson(value: unknown, indent?: number): string {
       indent,
     ) ?? "null"
   );
+}
+
+/** Control characters other than tab, line feed and carriage return suggest binary data. */
+function hasControlCharacters(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return true;
+  }
+  return false;
 }
