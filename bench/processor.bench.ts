@@ -5,6 +5,7 @@
 //   at-least-once, exactly-once, exactly-once-transactional   toka processors
 // Two phases: throughput over a backlog, then latency at a fixed rate.
 //   tsx bench/processor.bench.ts [--messages 1000000] [--keys 100000] [--rate 5000] [--seconds 10]
+//                                [--heap-mb 256] [--batch-bytes 1048576] [--modes raw,at-least-once,...]
 // Uses KAFKA_BROKERS, or starts the local broker (scripts/kafka.sh).
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -21,6 +22,11 @@ const { values: args } = parseArgs({
     rate: { type: "string", default: "5000" },
     seconds: { type: "string", default: "10" },
     modes: { type: "string", default: "raw,at-least-once,exactly-once,exactly-once-transactional" },
+    // Caps each pipeline's V8 heap: without a cap, V8 grows the heap freely on a large
+    // machine and peak RSS says more about the garbage collector than about the pipeline.
+    "heap-mb": { type: "string" },
+    // Bytes fetched per partition and request, the same for every pipeline.
+    "batch-bytes": { type: "string", default: String(1024 * 1024) },
   },
 });
 const messages = Number(args.messages);
@@ -86,9 +92,15 @@ interface Result {
 
 /** Starts a pipeline process; resolves `ready` when it is consuming and `result` at the end. */
 function pipeline(mode: string, input: string, expected: number) {
+  const heap = args["heap-mb"] ? [`--max-old-space-size=${args["heap-mb"]}`] : [];
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", fileURLToPath(new URL("./processor-pipeline.ts", import.meta.url))],
+    [
+      ...heap,
+      "--import",
+      "tsx",
+      fileURLToPath(new URL("./processor-pipeline.ts", import.meta.url)),
+    ],
     {
       env: {
         ...process.env,
@@ -96,6 +108,7 @@ function pipeline(mode: string, input: string, expected: number) {
         BENCH_MODE: mode,
         BENCH_INPUT: input,
         BENCH_MESSAGES: String(expected),
+        BENCH_BATCH_BYTES: args["batch-bytes"],
         BENCH_GROUP: `bench-${run}-${mode}-${input}`,
       },
       stdio: ["ignore", "pipe", "inherit"],
@@ -121,7 +134,7 @@ function pipeline(mode: string, input: string, expected: number) {
 }
 
 console.log(
-  `workload (a): ${messages} messages, ${keys} keys, ${partitions} partitions; brokers ${brokers.join(",")}`,
+  `workload (a): ${messages} messages, ${keys} keys, ${partitions} partitions; brokers ${brokers.join(",")}; heap cap ${args["heap-mb"] ?? "none"} MB, ${args["batch-bytes"]} bytes per partition fetch`,
 );
 const backlog = await topic(`bench-${run}-backlog`);
 let t = Date.now();
