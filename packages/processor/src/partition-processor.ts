@@ -46,6 +46,8 @@ interface KeyState {
   dirty: boolean;
   /** The ID of the last message that changed it, for the table record's `toka-id`. */
   lastId: string | undefined;
+  /** `dedup` as written to the table record's header, reused for local storage. */
+  dedupJson?: string;
 }
 
 interface Handler {
@@ -306,7 +308,8 @@ export class PartitionProcessor {
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       const key = keys[i]!;
-      const id = record.headers[ID_HEADER] ?? `${topic}/${this.partition}/${record.offset}`;
+      const explicitId = record.headers[ID_HEADER];
+      const id = explicitId ?? `${topic}/${this.partition}/${record.offset}`;
       const state = states.get(key);
       if (state && this.exactlyOnce) {
         state.dedup ??= { applied: {}, ids: [], duplicates: 0 };
@@ -318,7 +321,7 @@ export class PartitionProcessor {
         }
         dedup.applied[topic] = record.offset;
         state.dirty = true;
-        if (this.seenRecently(dedup, id, record.timestamp)) {
+        if (explicitId !== undefined && this.seenRecently(dedup, explicitId, record.timestamp)) {
           dedup.duplicates += 1;
           duplicates += 1;
           this.host.emit("message.duplicate", {
@@ -348,7 +351,10 @@ export class PartitionProcessor {
           state.dirty = true;
           state.lastId = id;
         }
-        if (state.dedup) this.remember(state.dedup, id, record.timestamp);
+        // Only explicit IDs can repeat: an offset-based ID is unique, and its redelivery
+        // is caught by the applied offsets.
+        if (state.dedup && explicitId !== undefined)
+          this.remember(state.dedup, explicitId, record.timestamp);
       }
       for (const r of ctx.records) out.push(r);
     }
@@ -365,7 +371,11 @@ export class PartitionProcessor {
       for (const [key, state] of states) {
         if (!state.dirty) continue;
         if (state.encoded === undefined && !state.dedup) deletes.add(key);
-        else puts.set(key, encodeTableEntry({ value: state.encoded, dedup: state.dedup }));
+        else
+          puts.set(
+            key,
+            encodeTableEntry({ value: state.encoded, dedup: state.dedup }, state.dedupJson),
+          );
       }
       this.inputOffsets.set(topic, nextInput);
       await this.write({ puts, deletes, tableOffset, inputOffsets: this.currentInputOffsets() });
@@ -489,7 +499,8 @@ export class PartitionProcessor {
       states.set(key, {
         value,
         encoded: entry.value,
-        dedup: entry.dedup ? structuredClone(entry.dedup) : undefined,
+        // Decoded afresh from the stored bytes: this batch may change it in place.
+        dedup: entry.dedup,
         dirty: false,
         lastId: undefined,
       });
@@ -617,7 +628,10 @@ export class PartitionProcessor {
         state.encoded = codec.encode(state.value);
       const headers: Record<string, string> = {};
       if (state.lastId) headers[ID_HEADER] = `${state.lastId}:table`;
-      if (state.dedup) headers[DEDUP_HEADER] = JSON.stringify(state.dedup);
+      if (state.dedup) {
+        state.dedupJson = JSON.stringify(state.dedup);
+        headers[DEDUP_HEADER] = state.dedupJson;
+      }
       records.push({
         topic: table,
         partition: this.partition,

@@ -31,15 +31,18 @@ const FLAG_DELETED = 2;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Encodes an entry for local storage. */
-export function encodeTableEntry(entry: TableEntry): Uint8Array {
+/**
+ * Encodes an entry for local storage; `dedupJson` is `entry.dedup` already serialized
+ * (the table record's header carries the same text).
+ */
+export function encodeTableEntry(entry: TableEntry, dedupJson?: string): Uint8Array {
   if (!entry.dedup) {
     const out = new Uint8Array(1 + (entry.value?.byteLength ?? 0));
     out[0] = FLAG_PLAIN;
     if (entry.value) out.set(entry.value, 1);
     return out;
   }
-  const dedup = encoder.encode(JSON.stringify(entry.dedup));
+  const dedup = encoder.encode(dedupJson ?? JSON.stringify(entry.dedup));
   const out = new Uint8Array(5 + dedup.byteLength + (entry.value?.byteLength ?? 0));
   out[0] = entry.value ? FLAG_DEDUP : FLAG_DEDUP | FLAG_DELETED;
   new DataView(out.buffer).setUint32(1, dedup.byteLength);
