@@ -17,7 +17,7 @@ import {
 } from "./options.js";
 import { type PartitionHost, PartitionProcessor } from "./partition-processor.js";
 import { retrying } from "./retry.js";
-import { waitForStatus } from "./status-wait.js";
+import { runUntilClosed, waitForStatus } from "./status-wait.js";
 import { compareOffsets } from "./table-entry.js";
 import { processorMetrics } from "./telemetry.js";
 import { prepareGroupTopics } from "./topic-manager.js";
@@ -134,16 +134,15 @@ export class Processor<G extends GroupGraph = GroupGraph> {
    * Runs until `signal` aborts (then closes) or the processor fails.
    * @throws TokaError the failure that stopped the processor.
    */
-  async run({ signal }: { signal?: AbortSignal } = {}): Promise<void> {
-    const onAbort = () => void this.close();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      if (signal?.aborted) return;
-      await this.start();
-      await this.waitFor(ProcessorStatus.Closed);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
+  run({ signal }: { signal?: AbortSignal } = {}): Promise<void> {
+    return runUntilClosed(
+      {
+        start: () => this.start(),
+        close: () => this.close(),
+        waitClosed: () => this.waitFor(ProcessorStatus.Closed),
+      },
+      signal,
+    );
   }
 
   /** Finishes in-flight batches, commits, closes storage and leaves the group. Idempotent. */

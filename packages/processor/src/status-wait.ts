@@ -41,3 +41,22 @@ export function waitForStatus<S extends string>(wait: StatusWait<S>): Promise<vo
     check(wait.current());
   });
 }
+
+/**
+ * The `run({ signal })` of a long-lived object: starts it, resolves when it is closed
+ * (an abort of `signal` closes it), rejects with its failure.
+ */
+export async function runUntilClosed(
+  lifecycle: { start(): Promise<void>; close(): Promise<void>; waitClosed(): Promise<void> },
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const onAbort = () => void lifecycle.close();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    if (signal?.aborted) return;
+    await lifecycle.start();
+    await lifecycle.waitClosed();
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}

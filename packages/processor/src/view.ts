@@ -8,7 +8,7 @@ import type {
   TopicPartition,
 } from "./client/kafka-client.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
-import { waitForStatus } from "./status-wait.js";
+import { runUntilClosed, waitForStatus } from "./status-wait.js";
 import { compareOffsets } from "./table-entry.js";
 import {
   type ResolvedViewOptions,
@@ -248,16 +248,15 @@ export class View<T> {
    * Runs until `signal` aborts (then closes) or the view fails.
    * @throws TokaError the failure that stopped the view.
    */
-  async run({ signal }: { signal?: AbortSignal } = {}): Promise<void> {
-    const onAbort = () => void this.close();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      if (signal?.aborted) return;
-      await this.start();
-      await this.waitFor(ViewStatus.Closed);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
+  run({ signal }: { signal?: AbortSignal } = {}): Promise<void> {
+    return runUntilClosed(
+      {
+        start: () => this.start(),
+        close: () => this.close(),
+        waitClosed: () => this.waitFor(ViewStatus.Closed),
+      },
+      signal,
+    );
   }
 
   /** Leaves Kafka and closes local storage; pending waits reject. Idempotent. */
