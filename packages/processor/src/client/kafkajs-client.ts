@@ -64,7 +64,11 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
         // bounds retries on purpose (see PRODUCER_RETRIES).
         if (message.startsWith("Limiting retries")) return;
         const entry = { component: `kafkajs.${namespace}`, ...fields };
-        if (level === logLevel.ERROR) logger.error(message, entry);
+        // The connection logs every error response, most of which kafkajs retries (a
+        // coordinator still loading, a leader moving); what is not retried surfaces as
+        // a thrown error, so these are debug lines.
+        if (namespace === "Connection") logger.debug(message, entry);
+        else if (level === logLevel.ERROR) logger.error(message, entry);
         else logger.warn(message, entry);
       },
   });
