@@ -111,8 +111,10 @@ export type ReplayStatus = (typeof ReplayStatus)[keyof typeof ReplayStatus];
 
 interface KeyEntry<V> {
   value: V | undefined;
-  /** Recent event IDs with their timestamps. */
-  ids: [string, number][];
+  /** Recent event IDs, oldest first (parallel to `times`; two arrays allocate less than pairs). */
+  ids: string[];
+  /** The timestamps of `ids`. */
+  times: number[];
   /** Offset of the last event applied. */
   applied: string;
   lastId: string;
@@ -446,7 +448,7 @@ export class Replay<V, E> {
       });
       await finished;
       // Flush and commit outside the consumer's handlers: nothing is read any more.
-      for (const p of this.partitions.values()) await this.flush(p);
+      await Promise.all([...this.partitions.values()].map((p) => this.flush(p)));
       await consumer.commit(
         ranges.map((r) => ({
           topic,
@@ -463,10 +465,20 @@ export class Replay<V, E> {
   private async apply(batch: IncomingBatch) {
     const p = this.partitions.get(batch.partition);
     if (!p || p.done) return;
-    const records = batch.records.filter((r) => {
-      const offset = BigInt(r.offset);
-      return offset >= p.position && offset < p.end;
-    });
+    const all = batch.records;
+    const first = all[0];
+    const lastFetched = all.at(-1);
+    // Usually the whole batch is in range; filter only at the edges.
+    const records =
+      first &&
+      lastFetched &&
+      BigInt(first.offset) >= p.position &&
+      BigInt(lastFetched.offset) < p.end
+        ? all
+        : all.filter((r) => {
+            const offset = BigInt(r.offset);
+            return offset >= p.position && offset < p.end;
+          });
     if (records.length === 0) return;
     const keys = records.map((r) => (r.key ? utf8.decode(r.key) : ""));
     await this.load(p, keys);
@@ -481,6 +493,7 @@ export class Replay<V, E> {
         entry = {
           value: undefined,
           ids: [],
+          times: [],
           applied: "",
           lastId: "",
           duplicates: 0,
@@ -489,7 +502,7 @@ export class Replay<V, E> {
         p.cache.set(key, entry);
         this.cachedKeys += 1;
       }
-      if (window > 0 && entry.ids.some(([seen]) => seen === id)) {
+      if (window > 0 && entry.ids.includes(id)) {
         entry.duplicates += 1;
         this.counts.duplicates += 1;
         p.dirty.add(key);
@@ -509,8 +522,12 @@ export class Replay<V, E> {
         this.counts.events += 1;
       }
       if (window > 0) {
-        entry.ids.push([id, record.timestamp]);
-        if (entry.ids.length > window) entry.ids.shift();
+        entry.ids.push(id);
+        entry.times.push(record.timestamp);
+        if (entry.ids.length > window) {
+          entry.ids.shift();
+          entry.times.shift();
+        }
       }
       entry.applied = record.offset;
       entry.lastId = id;
@@ -547,7 +564,9 @@ export class Replay<V, E> {
       if (entry.value === undefined && !entry.written) continue;
       const dedup: KeyDedup = {
         applied: { [topic]: entry.applied },
-        ids: entry.ids.slice(-HEADER_IDS),
+        ids: entry.ids
+          .slice(-HEADER_IDS)
+          .map((id, i, kept) => [id, entry.times[entry.times.length - kept.length + i]!]),
         duplicates: entry.duplicates,
       };
       records.push({
@@ -600,6 +619,7 @@ export class Replay<V, E> {
     const meta = utf8Encoder.encode(
       JSON.stringify({
         ids: entry.ids,
+        times: entry.times,
         applied: entry.applied,
         lastId: entry.lastId,
         duplicates: entry.duplicates,
@@ -643,6 +663,7 @@ export class Replay<V, E> {
     return {
       value,
       ids: meta.ids,
+      times: meta.times,
       applied: meta.applied,
       lastId: meta.lastId,
       duplicates: meta.duplicates,
