@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { protobufCodec } from "@toka/codec";
 import { EventHeader, Replay, startAggregate, startProjection } from "@toka/event-sourcing";
-import { silentLogger } from "@toka/processor";
+import { type Processor, silentLogger } from "@toka/processor";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { accountAggregate, decide } from "../examples/4-bank/src/account.js";
 import { balancesProjection } from "../examples/4-bank/src/balances.js";
@@ -97,15 +97,22 @@ async function produce(
   await producer.disconnect();
 }
 
-/** Resolves once `group` committed every partition of `topic` up to its end. */
-async function consumed(group: string, topic: string) {
-  const ends = await admin.fetchTopicOffsets(topic);
+/**
+ * Resolves once `processor` has processed every partition of `topic` up to its end. Read
+ * from the processor, not from committed offsets: a commit that fails (a rebalance
+ * during a long batch) is not retried while no new input arrives.
+ */
+async function processed(processor: Processor, topic: string) {
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((e) => [e.partition, e.high]));
   for (;;) {
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    const done = ends.every((e) => {
-      const at = committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? "-1";
-      return e.high === "0" || Number(at) >= Number(e.high);
-    });
+    const { partitions: owned } = processor.stats();
+    const done =
+      owned.length === ends.size &&
+      owned.every((p) => {
+        const at = p.inputs.find((i) => i.topic === topic)?.offset;
+        const end = ends.get(p.partition);
+        return end === "0" || (at !== undefined && BigInt(at) >= BigInt(end ?? "0"));
+      });
     if (done) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -195,6 +202,7 @@ if (phases.has("b")) {
       const consumer = kafka.consumer({
         groupId: `raw-pipe-${run}`,
         maxBytesPerPartition: 1024 * 1024,
+        maxWaitTimeInMs: 500,
       });
       await consumer.connect();
       await consumer.subscribe({ topic: input, fromBeginning: true });
@@ -212,7 +220,15 @@ if (phases.has("b")) {
                   out.push({ key: m.key, value: Buffer.from(eventCodec.encode(e)) });
               }
             }
-            await producer.send({ topic: `${input}-raw-out`, acks: -1, messages: out });
+            // Requests of at most 5 000 records, as toka's client sends them: one request
+            // with a whole fetch of small records stalls the kafkajs producer.
+            for (let i = 0; i < out.length; i += 5_000) {
+              await producer.send({
+                topic: `${input}-raw-out`,
+                acks: -1,
+                messages: out.slice(i, i + 5_000),
+              });
+            }
             seen += batch.messages.length;
             if (seen >= commands) resolve();
           },
@@ -231,7 +247,7 @@ if (phases.has("b")) {
     const account = accountAggregate(name);
     await measure(`aggregate, ${guarantee}`, commands, pipe, async () => {
       const processor = await startAggregate(account, { ...options, guarantee });
-      await consumed(account.name, account.commandsTopic);
+      await processed(processor, account.commandsTopic);
       await processor.close();
     });
   }
@@ -285,7 +301,7 @@ if (phases.has("r")) {
       ...options,
       group: `${balances.name}-processor`,
     });
-    await consumed(`${balances.name}-processor`, account.eventsTopic);
+    await processed(processor, account.eventsTopic);
     await processor.close();
   });
 }
