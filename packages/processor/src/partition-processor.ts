@@ -71,6 +71,11 @@ export class PartitionProcessor {
   readonly inputOffsets = new Map<string, string>();
   /** Per input topic: the high watermark seen in the last batch, for lag. */
   readonly highWatermarks = new Map<string, string>();
+  /**
+   * Per input topic: how far fetching got, past transaction markers too (which never
+   * reach a batch). Only for lag: a log written in transactions ends in a marker.
+   */
+  readonly readPositions = new Map<string, string>();
   private checkpointed: Checkpoint | undefined;
   private recoveryStart = Date.now();
   private recoveryTarget = "0";
@@ -170,6 +175,15 @@ export class PartitionProcessor {
         );
       }
     });
+  }
+
+  /** Told after each handled batch of an input topic, also ones holding only markers. */
+  noteInputEnd(topic: string, lastOffset: string): void {
+    // While recovering, fetched input batches are handed back, not processed.
+    if (this.state !== PartitionState.Running) return;
+    const next = addToOffset(lastOffset, 1);
+    const read = this.readPositions.get(topic);
+    if (read === undefined || compareOffsets(next, read) > 0) this.readPositions.set(topic, next);
   }
 
   /** Like {@link noteTableProgress}, for a joined table. */

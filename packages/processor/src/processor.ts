@@ -202,9 +202,10 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         inputs: this.inputTopics().map((topic) => {
           const offset = p.inputOffsets.get(topic);
           const highWatermark = p.highWatermarks.get(topic);
+          const read = p.readPositions.get(topic) ?? offset;
           const lag =
-            offset !== undefined && highWatermark !== undefined
-              ? Math.max(0, Number(BigInt(highWatermark) - BigInt(offset)))
+            read !== undefined && highWatermark !== undefined
+              ? Math.max(0, Number(BigInt(highWatermark) - BigInt(read)))
               : undefined;
           return { topic, offset, highWatermark, lag };
         }),
@@ -419,6 +420,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     if (tp.topic === this.graph.tableTopic) recovered = processor.noteTableProgress(lastOffset);
     else if (this.graph.joins.has(tp.topic))
       recovered = processor.noteJoinProgress(tp.topic, lastOffset);
+    else processor.noteInputEnd(tp.topic, lastOffset);
     if (recovered) {
       this.assignmentWork = this.assignmentWork
         .then(() => this.activate(processor))
