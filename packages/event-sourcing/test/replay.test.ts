@@ -104,6 +104,32 @@ describe("replay", () => {
     expect((await tester.tableValue(result.group, "a", summaries.table))?.balance).toBe(12);
   });
 
+  test("a processor continuing a replay whose offset commit was lost applies nothing twice", async () => {
+    const { tester, account, summaries } = await bank();
+    const send = (key: string, value: Command) =>
+      tester.emit(account.commandsTopic, key, value, { codec: commandCodec });
+    await send("a", { type: "open", owner: "A" });
+    await send("a", { type: "deposit", amount: 5 });
+    await send("b", { type: "open", owner: "B" });
+    const result = await new Replay(summaries, {
+      client: tester.client,
+      logger: silentLogger,
+    }).run();
+    // As if the replay's final commit never happened: the group starts at the beginning.
+    for (const { partition } of result.ranges) {
+      tester.setCommittedOffset(result.group, account.eventsTopic, partition, 0);
+    }
+    await tester.startProcessor(summaries.graphFor(result.group), { guarantee: "exactly-once" });
+    await send("a", { type: "deposit", amount: 1 });
+    expect(await tester.table(result.group, summaries.table)).toEqual(
+      await tester.table(summaries.name, summaries.table),
+    );
+    expect(await tester.tableValue(result.group, "a", summaries.table)).toMatchObject({
+      balance: 6,
+      transactions: 3,
+    });
+  });
+
   test("starts at given offsets or at a time", async () => {
     const { tester, account, summaries } = await bank();
     await tester.emit(
