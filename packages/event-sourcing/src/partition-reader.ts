@@ -27,6 +27,7 @@ export async function readPartition(
   const done = new Promise<void>((resolve, reject) => {
     settle = { resolve, reject };
   });
+  done.catch(() => {}); // awaited below; a crash before that is not unhandled
   try {
     await consumer.connect();
     await consumer.subscribe([topic]);

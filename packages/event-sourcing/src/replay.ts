@@ -394,6 +394,9 @@ export class Replay<V, E> {
     const finished = new Promise<void>((resolve, reject) => {
       settle = { resolve, reject };
     });
+    // Awaited below; until then a failure (an abort before the consumer runs) must not
+    // count as unhandled.
+    finished.catch(() => {});
     const failed = (error: unknown) => settle.reject(error);
     const onAbort = () =>
       failed(
