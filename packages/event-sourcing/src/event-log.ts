@@ -98,15 +98,17 @@ export function eventLog<E>(
     schemaVersion,
     eventType: options.eventType ?? defaultEventType,
     decode(bytes, record) {
-      const version = parseVersion(record.headers[EventHeader.SchemaVersion]) ?? 1;
+      // Without an upcaster every version is decoded alike: no need to read the header.
+      const version = upcast ? (parseVersion(record.headers[EventHeader.SchemaVersion]) ?? 1) : 0;
       try {
         return upcast && version !== schemaVersion
           ? upcast(bytes, version, record.headers)
           : codec.decode(bytes);
       } catch (cause) {
+        const written = parseVersion(record.headers[EventHeader.SchemaVersion]) ?? 1;
         throw new TokaError(
           TokaErrorCode.DecodeFailed,
-          `the event does not decode with ${codec.name} (schema version ${version}, current ${schemaVersion})${upcast ? "" : "; if its encoding changed, raise schemaVersion and give an upcast"}`,
+          `the event does not decode with ${codec.name} (schema version ${written}, current ${schemaVersion})${upcast ? "" : "; if its encoding changed, raise schemaVersion and give an upcast"}`,
           {
             cause,
             topic: record.topic,
@@ -120,21 +122,74 @@ export function eventLog<E>(
   };
 }
 
-/** The {@link EventMeta} of a record. */
+/**
+ * The {@link EventMeta} of a record. Fields are read from the headers when first used:
+ * folds that look at none of them (most do not) cost no header parsing.
+ */
 export function eventMeta(record: EventRecord): EventMeta {
-  const h = record.headers;
-  return {
-    key: record.key,
-    id: h["toka-id"] ?? `${record.topic}/${record.partition}/${record.offset}`,
-    partition: record.partition,
-    offset: record.offset,
-    timestamp: record.timestamp,
-    type: h[EventHeader.Type],
-    aggregateVersion: parseVersion(h[EventHeader.AggregateVersion]),
-    schemaVersion: parseVersion(h[EventHeader.SchemaVersion]) ?? 1,
-    commandId: h[EventHeader.CommandId],
-    headers: h,
-  };
+  return new RecordMeta(record);
+}
+
+class RecordMeta implements EventMeta {
+  constructor(private readonly record: EventRecord) {}
+  get key() {
+    return this.record.key;
+  }
+  get id() {
+    const r = this.record;
+    return r.headers["toka-id"] ?? `${r.topic}/${r.partition}/${r.offset}`;
+  }
+  get partition() {
+    return this.record.partition;
+  }
+  get offset() {
+    return this.record.offset;
+  }
+  get timestamp() {
+    return this.record.timestamp;
+  }
+  get type() {
+    return this.record.headers[EventHeader.Type];
+  }
+  get aggregateVersion() {
+    return parseVersion(this.record.headers[EventHeader.AggregateVersion]);
+  }
+  get schemaVersion() {
+    return parseVersion(this.record.headers[EventHeader.SchemaVersion]) ?? 1;
+  }
+  get commandId() {
+    return this.record.headers[EventHeader.CommandId];
+  }
+  get headers() {
+    return this.record.headers;
+  }
+  /** Plain data for logs and JSON. */
+  toJSON(): EventMeta {
+    const {
+      key,
+      id,
+      partition,
+      offset,
+      timestamp,
+      type,
+      aggregateVersion,
+      schemaVersion,
+      commandId,
+      headers,
+    } = this;
+    return {
+      key,
+      id,
+      partition,
+      offset,
+      timestamp,
+      type,
+      aggregateVersion,
+      schemaVersion,
+      commandId,
+      headers,
+    };
+  }
 }
 
 function parseVersion(text: string | undefined): number | undefined {
