@@ -57,6 +57,9 @@ interface Handler {
 
 const utf8 = new TextDecoder();
 
+/** Messages between heartbeats within a batch: long batches keep the group membership. */
+const HEARTBEAT_EVERY = 1_000;
+
 /**
  * Processes one partition of a group: recovers its table partition into local storage,
  * then runs batches of input messages through the callbacks (ARCHITECTURE §4):
@@ -266,6 +269,7 @@ export class PartitionProcessor {
     topic: string,
     records: readonly IncomingRecord[],
     highWatermark: string,
+    heartbeat: () => Promise<void> = async () => {},
   ): Promise<void> {
     const attributes = {
       "toka.group": this.group,
@@ -274,7 +278,7 @@ export class PartitionProcessor {
       "toka.messages": records.length,
     };
     return this.serialize(() =>
-      inBatchSpan(attributes, () => this.runBatch(topic, records, highWatermark)),
+      inBatchSpan(attributes, () => this.runBatch(topic, records, highWatermark, heartbeat)),
     );
   }
 
@@ -297,6 +301,7 @@ export class PartitionProcessor {
     topic: string,
     incoming: readonly IncomingRecord[],
     highWatermark: string,
+    heartbeat: () => Promise<void>,
   ) {
     if (this.state !== PartitionState.Running) return;
     const started = Date.now();
@@ -320,6 +325,7 @@ export class PartitionProcessor {
     let failed = 0;
 
     for (let i = 0; i < records.length; i++) {
+      if (i % HEARTBEAT_EVERY === HEARTBEAT_EVERY - 1) await heartbeat();
       const record = records[i]!;
       const key = keys[i]!;
       const explicitId = record.headers[ID_HEADER];
@@ -376,7 +382,9 @@ export class PartitionProcessor {
     const tableRecords = states ? this.tableRecords(states) : [];
     const nextInput = addToOffset(last.offset, 1);
     const position = { topic, partition: this.partition, offset: nextInput };
+    await heartbeat();
     const produced = await this.produce(tableRecords, out, position);
+    await heartbeat();
     const tableOffset = this.tableOffsetAfter(produced, tableRecords.length);
 
     if (this.storage) {

@@ -374,6 +374,19 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         processor.inputOffsets.set(topic, start);
         this.consumer!.seek({ topic, partition, offset: start });
       }
+      if (start !== undefined && start !== committed) {
+        // Commit what the checkpoint covers: with no new input the group's offset would
+        // otherwise stay behind (lag that never drains; another owner redoing the work).
+        await this.consumer!.commit([{ topic, partition, offset: start }]).catch((cause) => {
+          this.options.logger.warn("committing the checkpointed offset failed", {
+            group: this.group,
+            topic,
+            partition,
+            offset: start,
+            error: cause,
+          });
+        });
+      }
     }
     this.consumer!.resume(this.inputTopics().map((topic) => ({ topic, partition })));
     this.refreshStatus();
@@ -403,7 +416,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
           });
         return false;
       }
-      await processor.processBatch(batch.topic, batch.records, batch.highWatermark);
+      await processor.processBatch(
+        batch.topic,
+        batch.records,
+        batch.highWatermark,
+        batch.heartbeat,
+      );
       return true;
     } catch (cause) {
       const error = this.asTokaError(cause, "processing a batch failed");

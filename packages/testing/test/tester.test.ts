@@ -360,6 +360,26 @@ describe("a processor on the tester", () => {
     expect(await t.tableValue(graph, "alice")).toEqual({ count: 2, sum: 2 });
   });
 
+  // Regression: a restart whose checkpoint was ahead of the group's commit continued
+  // after the checkpoint but never committed it; with no new input the group's offset
+  // stayed behind forever.
+  test("a restart commits the checkpointed offsets the group had lost", async () => {
+    const t = tester();
+    setup(t, 1);
+    const graph = counter();
+    const storage = memoryStorage();
+    const first = await t.startProcessor(graph, { storage });
+    await t.emit("amounts", "alice", 1, { codec: jsonCodec<number>() });
+    await t.emit("amounts", "alice", 2, { codec: jsonCodec<number>() });
+    await first.close();
+    expect(t.committedOffset("counter", "amounts", 0)).toBe("2");
+    t.setCommittedOffset("counter", "amounts", 0, 0);
+
+    await t.startProcessor(graph, { storage });
+    expect(t.committedOffset("counter", "amounts", 0)).toBe("2");
+    expect(await t.tableValue(graph, "alice")).toEqual({ count: 2, sum: 3 });
+  });
+
   test("the same inputs give the same topics, offsets and headers in every run", async () => {
     const run = async () => {
       const t = tester();

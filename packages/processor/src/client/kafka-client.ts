@@ -100,6 +100,12 @@ export interface IncomingBatch extends TopicPartition {
   readonly records: readonly IncomingRecord[];
   /** The partition's high watermark when fetched. */
   readonly highWatermark: string;
+  /**
+   * Keeps the consumer's group membership alive during a long batch (a client may
+   * throttle it); without it, a batch longer than the session timeout loses the
+   * partition and its commit.
+   */
+  readonly heartbeat?: () => Promise<void>;
 }
 
 /** Callbacks of a consumer. */

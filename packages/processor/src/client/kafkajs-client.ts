@@ -337,7 +337,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: options.concurrency,
-        eachBatch: async ({ batch, resolveOffset }) => {
+        eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
           const records = batch.messages.map((m) => ({
             topic: batch.topic,
             partition: batch.partition,
@@ -352,6 +352,8 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
             partition: batch.partition,
             records,
             highWatermark: batch.highWatermark,
+            // kafkajs sends one only when the heartbeat interval has passed.
+            heartbeat,
           });
           const last = batch.messages.at(-1);
           if (handled && last) resolveOffset(last.offset);
