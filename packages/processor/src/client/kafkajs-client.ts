@@ -352,8 +352,10 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
             partition: batch.partition,
             records,
             highWatermark: batch.highWatermark,
-            // kafkajs sends one only when the heartbeat interval has passed.
-            heartbeat,
+            // kafkajs sends one only when the heartbeat interval has passed. Best effort:
+            // a rebalance it reports is noticed again after the batch (the commit fails,
+            // the consumer rejoins), so it must not abort the batch halfway.
+            heartbeat: () => heartbeat().catch(() => {}),
           });
           const last = batch.messages.at(-1);
           if (handled && last) resolveOffset(last.offset);
