@@ -45,6 +45,42 @@ export interface KafkajsClientOptions {
 const MAX_REQUEST_RECORDS = 5_000;
 const MAX_REQUEST_BYTES = 512 * 1024;
 
+/**
+ * How long a produce request is retried while the cluster is failing over (a broker
+ * down until its partitions have new leaders), like the Java client's
+ * `delivery.timeout.ms`; kafkajs's own retries give up after about ten seconds.
+ */
+const DELIVERY_TIMEOUT_MS = 120_000;
+
+/** Whether kafkajs gave up on something that may succeed later (directly or as the cause). */
+function retriableFailure(error: unknown): boolean {
+  for (
+    let e = error as { retriable?: unknown; cause?: unknown } | undefined;
+    e;
+    e = e.cause as typeof e
+  ) {
+    if (e.retriable === true) return true;
+  }
+  return false;
+}
+
+/**
+ * Retries `send` on retriable failures until DELIVERY_TIMEOUT_MS. A retried request may
+ * be written twice if only its acknowledgement was lost: table records are then rewritten
+ * with the same value, and emits carry the same message IDs for downstream dedup.
+ */
+async function withDeliveryTimeout<T>(send: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
+  for (let backoff = 250; ; backoff = Math.min(backoff * 2, 5_000)) {
+    try {
+      return await send();
+    } catch (error) {
+      if (!retriableFailure(error) || Date.now() + backoff > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, backoff));
+    }
+  }
+}
+
 /** Retries of the idempotent producer: bounded so a lost cluster surfaces as an error. */
 const PRODUCER_RETRIES = 10;
 
@@ -176,6 +212,7 @@ function requests(records: readonly OutgoingRecord[]): OutgoingRecord[][] {
 async function sendInRequests(
   records: readonly OutgoingRecord[],
   send: (topicMessages: { topic: string; messages: Message[] }[]) => Promise<RecordMetadata[]>,
+  retry: boolean,
 ): Promise<ProducedBatch[]> {
   const merged = new Map<
     string,
@@ -192,7 +229,9 @@ async function sendInRequests(
           (explicit.get(`${r.topic}\0${r.partition}`) ?? 0) + 1,
         );
     }
-    for (const m of await send(groupByTopic(request))) {
+    const attempt = () => send(groupByTopic(request));
+    // Inside a transaction a failed request aborts the transaction instead.
+    for (const m of await (retry ? withDeliveryTimeout(attempt) : attempt())) {
       const id = `${m.topicName}\0${m.partition}`;
       const count = explicit.get(id);
       const base = m.baseOffset ?? "-1";
@@ -236,12 +275,18 @@ function kafkajsProducer(kafka: Kafka, transactionalId: string | undefined): Cli
     connect: () => producer.connect(),
     disconnect: () => producer.disconnect(),
     send: (records) =>
-      sendInRequests(records, (topicMessages) => producer.sendBatch({ acks: -1, topicMessages })),
+      sendInRequests(
+        records,
+        (topicMessages) => producer.sendBatch({ acks: -1, topicMessages }),
+        true,
+      ),
     async sendInTransaction(records, { groupId, offsets }) {
       const tx = await producer.transaction();
       try {
-        const produced = await sendInRequests(records, (topicMessages) =>
-          tx.sendBatch({ acks: -1, topicMessages }),
+        const produced = await sendInRequests(
+          records,
+          (topicMessages) => tx.sendBatch({ acks: -1, topicMessages }),
+          false,
         );
         if (offsets.length > 0) {
           const byTopic = new Map<string, { partition: number; offset: string }[]>();
