@@ -9,9 +9,7 @@
 //   tsx bench/event-sourcing.bench.ts [--events 1000000] [--keys 100000] [--commands 200000]
 //                                     [--accounts 10000] [--partitions 8] [--phases b,r]
 // Uses KAFKA_BROKERS, or starts the local broker (scripts/kafka.sh).
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { protobufCodec } from "@toka/codec";
@@ -25,6 +23,8 @@ import {
   AccountEventSchema,
   AccountStateSchema,
 } from "../examples/4-bank/src/gen/bank/v1/account_pb.js";
+
+import { benchBrokers } from "./bench-brokers.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -43,15 +43,7 @@ const accounts = Number(args.accounts);
 const partitions = Number(args.partitions);
 const phases = new Set(args.phases.split(","));
 
-const brokers = (
-  process.env.KAFKA_BROKERS ??
-  execFileSync("bash", [fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url)), "start"], {
-    encoding: "utf8",
-  })
-    .trim()
-    .split("\n")
-    .at(-1)!
-).split(",");
+const brokers = benchBrokers();
 const kafka = new Kafka({ brokers, clientId: "toka-bench-es", logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
 await admin.connect();

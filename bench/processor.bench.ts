@@ -7,11 +7,12 @@
 //   tsx bench/processor.bench.ts [--messages 1000000] [--keys 100000] [--rate 5000] [--seconds 10]
 //                                [--heap-mb 256] [--batch-bytes 1048576] [--modes raw,at-least-once,...]
 // Uses KAFKA_BROKERS, or starts the local broker (scripts/kafka.sh).
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { benchBrokers } from "./bench-brokers.js";
 import { deferred } from "./deferred.js";
 
 const { values: args } = parseArgs({
@@ -34,15 +35,7 @@ const keys = Number(args.keys);
 const partitions = Number(args.partitions);
 const modes = args.modes.split(",");
 
-const brokers = (
-  process.env.KAFKA_BROKERS ??
-  execFileSync("bash", [fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url)), "start"], {
-    encoding: "utf8",
-  })
-    .trim()
-    .split("\n")
-    .at(-1)!
-).split(",");
+const brokers = benchBrokers();
 const kafka = new Kafka({ brokers, clientId: "toka-bench", logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
 await admin.connect();
