@@ -44,7 +44,6 @@ export interface StateAt<V> {
   readonly timestamp: number | undefined;
 }
 
-const utf8 = new TextDecoder();
 /** Event IDs remembered per key to drop repeated events, as replays do. */
 const DEDUP_WINDOW = 32;
 
@@ -84,7 +83,7 @@ export async function keyRecords(
     const found: KeyRecord[] = [];
     if (start >= end) return found;
     await readPartition(connection.client, topic, partition, start, end, (record) => {
-      const recordKey = record.key ? utf8.decode(record.key) : "";
+      const recordKey = record.keyText();
       if (recordKey !== key) return;
       found.push({
         topic,

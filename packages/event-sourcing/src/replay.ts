@@ -1,13 +1,12 @@
 import { EventEmitter } from "node:events";
 import {
   type ClientAdmin,
-  type ClientConsumer,
   type ClientProducer,
   DEDUP_HEADER,
   ID_HEADER,
-  type IncomingBatch,
   isTokaError,
   type KeyDedup,
+  type LogBatch,
   type OutgoingRecord,
   TokaError,
   TokaErrorCode,
@@ -46,8 +45,6 @@ export interface ReplayOptions extends ConnectionOptions {
   readonly maxCachedKeys?: number;
   /** Changed keys per partition buffered before their table records are produced. Default 50 000. */
   readonly flushKeys?: number;
-  /** Partitions folded at the same time. Default 8. */
-  readonly concurrency?: number;
   /** Bytes fetched per partition and request. Default 4 MiB. */
   readonly maxBatchBytes?: number;
   /**
@@ -65,7 +62,6 @@ export interface ReplayOptions extends ConnectionOptions {
 export const REPLAY_DEFAULTS = {
   maxCachedKeys: 1_000_000,
   flushKeys: 50_000,
-  concurrency: 8,
   maxBatchBytes: 4 * 1024 * 1024,
   dedupIdsPerKey: 32,
   progressIntervalMs: 1000,
@@ -130,7 +126,6 @@ interface PartitionState<V> {
   readonly cache: Map<string, KeyEntry<V>>;
   readonly dirty: Set<string>;
   storage: Storage | undefined;
-  done: boolean;
 }
 
 const optionsSchema = z.object({
@@ -140,7 +135,6 @@ const optionsSchema = z.object({
     .optional(),
   maxCachedKeys: z.number().int().positive().optional(),
   flushKeys: z.number().int().positive().optional(),
-  concurrency: z.number().int().positive().max(1024).optional(),
   maxBatchBytes: z.number().int().min(1024).optional(),
   dedupIdsPerKey: z.number().int().nonnegative().optional(),
   progressIntervalMs: z.number().int().positive().optional(),
@@ -149,8 +143,6 @@ const optionsSchema = z.object({
 
 /** IDs written to the dedup header of a table record: enough for a processor to take over. */
 const HEADER_IDS = 8;
-/** Records per produce request. */
-const PRODUCE_CHUNK = 10_000;
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 
@@ -183,7 +175,6 @@ export class Replay<V, E> {
   private readonly settings: {
     maxCachedKeys: number;
     flushKeys: number;
-    concurrency: number;
     maxBatchBytes: number;
     dedupIdsPerKey: number;
     progressIntervalMs: number;
@@ -196,7 +187,7 @@ export class Replay<V, E> {
   private group: string | undefined;
   private table: string | undefined;
   private producer: ClientProducer | undefined;
-  private consumer: ClientConsumer | undefined;
+  private admin: ClientAdmin | undefined;
   private counts = { events: 0, duplicates: 0, tableRecords: 0 };
   private cachedKeys = 0;
 
@@ -220,7 +211,6 @@ export class Replay<V, E> {
     this.settings = {
       maxCachedKeys: options.maxCachedKeys ?? REPLAY_DEFAULTS.maxCachedKeys,
       flushKeys: options.flushKeys ?? REPLAY_DEFAULTS.flushKeys,
-      concurrency: options.concurrency ?? REPLAY_DEFAULTS.concurrency,
       maxBatchBytes: options.maxBatchBytes ?? REPLAY_DEFAULTS.maxBatchBytes,
       dedupIdsPerKey: options.dedupIdsPerKey ?? REPLAY_DEFAULTS.dedupIdsPerKey,
       progressIntervalMs: options.progressIntervalMs ?? REPLAY_DEFAULTS.progressIntervalMs,
@@ -265,6 +255,7 @@ export class Replay<V, E> {
     }
     this.currentStatus = ReplayStatus.Running;
     const admin = this.connection.client.admin();
+    this.admin = admin;
     let timer: NodeJS.Timeout | undefined;
     try {
       await admin.connect();
@@ -305,7 +296,6 @@ export class Replay<V, E> {
           });
     } finally {
       clearInterval(timer);
-      await this.consumer?.disconnect().catch(() => {});
       await this.producer?.disconnect().catch(() => {});
       for (const p of this.partitions.values()) await p.storage?.close().catch(() => {});
       await admin.disconnect().catch(() => {});
@@ -354,7 +344,6 @@ export class Replay<V, E> {
         cache: new Map(),
         dirty: new Set(),
         storage: undefined,
-        done: position >= end,
       });
     }
     return ranges;
@@ -380,117 +369,58 @@ export class Replay<V, E> {
     const topic = this.fold.log.topic;
     this.producer = this.connection.client.producer();
     await this.producer.connect();
-    const consumer = this.connection.client.consumer({
-      groupId: this.group!,
-      copartitioned: false,
-      readCommitted: true,
-      fromBeginning: true,
-      maxBytesPerPartition: this.settings.maxBatchBytes,
-      concurrency: this.settings.concurrency,
-      sessionTimeoutMs: 30_000,
-    });
-    this.consumer = consumer;
-    let settle!: { resolve: () => void; reject: (error: unknown) => void };
-    const finished = new Promise<void>((resolve, reject) => {
-      settle = { resolve, reject };
-    });
-    // Awaited below; until then a failure (an abort before the consumer runs) must not
-    // count as unhandled.
-    finished.catch(() => {});
-    const failed = (error: unknown) => settle.reject(error);
-    const onAbort = () =>
-      failed(
-        new TokaError(
-          TokaErrorCode.InvalidState,
-          "the replay was cancelled; its table is partial",
-          {
-            group: this.group,
-            topic: this.table,
-          },
-        ),
-      );
-    signal?.addEventListener("abort", onAbort, { once: true });
-    if (signal?.aborted) onAbort();
-    const checkDone = () => {
-      if ([...this.partitions.values()].every((p) => p.done)) settle.resolve();
-    };
     try {
-      await consumer.connect();
-      await consumer.subscribe([topic]);
-      await consumer.run({
-        onAssignment: (assignment) => {
-          for (const { partition } of assignment) {
-            const p = this.partitions.get(partition);
-            if (!p) continue;
-            if (p.done) consumer.pause([{ topic, partition }]);
-            else consumer.seek({ topic, partition, offset: p.position.toString() });
-          }
-          checkDone();
-        },
-        onBatch: async (batch) => {
-          try {
-            await this.apply(batch);
-            return true;
-          } catch (error) {
-            failed(error);
-            throw error;
-          }
-        },
-        onBatchDone: ({ partition }, lastOffset) => {
-          const p = this.partitions.get(partition);
-          if (!p || p.done) return;
-          const next = BigInt(lastOffset) + 1n;
-          if (next > p.position) p.position = next > p.end ? p.end : next;
-          if (p.position >= p.end) {
-            p.done = true;
-            consumer.pause([{ topic, partition }]);
-            checkDone();
-          }
-        },
-        onCrash: failed,
-      });
-      await finished;
-      // Flush and commit outside the consumer's handlers: nothing is read any more.
-      await Promise.all([...this.partitions.values()].map((p) => this.flush(p)));
-      await consumer.commit(
-        ranges.map((r) => ({
+      await this.connection.client.readLog(
+        {
           topic,
-          partition: r.partition,
-          offset: this.partitions.get(r.partition)!.position.toString(),
-        })),
+          ranges,
+          readCommitted: true,
+          maxBytesPerPartition: this.settings.maxBatchBytes,
+          signal,
+        },
+        (batch) => this.apply(batch),
       );
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
+    } catch (error) {
+      if (!signal?.aborted) throw error;
+      throw new TokaError(
+        TokaErrorCode.InvalidState,
+        "the replay was cancelled; its table is partial",
+        { group: this.group, topic: this.table, cause: error },
+      );
     }
+    // The ends may be transaction markers, which no batch reports.
+    for (const p of this.partitions.values()) p.position = p.end;
+    await this.flush(...this.partitions.values());
+    await this.admin!.commitOffsets(
+      this.group!,
+      ranges.map((r) => ({ topic, partition: r.partition, offset: r.end })),
+    );
   }
 
   /** Folds one batch of one partition into the partition's cache. */
-  private async apply(batch: IncomingBatch) {
+  private async apply(batch: LogBatch) {
     const p = this.partitions.get(batch.partition);
-    if (!p || p.done) return;
-    const all = batch.records;
-    const first = all[0];
-    const lastFetched = all.at(-1);
-    // Usually the whole batch is in range; filter only at the edges.
-    const records =
-      first &&
-      lastFetched &&
-      BigInt(first.offset) >= p.position &&
-      BigInt(lastFetched.offset) < p.end
-        ? all
-        : all.filter((r) => {
-            const offset = BigInt(r.offset);
-            return offset >= p.position && offset < p.end;
-          });
-    if (records.length === 0) return;
-    const keys = records.map((r) => (r.key ? utf8.decode(r.key) : ""));
-    await this.load(p, keys);
+    if (!p) return;
+    const { records } = batch;
+    if (records.length > 0) {
+      const keys = records.map((r) => r.keyText());
+      await this.load(p, keys);
+      this.foldRecords(p, batch, keys);
+    }
+    p.position = BigInt(batch.nextOffset);
+    if (p.dirty.size >= this.settings.flushKeys) await this.flush(p);
+    if (this.cachedKeys > this.settings.maxCachedKeys) await this.spill(p);
+  }
+
+  /** Steps each record's key with its event, dropping events whose ID the key has seen. */
+  private foldRecords(p: PartitionState<V>, batch: LogBatch, keys: readonly string[]) {
     const { fold } = this;
     const window = this.settings.dedupIdsPerKey;
+    const { records } = batch;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       const key = keys[i]!;
-      const id = record.headers[ID_HEADER] ?? `${batch.topic}/${batch.partition}/${record.offset}`;
+      const id = record.header(ID_HEADER) ?? `${batch.topic}/${batch.partition}/${record.offset}`;
       let entry = p.cache.get(key);
       if (!entry) {
         entry = {
@@ -511,16 +441,21 @@ export class Replay<V, E> {
         p.dirty.add(key);
         continue;
       }
-      if (record.value !== null) {
+      const offset = record.offset;
+      const value = record.value;
+      if (value !== null) {
         const eventRecord: EventRecord = {
           topic: batch.topic,
           partition: batch.partition,
-          offset: record.offset,
+          offset,
           key,
           timestamp: record.timestamp,
-          headers: record.headers,
+          // Decoded only if the fold or the log's upcast reads them.
+          get headers() {
+            return record.headers;
+          },
         };
-        const event = fold.log.decode(record.value, eventRecord);
+        const event = fold.log.decode(value, eventRecord);
         entry.value = fold.step(entry.value, event, eventMeta(eventRecord));
         this.counts.events += 1;
       }
@@ -532,14 +467,10 @@ export class Replay<V, E> {
           entry.times.shift();
         }
       }
-      entry.applied = record.offset;
+      entry.applied = offset;
       entry.lastId = id;
       p.dirty.add(key);
     }
-    const last = records.at(-1)!;
-    p.position = BigInt(last.offset) + 1n;
-    if (p.dirty.size >= this.settings.flushKeys) await this.flush(p);
-    if (this.cachedKeys > this.settings.maxCachedKeys) await this.spill(p);
   }
 
   /** Brings the batch's keys that spilled to storage back into the cache. */
@@ -556,9 +487,16 @@ export class Replay<V, E> {
     });
   }
 
-  /** Produces the table records of the partition's changed keys. */
-  private async flush(p: PartitionState<V>) {
-    if (p.dirty.size === 0) return;
+  /** Produces the table records of the partitions' changed keys, in one send. */
+  private async flush(...partitions: PartitionState<V>[]) {
+    const records = partitions.flatMap((p) => this.tableRecords(p));
+    if (records.length === 0) return;
+    await this.producer!.send(records);
+    this.counts.tableRecords += records.length;
+  }
+
+  /** The table records of a partition's changed keys; they count as written. */
+  private tableRecords(p: PartitionState<V>): OutgoingRecord[] {
     const codec = this.fold.table;
     const topic = this.fold.log.topic;
     const records: OutgoingRecord[] = [];
@@ -582,10 +520,7 @@ export class Replay<V, E> {
       entry.written = true;
     }
     p.dirty.clear();
-    for (let i = 0; i < records.length; i += PRODUCE_CHUNK) {
-      await this.producer!.send(records.slice(i, i + PRODUCE_CHUNK));
-    }
-    this.counts.tableRecords += records.length;
+    return records;
   }
 
   /** Moves the partition's cached keys to storage, freeing memory. */

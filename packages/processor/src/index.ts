@@ -1,3 +1,4 @@
+export { readLogWithConsumer } from "./client/consumer-log-reader.js";
 export { defaultPartition } from "./client/default-partitioner.js";
 export type {
   ClientAdmin,
@@ -8,6 +9,9 @@ export type {
   IncomingBatch,
   IncomingRecord,
   KafkaClient,
+  LogBatch,
+  LogReadRequest,
+  LogRecord,
   OutgoingRecord,
   PartitionWatermarks,
   ProducedBatch,

@@ -6,9 +6,11 @@ import type {
   ConsumerOptions,
   IncomingRecord,
   KafkaClient,
+  LogBatch,
+  LogReadRequest,
   TopicPartitionOffset,
 } from "../src/index.js";
-import { defaultPartition } from "../src/index.js";
+import { defaultPartition, readLogWithConsumer } from "../src/index.js";
 
 interface LogEntry {
   readonly key: string | null;
@@ -71,7 +73,12 @@ export class FakeKafka implements KafkaClient {
         this.logs.map((log, partition) => ({ partition, low: "0", high: String(log.length) })),
       committedOffsets: async () => new Map(),
       offsetsForTime: async () => new Map(),
+      commitOffsets: async () => {},
     };
+  }
+
+  readLog(request: LogReadRequest, onBatch: (batch: LogBatch) => Promise<void>): Promise<void> {
+    return readLogWithConsumer((options) => this.consumer(options), request, onBatch);
   }
 
   producer(): ClientProducer {

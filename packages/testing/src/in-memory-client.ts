@@ -12,7 +12,7 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
 } from "@toka/processor";
-import { TokaError, TokaErrorCode } from "@toka/processor";
+import { readLogWithConsumer, TokaError, TokaErrorCode } from "@toka/processor";
 import { type GroupMember, type InMemoryBroker, tpKey } from "./in-memory-broker.js";
 
 /**
@@ -25,6 +25,8 @@ export function inMemoryClient(broker: InMemoryBroker): KafkaClient {
     admin: () => inMemoryAdmin(broker),
     producer: (options) => new InMemoryProducer(broker, options?.transactionalId),
     consumer: (options) => new InMemoryConsumer(broker, options),
+    readLog: (request, onBatch) =>
+      readLogWithConsumer((options) => new InMemoryConsumer(broker, options), request, onBatch),
   };
 }
 
@@ -82,6 +84,11 @@ function inMemoryAdmin(broker: InMemoryBroker): ClientAdmin {
           offsets.set(partition, String(first ? first.offset : list.length));
         });
         return offsets;
+      }),
+    commitOffsets: (groupId, offsets) =>
+      read(() => {
+        const { committed } = broker.group(groupId);
+        for (const o of offsets) committed.set(tpKey(o.topic, o.partition), Number(o.offset));
       }),
   };
 }

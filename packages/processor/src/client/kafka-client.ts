@@ -75,6 +75,8 @@ export interface ClientAdmin {
   committedOffsets(groupId: string, topic: string): Promise<Map<number, string>>;
   /** First offsets at or after `timestamp` per partition (the high watermark where none). */
   offsetsForTime(topic: string, timestamp: number): Promise<Map<number, string>>;
+  /** Commits offsets for a consumer group that has no running members. */
+  commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
 }
 
 export interface ClientProducer {
@@ -162,9 +164,50 @@ export interface ClientConsumer {
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
 }
 
+/** A record of a log read: an {@link IncomingRecord} that reads single parts cheaply. */
+export interface LogRecord extends IncomingRecord {
+  /** The offset as a number (offsets stay below 2^53). */
+  readonly offsetNumber: number;
+  /** The key as UTF-8 text, `""` for a null key, without materializing `key`. */
+  keyText(): string;
+  /** The first value of one header (an ASCII name), without decoding the others. */
+  header(name: string): string | undefined;
+}
+
+/** What {@link KafkaClient.readLog} reads: `[start, end)` of some partitions of one topic. */
+export interface LogReadRequest {
+  readonly topic: string;
+  readonly ranges: readonly {
+    readonly partition: number;
+    readonly start: string;
+    readonly end: string;
+  }[];
+  /** Skip records of aborted transactions (and never read past the last stable offset). */
+  readonly readCommitted: boolean;
+  readonly maxBytesPerPartition: number;
+  /** Stops the read: it rejects with the signal's reason. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Records of one partition from one fetch. */
+export interface LogBatch extends TopicPartition {
+  /** In offset order, within the requested range. */
+  readonly records: readonly LogRecord[];
+  /** The offset to read next: past these records and any control or aborted batches. */
+  readonly nextOffset: string;
+}
+
 /** Creates the clients toka needs. */
 export interface KafkaClient {
   admin(): ClientAdmin;
   producer(options?: { readonly transactionalId?: string }): ClientProducer;
   consumer(options: ConsumerOptions): ClientConsumer;
+  /**
+   * Reads ranges of a log from start to end, without a consumer group and without
+   * committing: for replays and key histories, which read a whole log once. Batches of
+   * one partition are delivered one after the other; batches of different partitions may
+   * overlap. Resolves once every range was read. See `readLogWithConsumer` for a
+   * client without a faster way.
+   */
+  readLog(request: LogReadRequest, onBatch: (batch: LogBatch) => Promise<void>): Promise<void>;
 }

@@ -12,6 +12,7 @@ import {
 } from "kafkajs";
 import { isTokaError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { readLogWithConsumer } from "./consumer-log-reader.js";
 import { copartitionedAssigner } from "./copartitioned-assigner.js";
 import type {
   ClientAdmin,
@@ -27,6 +28,7 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
 } from "./kafka-client.js";
+import { type DirectAccess, kafkajsDirect } from "./kafkajs-direct.js";
 
 /** Options of {@link kafkajsClient}. */
 export interface KafkajsClientOptions {
@@ -40,10 +42,12 @@ export interface KafkajsClientOptions {
 /**
  * Bounds of one produce request. A request's records for one partition form one record
  * batch, which the broker refuses above `message.max.bytes` (1 MiB by default); toka's
- * batches can be larger, so they are sent in several requests.
+ * batches can be larger, so they are sent in several requests. Records of different
+ * partitions share a request up to MAX_REQUEST_BYTES in all.
  */
-const MAX_REQUEST_RECORDS = 5_000;
-const MAX_REQUEST_BYTES = 512 * 1024;
+const MAX_BATCH_RECORDS = 5_000;
+const MAX_BATCH_BYTES = 512 * 1024;
+const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 
 /**
  * How long a produce request is retried while the cluster is failing over (a broker
@@ -108,14 +112,19 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
         else logger.warn(message, entry);
       },
   });
+  const direct = kafkajsDirect(kafka, options.clientId, options.kafka);
   return {
-    admin: () => kafkajsAdmin(kafka),
+    admin: () => kafkajsAdmin(kafka, direct),
     producer: (producerOptions) => kafkajsProducer(kafka, producerOptions?.transactionalId),
     consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions),
+    readLog: (request, onBatch) =>
+      direct
+        ? direct.readLog(request, onBatch)
+        : readLogWithConsumer((o) => kafkajsConsumer(kafka, o), request, onBatch),
   };
 }
 
-function kafkajsAdmin(kafka: Kafka): ClientAdmin {
+function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdmin {
   const admin = kafka.admin();
   return {
     connect: () => admin.connect(),
@@ -157,6 +166,19 @@ function kafkajsAdmin(kafka: Kafka): ClientAdmin {
       const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
       return new Map(offsets.map((o) => [o.partition, o.offset]));
     },
+    async commitOffsets(groupId, offsets) {
+      if (direct) return direct.commitOffsets(groupId, offsets);
+      // kafkajs joins the group to commit: slower, but it speaks SASL.
+      const byTopic = new Map<string, { partition: number; offset: string }[]>();
+      for (const { topic, partition, offset } of offsets) {
+        const list = byTopic.get(topic) ?? [];
+        byTopic.set(topic, list);
+        list.push({ partition, offset });
+      }
+      for (const [topic, partitions] of byTopic) {
+        await admin.setOffsets({ groupId, topic, partitions });
+      }
+    },
   };
 }
 
@@ -183,21 +205,34 @@ function recordSize(record: OutgoingRecord): number {
   return size;
 }
 
-/** Splits records into requests within MAX_REQUEST_RECORDS and MAX_REQUEST_BYTES, in order. */
+/**
+ * Splits records into requests, in order: each partition's part of a request within
+ * MAX_BATCH_RECORDS and MAX_BATCH_BYTES, the request within MAX_REQUEST_BYTES. Records
+ * the partitioner places count as one partition of their topic.
+ */
 function requests(records: readonly OutgoingRecord[]): OutgoingRecord[][] {
   const out: OutgoingRecord[][] = [];
   let current: OutgoingRecord[] = [];
   let bytes = 0;
+  const batches = new Map<string, { records: number; bytes: number }>();
   for (const record of records) {
     const size = recordSize(record);
-    if (
-      current.length > 0 &&
-      (current.length >= MAX_REQUEST_RECORDS || bytes + size > MAX_REQUEST_BYTES)
-    ) {
+    const id = `${record.topic}\0${record.partition ?? "?"}`;
+    const batch = batches.get(id) ?? { records: 0, bytes: 0 };
+    const full =
+      batch.records >= MAX_BATCH_RECORDS ||
+      (batch.records > 0 && batch.bytes + size > MAX_BATCH_BYTES) ||
+      (current.length > 0 && bytes + size > MAX_REQUEST_BYTES);
+    if (full) {
       out.push(current);
       current = [];
       bytes = 0;
+      batches.clear();
     }
+    const into = full ? { records: 0, bytes: 0 } : batch;
+    batches.set(id, into);
+    into.records += 1;
+    into.bytes += size;
     current.push(record);
     bytes += size;
   }

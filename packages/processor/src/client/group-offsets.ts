@@ -1,0 +1,151 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { TokaError, TokaErrorCode } from "../errors.js";
+import { type BrokerAddress, BrokerConnection } from "./broker-connection.js";
+import type { TopicPartitionOffset } from "./kafka-client.js";
+
+/**
+ * Commits offsets for a group without joining it (generation -1, no member), as the
+ * Java consumer does for manually assigned partitions: FindCoordinator (v1), then
+ * OffsetCommit (v2) to the coordinator. kafkajs's `admin.setOffsets` joins the group
+ * with a consumer instead, which waits out the broker's initial rebalance delay (3 s
+ * by default) every time.
+ */
+const FIND_COORDINATOR = { key: 10, version: 1 } as const;
+const OFFSET_COMMIT = { key: 8, version: 2 } as const;
+/** The coordinator is loading, moved or not there yet: ask again. */
+const COORDINATOR_ERRORS = new Set([14, 15, 16]);
+const ATTEMPTS = 20;
+const BACKOFF_MS = 250;
+
+export async function commitGroupOffsets(
+  bootstrap: BrokerAddress,
+  groupId: string,
+  offsets: readonly TopicPartitionOffset[],
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    let errorCode: number;
+    try {
+      errorCode = await commitOnce(bootstrap, groupId, offsets);
+    } catch (error) {
+      // A broken connection (a broker restarting) is retried like a moved coordinator.
+      if ((error as { retriable?: unknown }).retriable !== true || attempt === ATTEMPTS)
+        throw error;
+      await sleep(BACKOFF_MS);
+      continue;
+    }
+    if (errorCode === 0) return;
+    if (!COORDINATOR_ERRORS.has(errorCode) || attempt === ATTEMPTS) {
+      throw new TokaError(
+        TokaErrorCode.KafkaFailed,
+        errorCode === 22 || errorCode === 25
+          ? "the group has running members, which own its offsets; stop them before committing"
+          : `committing the group's offsets failed with Kafka error code ${errorCode}`,
+        { group: groupId, retriable: COORDINATOR_ERRORS.has(errorCode) },
+      );
+    }
+    await sleep(BACKOFF_MS);
+  }
+}
+
+/** One attempt; resolves with the first error code of the answer (0 when all committed). */
+async function commitOnce(
+  bootstrap: BrokerAddress,
+  groupId: string,
+  offsets: readonly TopicPartitionOffset[],
+): Promise<number> {
+  const coordinator = await findCoordinator(bootstrap, groupId);
+  if (typeof coordinator === "number") return coordinator;
+  const connection = await BrokerConnection.open(coordinator);
+  try {
+    const answer = await connection.request(
+      OFFSET_COMMIT.key,
+      OFFSET_COMMIT.version,
+      encodeOffsetCommit(groupId, offsets),
+    );
+    return firstOffsetCommitError(answer);
+  } finally {
+    connection.close();
+  }
+}
+
+/** The coordinator's address, or the error code of the answer. */
+async function findCoordinator(
+  bootstrap: BrokerAddress,
+  groupId: string,
+): Promise<BrokerAddress | number> {
+  const connection = await BrokerConnection.open(bootstrap);
+  try {
+    const key = Buffer.from(groupId);
+    const body = Buffer.alloc(2 + key.byteLength + 1);
+    body.writeInt16BE(key.byteLength, 0);
+    key.copy(body, 2);
+    body.writeInt8(0, 2 + key.byteLength); // key type: a group
+    const answer = await connection.request(FIND_COORDINATOR.key, FIND_COORDINATOR.version, body);
+    let at = 4; // throttle time
+    const errorCode = answer.readInt16BE(at);
+    at += 2;
+    const messageLength = answer.readInt16BE(at);
+    at += 2 + Math.max(0, messageLength);
+    if (errorCode !== 0) return errorCode;
+    at += 4; // node ID
+    const hostLength = answer.readInt16BE(at);
+    const host = answer.toString("utf8", at + 2, at + 2 + hostLength);
+    const port = answer.readInt32BE(at + 2 + hostLength);
+    return { ...bootstrap, host, port };
+  } finally {
+    connection.close();
+  }
+}
+
+function encodeOffsetCommit(groupId: string, offsets: readonly TopicPartitionOffset[]): Buffer {
+  const byTopic = new Map<string, TopicPartitionOffset[]>();
+  for (const o of offsets) {
+    const list = byTopic.get(o.topic) ?? [];
+    byTopic.set(o.topic, list);
+    list.push(o);
+  }
+  const parts: Buffer[] = [string(groupId), int32(-1), string(""), int64(-1n), int32(byTopic.size)];
+  for (const [topic, list] of byTopic) {
+    parts.push(string(topic), int32(list.length));
+    for (const o of list) {
+      parts.push(int32(o.partition), int64(BigInt(o.offset)), int16(-1)); // metadata: null
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+function firstOffsetCommitError(answer: Buffer): number {
+  let at = 0;
+  const topics = answer.readInt32BE(at);
+  at += 4;
+  for (let t = 0; t < topics; t++) {
+    at += 2 + answer.readInt16BE(at);
+    const partitions = answer.readInt32BE(at);
+    at += 4;
+    for (let p = 0; p < partitions; p++, at += 6) {
+      const errorCode = answer.readInt16BE(at + 4);
+      if (errorCode !== 0) return errorCode;
+    }
+  }
+  return 0;
+}
+
+function string(value: string): Buffer {
+  const bytes = Buffer.from(value);
+  return Buffer.concat([int16(bytes.byteLength), bytes]);
+}
+function int16(value: number): Buffer {
+  const out = Buffer.alloc(2);
+  out.writeInt16BE(value);
+  return out;
+}
+function int32(value: number): Buffer {
+  const out = Buffer.alloc(4);
+  out.writeInt32BE(value);
+  return out;
+}
+function int64(value: bigint): Buffer {
+  const out = Buffer.alloc(8);
+  out.writeBigInt64BE(value);
+  return out;
+}

@@ -1,0 +1,356 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import kafkajs, { type CompressionTypes } from "kafkajs";
+import { TokaError, TokaErrorCode } from "../errors.js";
+import { type BrokerAddress, BrokerConnection } from "./broker-connection.js";
+import {
+  type AbortedTransaction,
+  API_VERSIONS_API_KEY,
+  decodeFetchResponse,
+  encodeFetchRequest,
+  FETCH_API_KEY,
+  FETCH_VERSION,
+  type FetchedPartition,
+  supportedVersions,
+} from "./fetch-request.js";
+import type { LogBatch, LogReadRequest } from "./kafka-client.js";
+import {
+  type BatchRecord,
+  isAbortMarker,
+  type RecordBatchHeader,
+  readBatchHeaders,
+  readRecords,
+} from "./record-batch.js";
+
+/** What a {@link LogReader} needs of the cluster. */
+export interface LogReaderCluster {
+  /** The address of each partition's leader, from fresh metadata. */
+  leaders(topic: string): Promise<Map<number, BrokerAddress>>;
+}
+
+/** How long the reader keeps retrying without progress (leader moves, broker restarts). */
+const RETRY_DEADLINE_MS = 60_000;
+const RETRY_BACKOFF_MS = 500;
+/** How long the broker holds a fetch with no data (the last stable offset may lag). */
+const FETCH_MAX_WAIT_MS = 500;
+/** Upper bound of one fetch response, over all its partitions. */
+const FETCH_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Partition errors that end with new metadata: the leader moved or is being elected. */
+const LEADERSHIP_ERRORS = new Set([
+  3, // UNKNOWN_TOPIC_OR_PARTITION: metadata not yet propagated
+  5, // LEADER_NOT_AVAILABLE
+  6, // NOT_LEADER_OR_FOLLOWER
+  9, // REPLICA_NOT_AVAILABLE
+  56, // KAFKA_STORAGE_ERROR: the replica's disk failed; another replica takes over
+  74, // FENCED_LEADER_EPOCH
+  75, // UNKNOWN_LEADER_EPOCH
+  78, // OFFSET_NOT_AVAILABLE: a new leader is catching up
+]);
+const OFFSET_OUT_OF_RANGE = 1;
+
+/** A partition's leader moved: read it again with fresh metadata. */
+class LeadershipMoved extends Error {
+  override readonly name = "LeadershipMoved";
+}
+
+/**
+ * The caller's `onBatch` failed. Never retried, even when the error says it is
+ * retriable: the positions already moved past the records it was given.
+ */
+class DeliveryFailed extends Error {
+  override readonly name = "DeliveryFailed";
+}
+
+interface RangeState {
+  readonly partition: number;
+  position: number;
+  readonly end: number;
+}
+
+/** A fetched partition whose batches are known but whose records are not read yet. */
+interface FetchedRange {
+  readonly state: RangeState;
+  readonly from: number;
+  readonly batches: readonly RecordBatchHeader[];
+}
+
+/**
+ * Reads ranges of a log straight from the partition leaders with Fetch requests, no
+ * consumer group involved: the fast path of replays and key histories. Records are
+ * decoded lazily ({@link BatchRecord}); while a response's records are handed out, the
+ * next fetch is already in flight. Leader moves and broken connections are retried
+ * with fresh metadata for up to a minute without progress.
+ */
+export class LogReader {
+  private readonly fetchVersionChecked = new Set<string>();
+
+  constructor(private readonly cluster: LogReaderCluster) {}
+
+  /** See `KafkaClient.readLog`. */
+  async read(request: LogReadRequest, onBatch: (batch: LogBatch) => Promise<void>): Promise<void> {
+    const states = request.ranges
+      .map((r) => ({
+        partition: r.partition,
+        position: toNumber(r.start, request.topic, r.partition),
+        end: toNumber(r.end, request.topic, r.partition),
+      }))
+      .filter((s) => s.position < s.end);
+    let lastProgress = Date.now();
+    let lastError: unknown;
+    while (states.some((s) => s.position < s.end)) {
+      request.signal?.throwIfAborted();
+      const before = states.reduce((sum, s) => sum + s.position, 0);
+      try {
+        const leaders = await this.cluster.leaders(request.topic);
+        const byLeader = new Map<string, { address: BrokerAddress; states: RangeState[] }>();
+        for (const state of states) {
+          if (state.position >= state.end) continue;
+          const address = leaders.get(state.partition);
+          if (!address) throw new LeadershipMoved(`partition ${state.partition} has no leader`);
+          const key = `${address.host}:${address.port}`;
+          const group = byLeader.get(key) ?? { address, states: [] };
+          byLeader.set(key, group);
+          group.states.push(state);
+        }
+        const reads = [...byLeader.values()].map((g) =>
+          this.readFromLeader(g.address, g.states, request, onBatch),
+        );
+        const results = await Promise.allSettled(reads);
+        const failure = results.find((r) => r.status === "rejected");
+        if (failure) throw failure.reason;
+      } catch (error) {
+        if (error instanceof DeliveryFailed) throw error.cause;
+        if (!retriable(error)) throw error;
+        lastError = error;
+      }
+      const after = states.reduce((sum, s) => sum + s.position, 0);
+      if (after > before) lastProgress = Date.now();
+      if (states.every((s) => s.position >= s.end)) return;
+      if (Date.now() - lastProgress > RETRY_DEADLINE_MS) {
+        throw new TokaError(
+          TokaErrorCode.KafkaFailed,
+          `reading the log made no progress for ${RETRY_DEADLINE_MS / 1000} s; check that its partition leaders are reachable`,
+          { topic: request.topic, cause: lastError, retriable: true },
+        );
+      }
+      await sleep(RETRY_BACKOFF_MS, undefined, { signal: request.signal });
+    }
+  }
+
+  /** Reads the ranges one leader holds until they are done or the leadership moves. */
+  private async readFromLeader(
+    address: BrokerAddress,
+    states: readonly RangeState[],
+    request: LogReadRequest,
+    onBatch: (batch: LogBatch) => Promise<void>,
+  ): Promise<void> {
+    const connection = await BrokerConnection.open(address);
+    try {
+      await this.checkFetchVersion(connection, address);
+      const fetch = () => {
+        const active = states.filter((s) => s.position < s.end);
+        if (active.length === 0) return undefined;
+        const body = encodeFetchRequest({
+          topic: request.topic,
+          partitions: active.map((s) => ({
+            partition: s.partition,
+            offset: s.position,
+            maxBytes: request.maxBytesPerPartition,
+          })),
+          maxWaitMs: FETCH_MAX_WAIT_MS,
+          maxBytes: Math.min(FETCH_MAX_BYTES, active.length * request.maxBytesPerPartition),
+          readCommitted: request.readCommitted,
+        });
+        const response = connection.request(FETCH_API_KEY, FETCH_VERSION, body);
+        // A read that fails leaves its prefetch unanswered: not an unhandled rejection.
+        response.catch(() => {});
+        return response;
+      };
+      for (let inFlight = fetch(); inFlight; ) {
+        request.signal?.throwIfAborted();
+        const response = decodeFetchResponse(await inFlight);
+        if (response.errorCode !== 0) {
+          throw fetchError(response.errorCode, request.topic, undefined, undefined);
+        }
+        const fetched: FetchedRange[] = [];
+        let moved: LeadershipMoved | undefined;
+        for (const partition of response.partitions) {
+          const state = states.find((s) => s.partition === partition.partition);
+          if (!state) continue;
+          if (LEADERSHIP_ERRORS.has(partition.errorCode)) {
+            moved = new LeadershipMoved(
+              `partition ${partition.partition}: error ${partition.errorCode}`,
+            );
+            continue;
+          }
+          if (partition.errorCode !== 0) {
+            throw fetchError(partition.errorCode, request.topic, partition, state.position);
+          }
+          const from = state.position;
+          const batches = this.keptBatches(partition, state, request.readCommitted);
+          fetched.push({ state, from, batches });
+        }
+        // Positions moved past what this response holds: ask for more before reading it.
+        inFlight = moved ? undefined : fetch();
+        for (const range of fetched) await this.deliver(range, request, onBatch);
+        if (moved) throw moved;
+      }
+    } finally {
+      connection.close();
+    }
+  }
+
+  /**
+   * The batches of a response to read, and the partition's new position past all of
+   * them: control batches and (read_committed) batches of aborted transactions are
+   * skipped, as the Java consumer does.
+   */
+  private keptBatches(
+    partition: FetchedPartition,
+    state: RangeState,
+    readCommitted: boolean,
+  ): RecordBatchHeader[] {
+    const aborted = [...partition.abortedTransactions].sort(
+      (a, b) => a.firstOffset - b.firstOffset,
+    );
+    const abortedProducers = new Set<number>();
+    const kept: RecordBatchHeader[] = [];
+    for (const batch of readBatchHeaders(partition.records)) {
+      if (batch.nextOffset <= state.position) continue;
+      if (readCommitted && batch.producerId >= 0) {
+        takeAbortedUpTo(aborted, batch.nextOffset - 1, abortedProducers);
+        if (batch.control) {
+          if (isAbortMarker(batch)) abortedProducers.delete(batch.producerId);
+        } else if (batch.transactional && abortedProducers.has(batch.producerId)) {
+          state.position = Math.min(batch.nextOffset, state.end);
+          continue;
+        }
+      }
+      if (!batch.control) kept.push(batch);
+      state.position = Math.min(batch.nextOffset, state.end);
+      if (state.position >= state.end) break;
+    }
+    return kept;
+  }
+
+  private async deliver(
+    range: FetchedRange,
+    request: LogReadRequest,
+    onBatch: (batch: LogBatch) => Promise<void>,
+  ) {
+    const { state } = range;
+    const records: BatchRecord[] = [];
+    for (const batch of range.batches) {
+      const bytes =
+        batch.compression === 0
+          ? batch.records
+          : await decompress(batch, request.topic, state.partition);
+      readRecords(request.topic, state.partition, batch, bytes, range.from, state.end, records);
+    }
+    if (records.length === 0 && state.position === range.from) return;
+    try {
+      await onBatch({
+        topic: request.topic,
+        partition: state.partition,
+        records,
+        nextOffset: String(state.position),
+      });
+    } catch (cause) {
+      throw new DeliveryFailed("onBatch failed", { cause });
+    }
+  }
+
+  /** Fails clearly on a broker too old for Fetch v11 (once per broker). */
+  private async checkFetchVersion(connection: BrokerConnection, address: BrokerAddress) {
+    const key = `${address.host}:${address.port}`;
+    if (this.fetchVersionChecked.has(key)) return;
+    const versions = supportedVersions(
+      await connection.request(API_VERSIONS_API_KEY, 0, Buffer.alloc(0)),
+      FETCH_API_KEY,
+    );
+    if (!versions || versions.min > FETCH_VERSION || versions.max < FETCH_VERSION) {
+      throw new TokaError(
+        TokaErrorCode.KafkaFailed,
+        `broker ${key} does not answer Fetch version ${FETCH_VERSION} (it answers ${versions ? `${versions.min}-${versions.max}` : "none"}); toka's log reader needs Kafka 2.3 or later`,
+      );
+    }
+    this.fetchVersionChecked.add(key);
+  }
+}
+
+/** Moves the aborted transactions starting at or before `offset` into `producers`. */
+function takeAbortedUpTo(
+  aborted: AbortedTransaction[],
+  offset: number,
+  producers: Set<number>,
+): void {
+  while (aborted.length > 0 && aborted[0]!.firstOffset <= offset) {
+    producers.add(aborted.shift()!.producerId);
+  }
+}
+
+async function decompress(
+  batch: RecordBatchHeader,
+  topic: string,
+  partition: number,
+): Promise<Uint8Array> {
+  const name = ["none", "gzip", "snappy", "lz4", "zstd"][batch.compression] ?? "unknown";
+  // Kafka's attribute values are kafkajs's CompressionTypes (GZIP 1 ... ZSTD 4). A
+  // default import: kafkajs is CommonJS and Node does not see this named export.
+  const codec = kafkajs.CompressionCodecs[batch.compression as Exclude<CompressionTypes, 0>] as
+    | (() => { decompress(bytes: Buffer): Promise<Buffer> })
+    | undefined;
+  if (!codec) {
+    throw new TokaError(
+      TokaErrorCode.KafkaFailed,
+      `the batch at offset ${batch.baseOffset} is ${name}-compressed and kafkajs has no ${name} codec; register one (kafkajs CompressionCodecs) as for any kafkajs consumer`,
+      { topic, partition, offset: String(batch.baseOffset) },
+    );
+  }
+  return codec().decompress(Buffer.from(batch.records)) as Promise<Buffer>;
+}
+
+function fetchError(
+  code: number,
+  topic: string,
+  partition: FetchedPartition | undefined,
+  position: number | undefined,
+): TokaError {
+  const coordinates = {
+    topic,
+    partition: partition?.partition,
+    offset: position === undefined ? undefined : String(position),
+  };
+  if (code === OFFSET_OUT_OF_RANGE) {
+    return new TokaError(
+      TokaErrorCode.KafkaFailed,
+      `offset ${position} is outside the partition's log: it was deleted by retention or is past the end; read a range within the partition's watermarks`,
+      coordinates,
+    );
+  }
+  return new TokaError(
+    TokaErrorCode.KafkaFailed,
+    `the broker answered a fetch with Kafka error code ${code}`,
+    coordinates,
+  );
+}
+
+function retriable(error: unknown): boolean {
+  return (
+    error instanceof LeadershipMoved ||
+    (typeof error === "object" &&
+      error !== null &&
+      (error as { retriable?: unknown }).retriable === true)
+  );
+}
+
+function toNumber(offset: string, topic: string, partition: number): number {
+  const value = Number(offset);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new TokaError(TokaErrorCode.InvalidArgument, `offset "${offset}" is not a valid offset`, {
+      topic,
+      partition,
+    });
+  }
+  return value;
+}
