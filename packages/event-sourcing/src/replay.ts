@@ -7,6 +7,7 @@ import {
   isTokaError,
   type KeyDedup,
   type LogBatch,
+  type LogRecord,
   type OutgoingRecord,
   TokaError,
   TokaErrorCode,
@@ -367,7 +368,8 @@ export class Replay<V, E> {
   /** Reads every partition to its end, then flushes and commits the end positions. */
   private async read(ranges: readonly PartitionRange[], signal: AbortSignal | undefined) {
     const topic = this.fold.log.topic;
-    this.producer = this.connection.client.producer();
+    // Table records are the keys' latest values: one written twice by a retry is harmless.
+    this.producer = this.connection.client.producer({ idempotent: false });
     await this.producer.connect();
     try {
       await this.connection.client.readLog(
@@ -444,17 +446,7 @@ export class Replay<V, E> {
       const offset = record.offset;
       const value = record.value;
       if (value !== null) {
-        const eventRecord: EventRecord = {
-          topic: batch.topic,
-          partition: batch.partition,
-          offset,
-          key,
-          timestamp: record.timestamp,
-          // Decoded only if the fold or the log's upcast reads them.
-          get headers() {
-            return record.headers;
-          },
-        };
+        const eventRecord = new KeyedRecord(record, key);
         const event = fold.log.decode(value, eventRecord);
         entry.value = fold.step(entry.value, event, eventMeta(eventRecord));
         this.counts.events += 1;
@@ -503,11 +495,13 @@ export class Replay<V, E> {
     for (const key of p.dirty) {
       const entry = p.cache.get(key)!;
       if (entry.value === undefined && !entry.written) continue;
+      const ids: KeyDedup["ids"] = [];
+      for (let i = Math.max(0, entry.ids.length - HEADER_IDS); i < entry.ids.length; i++) {
+        ids.push([entry.ids[i]!, entry.times[i]!]);
+      }
       const dedup: KeyDedup = {
         applied: { [topic]: entry.applied },
-        ids: entry.ids
-          .slice(-HEADER_IDS)
-          .map((id, i, kept) => [id, entry.times[entry.times.length - kept.length + i]!]),
+        ids,
         duplicates: entry.duplicates,
       };
       records.push({
@@ -607,5 +601,28 @@ export class Replay<V, E> {
       duplicates: meta.duplicates,
       written: meta.written,
     };
+  }
+}
+
+/** A log record as the event log's `decode` and `eventMeta` see it: headers decoded on use. */
+class KeyedRecord implements EventRecord {
+  constructor(
+    private readonly record: LogRecord,
+    readonly key: string,
+  ) {}
+  get topic() {
+    return this.record.topic;
+  }
+  get partition() {
+    return this.record.partition;
+  }
+  get offset() {
+    return this.record.offset;
+  }
+  get timestamp() {
+    return this.record.timestamp;
+  }
+  get headers() {
+    return this.record.headers;
   }
 }

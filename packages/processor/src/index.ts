@@ -15,6 +15,7 @@ export type {
   OutgoingRecord,
   PartitionWatermarks,
   ProducedBatch,
+  ProducerOptions,
   TopicPartition,
   TopicPartitionOffset,
   TopicSpec,

@@ -11,6 +11,16 @@ export interface BrokerAddress {
   readonly connectTimeoutMs: number;
 }
 
+/** Where a topic's partitions are led, from fresh metadata. */
+export interface TopicLeaders {
+  readonly partitions: number;
+  /** Partitions without a leader right now are absent. */
+  readonly leaders: ReadonlyMap<number, BrokerAddress>;
+}
+
+/** Looks up a topic's leaders. */
+export type LeaderLookup = (topic: string) => Promise<TopicLeaders>;
+
 /** A connection failed or closed; the request may be sent again on a new connection. */
 export class BrokerConnectionError extends Error {
   override readonly name = "BrokerConnectionError";

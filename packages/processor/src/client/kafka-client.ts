@@ -197,10 +197,22 @@ export interface LogBatch extends TopicPartition {
   readonly nextOffset: string;
 }
 
+/** Options of {@link KafkaClient.producer}. */
+export interface ProducerOptions {
+  /** Makes a transactional producer (`sendInTransaction`). */
+  readonly transactionalId?: string;
+  /**
+   * Default `true`: a retried request never writes a record twice. `false` lets a client
+   * use a faster writer, for records whose duplicates are harmless (a new table's
+   * latest values); such a producer has no transactions.
+   */
+  readonly idempotent?: boolean;
+}
+
 /** Creates the clients toka needs. */
 export interface KafkaClient {
   admin(): ClientAdmin;
-  producer(options?: { readonly transactionalId?: string }): ClientProducer;
+  producer(options?: ProducerOptions): ClientProducer;
   consumer(options: ConsumerOptions): ClientConsumer;
   /**
    * Reads ranges of a log from start to end, without a consumer group and without

@@ -115,7 +115,10 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
   const direct = kafkajsDirect(kafka, options.clientId, options.kafka);
   return {
     admin: () => kafkajsAdmin(kafka, direct),
-    producer: (producerOptions) => kafkajsProducer(kafka, producerOptions?.transactionalId),
+    producer: (producerOptions) =>
+      producerOptions?.idempotent === false && !producerOptions.transactionalId && direct
+        ? direct.producer()
+        : kafkajsProducer(kafka, producerOptions?.transactionalId),
     consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions),
     readLog: (request, onBatch) =>
       direct

@@ -1,8 +1,15 @@
 import type { Admin, Kafka, KafkaConfig } from "kafkajs";
-import type { BrokerAddress } from "./broker-connection.js";
+import { TokaError, TokaErrorCode } from "../errors.js";
+import type { BrokerAddress, LeaderLookup } from "./broker-connection.js";
 import { commitGroupOffsets } from "./group-offsets.js";
-import type { LogBatch, LogReadRequest, TopicPartitionOffset } from "./kafka-client.js";
+import type {
+  ClientProducer,
+  LogBatch,
+  LogReadRequest,
+  TopicPartitionOffset,
+} from "./kafka-client.js";
 import { LogReader } from "./log-reader.js";
+import { LogWriter } from "./log-writer.js";
 
 /** kafkajs's own default is 1 s, which a loaded broker can miss. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -10,11 +17,13 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** What a kafkajs client does over toka's own broker connections. */
 export interface DirectAccess {
   readLog(request: LogReadRequest, onBatch: (batch: LogBatch) => Promise<void>): Promise<void>;
+  /** A non-idempotent producer over toka's own connections (see {@link LogWriter}). */
+  producer(): ClientProducer;
   commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
 }
 
 /**
- * Reads logs and commits group offsets over toka's own connections (with the client's
+ * Reads logs, writes non-idempotently and commits group offsets over toka's own connections (with the client's
  * TLS settings), using kafkajs's admin for metadata: faster than kafkajs for these two
  * (see {@link LogReader}, `commitGroupOffsets`). `undefined` when the client
  * authenticates with SASL or brings its own sockets, which only kafkajs speaks.
@@ -41,25 +50,40 @@ export function kafkajsDirect(
       await admin.disconnect();
     }
   };
-  const reader = new LogReader({
-    leaders: (topic) =>
-      withAdmin(async (admin) => {
-        const [metadata, cluster] = await Promise.all([
-          admin.fetchTopicMetadata({ topics: [topic] }),
-          admin.describeCluster(),
-        ]);
-        const brokers = new Map(cluster.brokers.map((b) => [b.nodeId, b]));
-        const leaders = new Map<number, BrokerAddress>();
-        for (const p of metadata.topics[0]?.partitions ?? []) {
-          const broker = brokers.get(p.leader);
-          // No leader right now: the reader retries with fresh metadata.
-          if (broker) leaders.set(p.partitionId, address(broker));
-        }
-        return leaders;
-      }),
-  });
+  const lookupLeaders: LeaderLookup = (topic) =>
+    withAdmin(async (admin) => {
+      const [metadata, cluster] = await Promise.all([
+        admin.fetchTopicMetadata({ topics: [topic] }),
+        admin.describeCluster(),
+      ]);
+      const brokers = new Map(cluster.brokers.map((b) => [b.nodeId, b]));
+      const partitions = metadata.topics[0]?.partitions ?? [];
+      const leaders = new Map<number, BrokerAddress>();
+      for (const p of partitions) {
+        const broker = brokers.get(p.leader);
+        // No leader right now: callers retry with fresh metadata.
+        if (broker) leaders.set(p.partitionId, address(broker));
+      }
+      return { partitions: partitions.length, leaders };
+    });
+  const reader = new LogReader(lookupLeaders);
   return {
     readLog: (request, onBatch) => reader.read(request, onBatch),
+    producer() {
+      const writer = new LogWriter(lookupLeaders);
+      return {
+        connect: async () => {},
+        disconnect: async () => writer.close(),
+        send: (records) => writer.send(records),
+        sendInTransaction: () =>
+          Promise.reject(
+            new TokaError(
+              TokaErrorCode.InvalidState,
+              "a producer made with idempotent: false has no transactions",
+            ),
+          ),
+      };
+    },
     async commitOffsets(groupId, offsets) {
       const { brokers } = await withAdmin((admin) => admin.describeCluster());
       const bootstrap = brokers[0];

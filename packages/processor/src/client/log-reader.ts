@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import kafkajs, { type CompressionTypes } from "kafkajs";
 import { TokaError, TokaErrorCode } from "../errors.js";
-import { type BrokerAddress, BrokerConnection } from "./broker-connection.js";
+import { type BrokerAddress, BrokerConnection, type LeaderLookup } from "./broker-connection.js";
 import {
   type AbortedTransaction,
   API_VERSIONS_API_KEY,
@@ -21,17 +21,13 @@ import {
   readRecords,
 } from "./record-batch.js";
 
-/** What a {@link LogReader} needs of the cluster. */
-export interface LogReaderCluster {
-  /** The address of each partition's leader, from fresh metadata. */
-  leaders(topic: string): Promise<Map<number, BrokerAddress>>;
-}
-
 /** How long the reader keeps retrying without progress (leader moves, broker restarts). */
 const RETRY_DEADLINE_MS = 60_000;
 const RETRY_BACKOFF_MS = 500;
 /** How long the broker holds a fetch with no data (the last stable offset may lag). */
 const FETCH_MAX_WAIT_MS = 500;
+/** Records handed to `onBatch` at a time. */
+const DELIVERY_CHUNK = 2_000;
 /** Upper bound of one fetch response, over all its partitions. */
 const FETCH_MAX_BYTES = 64 * 1024 * 1024;
 
@@ -84,7 +80,7 @@ interface FetchedRange {
 export class LogReader {
   private readonly fetchVersionChecked = new Set<string>();
 
-  constructor(private readonly cluster: LogReaderCluster) {}
+  constructor(private readonly lookupLeaders: LeaderLookup) {}
 
   /** See `KafkaClient.readLog`. */
   async read(request: LogReadRequest, onBatch: (batch: LogBatch) => Promise<void>): Promise<void> {
@@ -101,7 +97,7 @@ export class LogReader {
       request.signal?.throwIfAborted();
       const before = states.reduce((sum, s) => sum + s.position, 0);
       try {
-        const leaders = await this.cluster.leaders(request.topic);
+        const { leaders } = await this.lookupLeaders(request.topic);
         const byLeader = new Map<string, { address: BrokerAddress; states: RangeState[] }>();
         for (const state of states) {
           if (state.position >= state.end) continue;
@@ -233,31 +229,42 @@ export class LogReader {
     return kept;
   }
 
+  /**
+   * Hands a fetched range to `onBatch` in chunks of about DELIVERY_CHUNK records: a
+   * whole response (tens of thousands of records per partition) would keep its record
+   * objects alive long enough for the garbage collector to promote them.
+   */
   private async deliver(
     range: FetchedRange,
     request: LogReadRequest,
     onBatch: (batch: LogBatch) => Promise<void>,
   ) {
     const { state } = range;
-    const records: BatchRecord[] = [];
+    const send = async (records: BatchRecord[], nextOffset: number) => {
+      try {
+        await onBatch({
+          topic: request.topic,
+          partition: state.partition,
+          records,
+          nextOffset: String(nextOffset),
+        });
+      } catch (cause) {
+        throw new DeliveryFailed("onBatch failed", { cause });
+      }
+    };
+    let records: BatchRecord[] = [];
     for (const batch of range.batches) {
       const bytes =
         batch.compression === 0
           ? batch.records
           : await decompress(batch, request.topic, state.partition);
       readRecords(request.topic, state.partition, batch, bytes, range.from, state.end, records);
+      if (records.length >= DELIVERY_CHUNK) {
+        await send(records, records.at(-1)!.offsetNumber + 1);
+        records = [];
+      }
     }
-    if (records.length === 0 && state.position === range.from) return;
-    try {
-      await onBatch({
-        topic: request.topic,
-        partition: state.partition,
-        records,
-        nextOffset: String(state.position),
-      });
-    } catch (cause) {
-      throw new DeliveryFailed("onBatch failed", { cause });
-    }
+    if (records.length > 0 || state.position !== range.from) await send(records, state.position);
   }
 
   /** Fails clearly on a broker too old for Fetch v11 (once per broker). */

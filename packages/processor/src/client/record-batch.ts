@@ -234,7 +234,14 @@ export class BatchRecord implements LogRecord {
     this.eachHeader((nameAt, nameLength, valueAt, valueLength) => {
       const name = this.bytes.toString("utf8", nameAt, nameAt + nameLength);
       // A header repeated keeps its first value, as the kafkajs client does.
-      if (!(name in headers)) headers[name] = this.text(valueAt, valueLength);
+      if (Object.hasOwn(headers, name)) return;
+      // Defined, not assigned: a header named "__proto__" must not become the prototype.
+      Object.defineProperty(headers, name, {
+        value: this.text(valueAt, valueLength),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     });
     this.decodedHeaders = headers;
     return headers;
