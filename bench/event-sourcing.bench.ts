@@ -5,7 +5,8 @@
 //       commands (the baseline: no state, no guarantees);
 //   (r) replay throughput: a log of --events protobuf events over --keys accounts,
 //       rebuilt into a fresh table by a Replay and, for comparison, by a projection
-//       group running on the processor, against the raw kafkajs read of the same log.
+//       group running on the processor, against the raw kafkajs read of the same log
+//       (and, for reference, the raw read through toka's log reader, which Replay uses).
 //   tsx bench/event-sourcing.bench.ts [--events 1000000] [--keys 100000] [--commands 200000]
 //                                     [--accounts 10000] [--partitions 8] [--phases b,r]
 // Uses KAFKA_BROKERS, or starts the local broker (scripts/kafka.sh).
@@ -14,7 +15,7 @@ import { parseArgs } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { protobufCodec } from "@toka/codec";
 import { EventHeader, Replay, startAggregate, startProjection } from "@toka/event-sourcing";
-import { type Processor, silentLogger } from "@toka/processor";
+import { kafkajsClient, type Processor, silentLogger } from "@toka/processor";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { accountAggregate, decide } from "../examples/4-bank/src/account.js";
 import { balancesProjection } from "../examples/4-bank/src/balances.js";
@@ -156,6 +157,31 @@ async function rawRead(topic: string, total: number) {
   await consumer.disconnect();
 }
 
+/** The same read through `KafkaClient.readLog`, which replays use: no fold, no writes. */
+async function readWithLogReader(topic: string) {
+  const client = kafkajsClient({ brokers, clientId: "toka-bench-es", logger: silentLogger });
+  const admin = client.admin();
+  await admin.connect();
+  const marks = await admin.watermarks(topic);
+  await admin.disconnect();
+  let bytes = 0;
+  await client.readLog(
+    {
+      topic,
+      ranges: marks.map((m) => ({ partition: m.partition, start: m.low, end: m.high })),
+      readCommitted: true,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+    },
+    async ({ records }) => {
+      // Touch what a replay touches: the key, the event ID and the value.
+      for (const r of records)
+        bytes +=
+          r.keyText().length + (r.header("toka-id")?.length ?? 0) + (r.value?.byteLength ?? 0);
+    },
+  );
+  if (bytes === 0) throw new Error("the log reader read nothing");
+}
+
 if (phases.has("b")) {
   console.log(
     `workload (b): ${commands} protobuf commands over ${accounts} accounts, ${partitions} partitions`,
@@ -281,6 +307,9 @@ if (phases.has("r")) {
 
   const raw = await measure("raw kafkajs read of the log", events, undefined, () =>
     rawRead(account.eventsTopic, events),
+  );
+  await measure("raw read of the log with toka's log reader", events, raw, () =>
+    readWithLogReader(account.eventsTopic),
   );
   let replayed = 0;
   await measure("Replay into a fresh table", events, raw, async () => {
