@@ -88,6 +88,10 @@ export class PartitionProcessor {
   private readonly exactlyOnce: boolean;
   /** Local copies of this partition of every joined table. */
   readonly replicas = new Map<string, TableReplica>();
+  /** Input positions whose commit failed, per topic, until a later commit succeeds. */
+  private readonly failedCommits = new Map<string, TopicPartitionOffset>();
+  private commitRetry: NodeJS.Timeout | undefined;
+  private commitBackoffMs = 0;
   /** Serializes everything done to this partition: batches of all its topics and closing. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -282,9 +286,53 @@ export class PartitionProcessor {
     );
   }
 
+  /**
+   * Commits an input position. A failed commit (the coordinator moving, a rebalance)
+   * only means a new owner starts earlier: the checkpoint and, with exactly-once, the
+   * dedup records prevent a second application. It is retried with backoff until a
+   * later commit of the topic succeeds or the partition closes, so that the group's
+   * offsets (and the lag others see) catch up even when no more input arrives.
+   */
+  private async commit(position: TopicPartitionOffset): Promise<void> {
+    try {
+      await this.host.commit([position]);
+      this.failedCommits.delete(position.topic);
+      if (this.failedCommits.size === 0) this.commitBackoffMs = 0;
+    } catch (cause) {
+      this.host.options.logger.warn(
+        "offset commit failed; retrying, the batch may be redelivered",
+        {
+          group: this.group,
+          topic: position.topic,
+          partition: this.partition,
+          offset: position.offset,
+          error: cause,
+        },
+      );
+      this.failedCommits.set(position.topic, position);
+      this.scheduleCommitRetry();
+    }
+  }
+
+  private scheduleCommitRetry() {
+    if (this.commitRetry || this.state === PartitionState.Closing) return;
+    this.commitBackoffMs = Math.min(Math.max(1_000, this.commitBackoffMs * 2), 30_000);
+    this.commitRetry = setTimeout(() => {
+      this.commitRetry = undefined;
+      // Serialized with batches: a batch's own commit is never overtaken by an older one.
+      void this.serialize(async () => {
+        if (this.state === PartitionState.Closing) return;
+        for (const position of [...this.failedCommits.values()]) await this.commit(position);
+      });
+    }, this.commitBackoffMs);
+    this.commitRetry.unref();
+  }
+
   /** Waits for the in-flight batch, then closes storage. */
   close(): Promise<void> {
     this.state = PartitionState.Closing;
+    clearTimeout(this.commitRetry);
+    this.commitRetry = undefined;
     return this.serialize(async () => {
       await this.storage?.close();
       for (const replica of this.replicas.values()) await replica.close();
@@ -407,17 +455,7 @@ export class PartitionProcessor {
     this.tableOffset = tableOffset;
 
     if (this.host.options.guarantee !== "exactly-once-transactional") {
-      // A failed commit (e.g. a rebalance) only means the new owner starts earlier: the
-      // checkpoint and, with exactly-once, the dedup records prevent a second application.
-      await this.host.commit([position]).catch((cause) => {
-        this.host.options.logger.warn("offset commit failed; the batch may be redelivered", {
-          group: this.group,
-          topic,
-          partition: this.partition,
-          offset: nextInput,
-          error: cause,
-        });
-      });
+      await this.commit(position);
     }
     this.host.emit("batch.processed", {
       topic,

@@ -184,6 +184,8 @@ export class InMemoryBroker {
   private memberSeq = 0;
   private readonly epochs = new Map<string, number>();
   private readonly produceFailures: InjectedFailure[] = [];
+  private readonly commitFailures: { readonly group: string | undefined; readonly error: Error }[] =
+    [];
   /** The last partition handed out, for round robin between candidates. */
   private lastDelivered = "";
 
@@ -428,7 +430,20 @@ export class InMemoryBroker {
   }
 
   /** Commits offsets of a group (a member's commit or a transaction's `sendOffsets`). */
+  /** Makes the next offset commit of `group` (of any group without it) throw `error`. */
+  failNextCommit(failure: { readonly group: string | undefined; readonly error: Error }): void {
+    this.commitFailures.push(failure);
+  }
+
+  /**
+   * Commits a group's offsets.
+   * @throws an injected failure (see {@link failNextCommit}): nothing is committed.
+   */
   commit(groupId: string, offsets: readonly TopicPartitionOffset[]): void {
+    const failure = this.commitFailures.findIndex(
+      (f) => f.group === undefined || f.group === groupId,
+    );
+    if (failure >= 0) throw this.commitFailures.splice(failure, 1)[0]!.error;
     const group = this.group(groupId);
     for (const o of offsets) group.committed.set(tpKey(o.topic, o.partition), Number(o.offset));
     this.touch();

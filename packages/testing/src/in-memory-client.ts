@@ -85,11 +85,7 @@ function inMemoryAdmin(broker: InMemoryBroker): ClientAdmin {
         });
         return offsets;
       }),
-    commitOffsets: (groupId, offsets) =>
-      read(() => {
-        const { committed } = broker.group(groupId);
-        for (const o of offsets) committed.set(tpKey(o.topic, o.partition), Number(o.offset));
-      }),
+    commitOffsets: (groupId, offsets) => read(() => broker.commit(groupId, offsets)),
   };
 }
 

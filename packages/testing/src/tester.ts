@@ -401,6 +401,22 @@ export class Tester implements AsyncDisposable {
     });
   }
 
+  /**
+   * Makes the next offset commit of `group` (of any group without it) fail with `error`
+   * (default: a retriable `TOKA_KAFKA_FAILED`), as when the group coordinator moves.
+   */
+  failNextCommit(options: { group?: string; error?: Error } = {}): void {
+    this.broker.failNextCommit({
+      group: options.group,
+      error:
+        options.error ??
+        new TokaError(TokaErrorCode.KafkaFailed, "offset commit failed (injected by the tester)", {
+          group: options.group,
+          retriable: true,
+        }),
+    });
+  }
+
   /** Moves the clock of record timestamps forward (e.g. past an exactly-once dedup window). */
   advanceTime(ms: number): void {
     this.clock.advance(ms);

@@ -206,3 +206,20 @@ describe("error policies on the tester", () => {
     });
   });
 });
+
+// Regression: a failed offset commit (the coordinator moving when a broker died) was only
+// logged, so with no more input the group's committed offsets stayed behind for good.
+test("a failed offset commit is retried until it succeeds, with no more input arriving", async () => {
+  const t = tester();
+  t.createTopic("amounts", 1);
+  await t.startProcessor(adder());
+  t.failNextCommit({ group: "adder" });
+  await t.emit("amounts", "alice", 1, { codec });
+  expect(t.committedOffset("adder", "amounts", 0)).toBeUndefined();
+
+  const deadline = Date.now() + 4_000; // the first retry comes after 1 s
+  while (t.committedOffset("adder", "amounts", 0) === undefined && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect(t.committedOffset("adder", "amounts", 0)).toBe("1");
+});
