@@ -6,7 +6,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jsonCodec, stringCodec } from "@toka/codec";
-import { defineGroup, type Guarantee, Processor, persist, silentLogger } from "@toka/processor";
+import {
+  DEFAULTS,
+  defineGroup,
+  type Guarantee,
+  Processor,
+  persist,
+  silentLogger,
+} from "@toka/processor";
 import { levelStorage } from "@toka/state-store";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { z } from "zod";
@@ -18,10 +25,30 @@ const mode = env("BENCH_MODE");
 const input = env("BENCH_INPUT");
 const expected = Number(env("BENCH_MESSAGES"));
 const group = `${env("BENCH_GROUP")}`;
-const batchBytes = Number(env("BENCH_BATCH_BYTES") || 1024 * 1024);
+/** Bytes fetched per partition and request; unset: the processor's default. */
+const batchBytes = env("BENCH_BATCH_BYTES") ? Number(env("BENCH_BATCH_BYTES")) : undefined;
+/** Partitions processed at the same time; unset: the processor's default. */
+const concurrency = env("BENCH_CONCURRENCY") ? Number(env("BENCH_CONCURRENCY")) : undefined;
 
-/** Per-message end-to-end latency: from the input's timestamp to its committed effect. */
-const latencies: number[] = [];
+/**
+ * Peaks of the process's memory, sampled: where peak RSS goes (V8's heap, buffers
+ * outside it, or native memory such as LevelDB's caches, which is RSS minus the rest).
+ */
+const peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+const sampler = setInterval(() => {
+  const usage = process.memoryUsage();
+  for (const name of Object.keys(peak) as (keyof typeof peak)[])
+    peak[name] = Math.max(peak[name], usage[name]);
+}, 50);
+sampler.unref();
+
+/**
+ * Per-message end-to-end latency (from the input's timestamp to its committed effect),
+ * counted per millisecond: a histogram rather than a list, so that the harness's memory
+ * does not grow with the number of messages (a list of a million latencies is megabytes
+ * of heap that V8 then grows around, inflating peak RSS).
+ */
+const latencies = new Map<number, number>();
 let done = 0;
 /** When the pipeline was ready to consume: throughput is measured from here. */
 let readyAt = 0;
@@ -29,7 +56,7 @@ const finished = deferred<void>();
 
 function account(timestamps: readonly number[]) {
   const now = Date.now();
-  for (const t of timestamps) latencies.push(now - t);
+  for (const t of timestamps) latencies.set(now - t, (latencies.get(now - t) ?? 0) + 1);
   done += timestamps.length;
   if (done >= expected) finished.resolve();
 }
@@ -48,7 +75,8 @@ async function rawPipe() {
   await producer.connect();
   const consumer = kafka.consumer({
     groupId: group,
-    maxBytesPerPartition: batchBytes,
+    // The same fetches as the processor's, so both decode the same batches.
+    maxBytesPerPartition: batchBytes ?? DEFAULTS.maxBatchBytes,
     maxWaitTimeInMs: 500,
   });
   await consumer.connect();
@@ -57,7 +85,7 @@ async function rawPipe() {
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 8,
+    partitionsConsumedConcurrently: concurrency ?? DEFAULTS.concurrency,
     eachBatch: async ({ batch, resolveOffset }) => {
       const last = batch.messages.at(-1);
       if (!last) return;
@@ -114,7 +142,8 @@ async function tokaProcessor(guarantee: Guarantee) {
   const processor = new Processor(graph, {
     brokers,
     guarantee,
-    maxBatchBytes: batchBytes,
+    ...(batchBytes === undefined ? {} : { maxBatchBytes: batchBytes }),
+    ...(concurrency === undefined ? {} : { concurrency }),
     storage: levelStorage({ path: stateDir }),
     logger: silentLogger,
   });
@@ -139,9 +168,16 @@ const stop = mode === "raw" ? await rawPipe() : await tokaProcessor(mode as Guar
 await finished.promise;
 const seconds = (Date.now() - readyAt) / 1000;
 await stop();
-latencies.sort((a, b) => a - b);
-const pct = (p: number) =>
-  latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
+const sortedLatencies = [...latencies].sort(([a], [b]) => a - b);
+/** The latency below which a share `p` of the messages lies. */
+function pct(p: number): number {
+  let seen = 0;
+  for (const [ms, count] of sortedLatencies) {
+    seen += count;
+    if (seen > done * p) return ms;
+  }
+  return sortedLatencies.at(-1)?.[0] ?? 0;
+}
 say("result", {
   mode,
   messages: done,
@@ -150,4 +186,7 @@ say("result", {
   p50: pct(0.5),
   p99: pct(0.99),
   maxRssMb: process.resourceUsage().maxRSS / 1024,
+  peakMb: Object.fromEntries(
+    Object.entries(peak).map(([name, bytes]) => [name, Math.round(bytes / 2 ** 20)]),
+  ),
 });
