@@ -87,17 +87,30 @@ describe.runIf(ownCluster)("failover on a three-node cluster", () => {
       await Promise.all(sends);
     }
 
+    // What each partition looked like at the last check, for a failure to tell what hung.
+    let observed = "";
     await waitUntil(
       "every deposit applied",
       async () => {
         const [committed] = await admin.fetchOffsets({ groupId: group, topics: [input] });
         const ends = await admin.fetchTopicOffsets(input);
+        const owned = processor.stats().partitions;
+        observed = JSON.stringify(
+          ends.map((e) => ({
+            partition: e.partition,
+            end: e.high,
+            committed: committed?.partitions.find((p) => p.partition === e.partition)?.offset,
+            processor: owned.find((p) => p.partition === e.partition),
+          })),
+        );
         return ends.every(
           (e) => committed?.partitions.find((p) => p.partition === e.partition)?.offset === e.high,
         );
       },
       { timeoutMs: 180_000, intervalMs: 500 },
-    );
+    ).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; partitions: ${observed}`, { cause: error });
+    });
     expect(processor.status).toBe("running");
 
     const balances = new Map<string, number>();

@@ -293,7 +293,7 @@ export class PartitionProcessor {
    * later commit of the topic succeeds or the partition closes, so that the group's
    * offsets (and the lag others see) catch up even when no more input arrives.
    */
-  private async commit(position: TopicPartitionOffset): Promise<void> {
+  async commit(position: TopicPartitionOffset): Promise<void> {
     try {
       await this.host.commit([position]);
       this.failedCommits.delete(position.topic);

@@ -377,15 +377,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       if (start !== undefined && start !== committed) {
         // Commit what the checkpoint covers: with no new input the group's offset would
         // otherwise stay behind (lag that never drains; another owner redoing the work).
-        await this.consumer!.commit([{ topic, partition, offset: start }]).catch((cause) => {
-          this.options.logger.warn("committing the checkpointed offset failed", {
-            group: this.group,
-            topic,
-            partition,
-            offset: start,
-            error: cause,
-          });
-        });
+        // Retried until it succeeds: the coordinator may be moving (a broker died).
+        await processor.commit({ topic, partition, offset: start });
       }
     }
     this.consumer!.resume(this.inputTopics().map((topic) => ({ topic, partition })));
