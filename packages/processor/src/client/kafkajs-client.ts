@@ -10,7 +10,7 @@ import {
   type Producer,
   type RecordMetadata,
 } from "kafkajs";
-import { isTokaError } from "../errors.js";
+import { isTokaError, TokaError, TokaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { readLogWithConsumer } from "./consumer-log-reader.js";
 import { copartitionedAssigner } from "./copartitioned-assigner.js";
@@ -382,6 +382,16 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
   let handlers: ConsumerHandlers | undefined;
   // Set between a crash kafkajs restarts from and the join of the restarted consumer.
   let restarting = false;
+  // Whether kafkajs's runner runs: it drops commits silently while it does not, which
+  // includes the group join where a processor commits its checkpointed offsets. Fetching
+  // starts only once the runner runs.
+  let fetching = false;
+  consumer.on(consumer.events.FETCH_START, () => {
+    fetching = true;
+  });
+  consumer.on(consumer.events.STOP, () => {
+    fetching = false;
+  });
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     const assignment: TopicPartition[] = [];
     for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
@@ -407,6 +417,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     }
     // kafkajs disconnected the consumer and starts it again after a retry delay.
     restarting = true;
+    fetching = false;
     handlers?.onReconnecting?.(payload.error);
   });
   return {
@@ -448,10 +459,18 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     pause: (partitions) => consumer.pause(groupPartitions(partitions)),
     resume: (partitions) => consumer.resume(groupPartitions(partitions)),
     seek: ({ topic, partition, offset }) => consumer.seek({ topic, partition, offset }),
-    commit: (offsets: readonly TopicPartitionOffset[]) =>
-      consumer.commitOffsets(
+    async commit(offsets: readonly TopicPartitionOffset[]) {
+      if (!fetching) {
+        throw new TokaError(
+          TokaErrorCode.KafkaFailed,
+          "the consumer is (re)joining its group and cannot commit yet; retry",
+          { group: options.groupId, retriable: true },
+        );
+      }
+      await consumer.commitOffsets(
         offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
-      ),
+      );
+    },
   };
 }
 
