@@ -350,15 +350,24 @@ function kafkajsProducer(kafka: Kafka, transactionalId: string | undefined): Cli
   };
 }
 
-function headersOf(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!headers) return out;
-  for (const [name, value] of Object.entries(headers)) {
+/**
+ * The headers of records without any, shared: most records have none, and an object per
+ * record would live as long as its batch (tens of thousands of them per fetch).
+ */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+function headersOf(headers: IHeaders | undefined): Readonly<Record<string, string>> {
+  if (!headers) return NO_HEADERS;
+  let out: Record<string, string> | undefined;
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
     const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) out[name] = first.toString();
+    if (first === undefined) continue;
+    out ??= {};
+    out[name] = first.toString();
   }
-  return out;
+  return out ?? NO_HEADERS;
 }
 
 function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer {
