@@ -518,6 +518,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   }
 
   private async shutdown() {
+    // Batches do not wait for their offset commits: those must reach the group before
+    // this member leaves it, or the next owner would process the batches again.
+    for (const processor of this.partitions.values()) await processor.settle().catch(() => {});
     // Leaving the group waits for the in-flight batches; then storage can close.
     await this.consumer?.disconnect().catch(() => {});
     await this.assignmentWork.catch(() => {});
