@@ -89,15 +89,18 @@ async function rawPipe() {
     eachBatch: async ({ batch, resolveOffset }) => {
       const last = batch.messages.at(-1);
       if (!last) return;
-      // Requests of at most 5,000 records, as toka's client sends them: one request with
-      // a whole 1 MiB fetch (~47k small records) stalls the kafkajs producer.
-      for (let i = 0; i < batch.messages.length; i += 5_000) {
+      // Requests of at most 5,000 records and about 512 KiB, as toka's client sends them:
+      // one request with a whole 1 MiB fetch (~47k small records) stalls the kafkajs
+      // producer, and the broker refuses a partition's records above 1 MiB.
+      const size = 64 + (last.value?.length ?? 0);
+      const perRequest = Math.max(1, Math.min(5_000, Math.floor((512 * 1024) / size)));
+      for (let i = 0; i < batch.messages.length; i += perRequest) {
         await producer.sendBatch({
           acks: -1,
           topicMessages: [
             {
               topic: `${input}-out`,
-              messages: batch.messages.slice(i, i + 5_000).map((m) => ({
+              messages: batch.messages.slice(i, i + perRequest).map((m) => ({
                 key: m.key,
                 value: m.value,
                 headers: m.headers ?? {},

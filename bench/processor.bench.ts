@@ -6,7 +6,7 @@
 // Two phases: throughput over a backlog, then latency at a fixed rate.
 //   tsx bench/processor.bench.ts [--messages 1000000] [--keys 100000] [--rate 5000] [--seconds 10]
 //                                [--heap-mb 256] [--batch-bytes 1048576] [--concurrency 8]
-//                                [--modes raw,at-least-once,...] [--rounds 1]
+//                                [--modes raw,at-least-once,...] [--rounds 1] [--value-bytes 0]
 // --seconds 0 skips the latency phase. With --rounds N the throughput phase runs the
 // pipelines N times in turn over the same backlog and reports each pipeline's median
 // throughput and highest RSS: the machine may be busy with other work.
@@ -23,6 +23,9 @@ const { values: args } = parseArgs({
   options: {
     messages: { type: "string", default: "1000000" },
     keys: { type: "string", default: "100000" },
+    // Pads each value with spaces to this many bytes (the number still parses): shows
+    // how fetch and batch sizes behave with larger messages.
+    "value-bytes": { type: "string", default: "0" },
     partitions: { type: "string", default: "8" },
     rate: { type: "string", default: "5000" },
     seconds: { type: "string", default: "10" },
@@ -41,6 +44,7 @@ const { values: args } = parseArgs({
 });
 const messages = Number(args.messages);
 const keys = Number(args.keys);
+const valueBytes = Number(args["value-bytes"]);
 const partitions = Number(args.partitions);
 const modes = args.modes.split(",");
 
@@ -65,13 +69,18 @@ async function produce(name: string, count: number, ratePerSecond?: number) {
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   await producer.connect();
-  const chunk = ratePerSecond ? Math.max(1, Math.floor(ratePerSecond / 20)) : 10_000;
+  // Requests within the broker's 1 MiB message size limit.
+  const fits = Math.floor((512 * 1024) / (valueBytes + 32));
+  const chunk = Math.min(
+    ratePerSecond ? Math.max(1, Math.floor(ratePerSecond / 20)) : 10_000,
+    fits,
+  );
   const started = Date.now();
   for (let sent = 0; sent < count; sent += chunk) {
     const n = Math.min(chunk, count - sent);
     const batch = Array.from({ length: n }, (_, i) => ({
       key: `sensor-${((sent + i) * 2654435761) % keys}`,
-      value: String((sent + i) % 100),
+      value: String((sent + i) % 100).padEnd(valueBytes),
     }));
     await producer.send({ topic: name, acks: -1, messages: batch });
     if (ratePerSecond) {
@@ -139,7 +148,7 @@ function pipeline(mode: string, input: string, expected: number, round = 0) {
 }
 
 console.log(
-  `workload (a): ${messages} messages, ${keys} keys, ${partitions} partitions; brokers ${brokers.join(",")}; heap cap ${args["heap-mb"] ?? "none"} MB, ${args["batch-bytes"] ?? "default"} bytes per partition fetch, concurrency ${args.concurrency ?? "default"}`,
+  `workload (a): ${messages} messages${valueBytes ? ` of ${valueBytes} bytes` : ""}, ${keys} keys, ${partitions} partitions; brokers ${brokers.join(",")}; heap cap ${args["heap-mb"] ?? "none"} MB, ${args["batch-bytes"] ?? "default"} bytes per partition fetch, concurrency ${args.concurrency ?? "default"}`,
 );
 const backlog = await topic(`bench-${run}-backlog`);
 let t = Date.now();
