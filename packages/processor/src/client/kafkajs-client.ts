@@ -391,15 +391,16 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
   let handlers: ConsumerHandlers | undefined;
   // Set between a crash kafkajs restarts from and the join of the restarted consumer.
   let restarting = false;
-  // Whether kafkajs's runner runs: it drops commits silently while it does not, which
-  // includes the group join where a processor commits its checkpointed offsets. Fetching
-  // starts only once the runner runs.
-  let fetching = false;
-  consumer.on(consumer.events.FETCH_START, () => {
-    fetching = true;
-  });
-  consumer.on(consumer.events.STOP, () => {
-    fetching = false;
+  // Commits in flight, each with the partitions kafkajs reported committed meanwhile.
+  // kafkajs drops a commit silently while its runner is stopped (a restart after a crash,
+  // the join before fetching resumes): only its commit event tells a sent commit apart.
+  const inFlightCommits = new Set<{ readonly waiting: Set<string> }>();
+  consumer.on(consumer.events.COMMIT_OFFSETS, ({ payload }) => {
+    for (const { topic, partitions } of payload.topics) {
+      for (const { partition } of partitions) {
+        for (const commit of inFlightCommits) commit.waiting.delete(`${topic}/${partition}`);
+      }
+    }
   });
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     const assignment: TopicPartition[] = [];
@@ -426,7 +427,6 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     }
     // kafkajs disconnected the consumer and starts it again after a retry delay.
     restarting = true;
-    fetching = false;
     handlers?.onReconnecting?.(payload.error);
   });
   return {
@@ -469,16 +469,22 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     resume: (partitions) => consumer.resume(groupPartitions(partitions)),
     seek: ({ topic, partition, offset }) => consumer.seek({ topic, partition, offset }),
     async commit(offsets: readonly TopicPartitionOffset[]) {
-      if (!fetching) {
+      const commit = { waiting: new Set(offsets.map((o) => `${o.topic}/${o.partition}`)) };
+      inFlightCommits.add(commit);
+      try {
+        await consumer.commitOffsets(
+          offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
+        );
+      } finally {
+        inFlightCommits.delete(commit);
+      }
+      if (commit.waiting.size > 0) {
         throw new TokaError(
           TokaErrorCode.KafkaFailed,
-          "the consumer is (re)joining its group and cannot commit yet; retry",
+          "kafkajs did not send the offset commit: its consumer is (re)joining the group; retry",
           { group: options.groupId, retriable: true },
         );
       }
-      await consumer.commitOffsets(
-        offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
-      );
     },
   };
 }
