@@ -82,6 +82,13 @@ export class PartitionProcessor {
   private checkpointed: Checkpoint | undefined;
   private recoveryStart = Date.now();
   private recoveryTarget = "0";
+  /**
+   * Whether {@link beginRecovery} set the target. Table batches fetched before (the
+   * consumer reads a new partition's tables as soon as the group is joined) are dropped:
+   * against the initial target of 0 a first batch would end recovery early, and the seek
+   * that precedes `beginRecovery` reads them again.
+   */
+  private recoveryBegun = false;
   private recoveredRecords = 0;
   private readonly handlers = new Map<string, Handler>();
   private readonly group: string;
@@ -164,6 +171,7 @@ export class PartitionProcessor {
   ): boolean {
     this.recoveryStart = Date.now();
     this.recoveryTarget = highWatermark;
+    this.recoveryBegun = true;
     for (const [table, replica] of this.replicas)
       replica.recoverTo(joinWatermarks.get(table) ?? "0");
     return this.maybeRecovered();
@@ -172,7 +180,7 @@ export class PartitionProcessor {
   /** Applies a batch of a joined table, during recovery and after. */
   applyJoinBatch(table: string, records: readonly IncomingRecord[]): Promise<void> {
     return this.serialize(async () => {
-      if (this.state === PartitionState.Closing) return;
+      if (this.state === PartitionState.Closing || !this.recoveryBegun) return;
       try {
         await this.replicas.get(table)?.apply(records);
       } catch (cause) {
@@ -199,6 +207,7 @@ export class PartitionProcessor {
 
   /** Like {@link noteTableProgress}, for a joined table. */
   noteJoinProgress(table: string, lastOffset: string): boolean {
+    if (!this.recoveryBegun) return false;
     this.replicas.get(table)?.noteProgress(lastOffset);
     return this.maybeRecovered();
   }
@@ -206,7 +215,7 @@ export class PartitionProcessor {
   /** Applies table records read during recovery to storage, in one atomic write. */
   recoverBatch(records: readonly IncomingRecord[]): Promise<void> {
     return this.serialize(async () => {
-      if (this.state !== PartitionState.Recovering || !this.storage) return;
+      if (this.state !== PartitionState.Recovering || !this.storage || !this.recoveryBegun) return;
       const puts = new Map<string, Uint8Array>();
       const deletes = new Set<string>();
       let next = this.tableOffset;
@@ -247,7 +256,7 @@ export class PartitionProcessor {
    * never reach `recoverBatch`): recovery ends once the target offset is passed.
    */
   noteTableProgress(lastOffset: string): boolean {
-    if (this.state !== PartitionState.Recovering) return false;
+    if (this.state !== PartitionState.Recovering || !this.recoveryBegun) return false;
     const next = addToOffset(lastOffset, 1);
     if (
       compareOffsets(next, this.tableOffset) > 0 &&
@@ -260,7 +269,7 @@ export class PartitionProcessor {
   }
 
   private maybeRecovered(): boolean {
-    if (this.state !== PartitionState.Recovering) return false;
+    if (this.state !== PartitionState.Recovering || !this.recoveryBegun) return false;
     if (compareOffsets(this.tableOffset, this.recoveryTarget) < 0) return false;
     for (const replica of this.replicas.values()) if (!replica.recovered) return false;
     this.state = PartitionState.Running;

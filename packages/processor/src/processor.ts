@@ -279,6 +279,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     this.pauseInputs(
       [...assigned].filter((p) => this.partitions.get(p)?.state !== PartitionState.Running),
     );
+    // And the tables of partitions new to this instance, until the set-up has sought them
+    // to the local checkpoints and knows how far recovery must read.
+    this.pauseTables([...assigned].filter((p) => !this.partitions.has(p)));
     this.assignmentWork = this.assignmentWork
       .then(() => this.applyAssignment(assigned))
       .catch((error) =>
@@ -439,6 +442,15 @@ export class Processor<G extends GroupGraph = GroupGraph> {
           this.fail(this.asTokaError(error, "resuming a recovered partition failed")),
         );
     }
+  }
+
+  private pauseTables(partitions: readonly number[]) {
+    const tables = [...this.graph.joins.keys()];
+    if (this.graph.persist) tables.push(this.graph.tableTopic);
+    if (!this.consumer || partitions.length === 0 || tables.length === 0) return;
+    this.consumer.pause(
+      tables.flatMap((topic) => partitions.map((partition) => ({ topic, partition }))),
+    );
   }
 
   private pauseInputs(partitions: readonly number[]) {
