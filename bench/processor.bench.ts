@@ -9,7 +9,8 @@
 //                                [--modes raw,at-least-once,...] [--rounds 1] [--value-bytes 0]
 // --seconds 0 skips the latency phase. With --rounds N the throughput phase runs the
 // pipelines N times in turn over the same backlog and reports each pipeline's median
-// throughput and highest RSS: the machine may be busy with other work.
+// throughput, the median of its per-round ratios and its highest RSS: the machine may
+// be busy with other work.
 // Uses KAFKA_BROKERS, or starts the local broker (scripts/kafka.sh).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -192,10 +193,20 @@ for (const mode of liveMessages > 0 ? modes : []) {
 }
 await admin.disconnect();
 
-const base = throughput.find((r) => r.mode === "raw");
-const alo = throughput.find((r) => r.mode === "at-least-once");
-const ratio = (r: Result, of: Result | undefined) =>
-  of ? (r.perSecond / of.perSecond).toFixed(2) : "-";
+/**
+ * The median over rounds of `mode`'s throughput divided by `of`'s in the same round:
+ * pipelines of one round ran one after the other, so other load on the machine skews
+ * their ratio less than the ratio of medians taken from different rounds.
+ */
+function ratio(mode: string, of: string): string {
+  const ours = runs.get(mode);
+  const theirs = runs.get(of);
+  if (!ours || !theirs) return "-";
+  const ratios = ours
+    .map((r, round) => r.perSecond / theirs[round]!.perSecond)
+    .sort((a, b) => a - b);
+  return ratios[Math.floor((ratios.length - 1) / 2)]!.toFixed(2);
+}
 console.log(
   `\nthroughput over a backlog of ${messages} messages; latency at ${rate} msg/s for ${args.seconds} s`,
 );
@@ -206,6 +217,6 @@ console.log("|---|---:|---:|---:|---:|---:|---:|");
 for (const r of throughput) {
   const l = latency.find((x) => x.mode === r.mode);
   console.log(
-    `| ${r.mode} | ${Math.round(r.perSecond)} | ${ratio(r, base)} | ${ratio(r, alo)} | ${l?.p50 ?? "-"} | ${l?.p99 ?? "-"} | ${Math.round(Math.max(r.maxRssMb, l?.maxRssMb ?? 0))} |`,
+    `| ${r.mode} | ${Math.round(r.perSecond)} | ${ratio(r.mode, "raw")} | ${ratio(r.mode, "at-least-once")} | ${l?.p50 ?? "-"} | ${l?.p99 ?? "-"} | ${Math.round(Math.max(r.maxRssMb, l?.maxRssMb ?? 0))} |`,
   );
 }
