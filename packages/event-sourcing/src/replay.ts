@@ -188,7 +188,6 @@ export class Replay<V, E> {
   private group: string | undefined;
   private table: string | undefined;
   private producer: ClientProducer | undefined;
-  private admin: ClientAdmin | undefined;
   private counts = { events: 0, duplicates: 0, tableRecords: 0 };
   private cachedKeys = 0;
 
@@ -256,7 +255,6 @@ export class Replay<V, E> {
     }
     this.currentStatus = ReplayStatus.Running;
     const admin = this.connection.client.admin();
-    this.admin = admin;
     let timer: NodeJS.Timeout | undefined;
     try {
       await admin.connect();
@@ -270,7 +268,7 @@ export class Replay<V, E> {
         () => this.events.emit("replay.progress", this.progress()!),
         this.settings.progressIntervalMs,
       );
-      await this.read(ranges, signal);
+      await this.read(admin, ranges, signal);
       const keys = await this.countKeys();
       const durationMs = Date.now() - startedAt;
       const result: ReplayResult = {
@@ -366,7 +364,11 @@ export class Replay<V, E> {
   }
 
   /** Reads every partition to its end, then flushes and commits the end positions. */
-  private async read(ranges: readonly PartitionRange[], signal: AbortSignal | undefined) {
+  private async read(
+    admin: ClientAdmin,
+    ranges: readonly PartitionRange[],
+    signal: AbortSignal | undefined,
+  ) {
     const topic = this.fold.log.topic;
     // Table records are the keys' latest values: one written twice by a retry is harmless.
     this.producer = this.connection.client.producer({ idempotent: false });
@@ -393,7 +395,7 @@ export class Replay<V, E> {
     // The ends may be transaction markers, which no batch reports.
     for (const p of this.partitions.values()) p.position = p.end;
     await this.flush(...this.partitions.values());
-    await this.admin!.commitOffsets(
+    await admin.commitOffsets(
       this.group!,
       ranges.map((r) => ({ topic, partition: r.partition, offset: r.end })),
     );

@@ -95,14 +95,13 @@ export class PartitionProcessor {
   private readonly exactlyOnce: boolean;
   /** Local copies of this partition of every joined table. */
   readonly replicas = new Map<string, TableReplica>();
-  /** Input positions whose commit failed, per topic, until a later commit succeeds. */
-  private readonly failedCommits = new Map<string, TopicPartitionOffset>();
-  private commitRetry: NodeJS.Timeout | undefined;
-  private commitBackoffMs = 0;
-  /** Per topic, the newest position of a finished batch not yet sent to be committed. */
+  /** Per topic, the newest input position not committed yet (sent, failed or new). */
   private readonly commitsDue = new Map<string, TopicPartitionOffset>();
   /** Sends {@link commitsDue} while there are any; one commit request at a time. */
   private committing: Promise<void> | undefined;
+  /** The next send after a failed commit, with backoff. */
+  private commitRetry: NodeJS.Timeout | undefined;
+  private commitBackoffMs = 0;
   /** Serializes everything done to this partition: batches of all its topics and closing. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -300,42 +299,20 @@ export class PartitionProcessor {
   }
 
   /**
-   * Commits an input position. A failed commit (the coordinator moving, a rebalance)
-   * only means a new owner starts earlier: the checkpoint and, with exactly-once, the
-   * dedup records prevent a second application. It is retried with backoff until a
-   * later commit of the topic succeeds or the partition closes, so that the group's
-   * offsets (and the lag others see) catch up even when no more input arrives.
+   * Commits an input position without waiting for it: the commit is the last step of a
+   * batch (ARCHITECTURE §4), and the checkpoint already holds the position, so the next
+   * batch need not wait a round trip to the group coordinator (with small batches that
+   * wait was about a sixth of the processor's throughput). Commits of a partition go out
+   * one at a time, in order, so an older position never lands after a newer one;
+   * positions that queue up meanwhile are merged into the newest per topic.
+   *
+   * A failed commit (the coordinator moving, a rebalance) only means a new owner starts
+   * earlier: the checkpoint and, with exactly-once, the dedup records prevent a second
+   * application. It is retried with backoff until a later commit of the topic succeeds
+   * or the partition closes, so that the group's offsets (and the lag others see) catch
+   * up even when no more input arrives.
    */
-  async commit(position: TopicPartitionOffset): Promise<void> {
-    try {
-      await this.host.commit([position]);
-      this.failedCommits.delete(position.topic);
-      if (this.failedCommits.size === 0) this.commitBackoffMs = 0;
-    } catch (cause) {
-      this.host.options.logger.warn(
-        "offset commit failed; retrying, the batch may be redelivered",
-        {
-          group: this.group,
-          topic: position.topic,
-          partition: this.partition,
-          offset: position.offset,
-          error: cause,
-        },
-      );
-      this.failedCommits.set(position.topic, position);
-      this.scheduleCommitRetry();
-    }
-  }
-
-  /**
-   * Commits a finished batch's position without waiting for it: the commit is the last
-   * step of a batch (ARCHITECTURE §4), and the checkpoint already holds the position, so
-   * the next batch need not wait a round trip to the group coordinator (with small
-   * batches that wait was about a sixth of the processor's throughput). Commits of a
-   * partition go out one at a time, in order, so an older position never lands after a
-   * newer one; positions that queue up meanwhile are merged into the newest per topic.
-   */
-  private commitLater(position: TopicPartitionOffset): void {
+  commitLater(position: TopicPartitionOffset): void {
     const due = this.commitsDue.get(position.topic);
     if (due && compareOffsets(due.offset, position.offset) >= 0) return;
     this.commitsDue.set(position.topic, position);
@@ -343,13 +320,26 @@ export class PartitionProcessor {
   }
 
   private async sendCommitsDue(): Promise<void> {
-    while (this.commitsDue.size > 0) {
-      const positions = [...this.commitsDue.values()];
-      this.commitsDue.clear();
-      for (const position of positions) {
-        // A failed older position is superseded by this one.
-        this.failedCommits.delete(position.topic);
-        await this.commit(position);
+    for (const [topic, position] of this.commitsDue) {
+      this.commitsDue.delete(topic);
+      try {
+        await this.host.commit([position]);
+        this.commitBackoffMs = 0;
+      } catch (cause) {
+        this.host.options.logger.warn(
+          "offset commit failed; retrying, the batch may be redelivered",
+          {
+            group: this.group,
+            topic,
+            partition: this.partition,
+            offset: position.offset,
+            error: cause,
+          },
+        );
+        // Due again after the backoff, unless a newer position came meanwhile.
+        if (!this.commitsDue.has(topic)) this.commitsDue.set(topic, position);
+        this.scheduleCommitRetry();
+        break;
       }
     }
     this.committing = undefined;
@@ -361,8 +351,7 @@ export class PartitionProcessor {
     this.commitRetry = setTimeout(() => {
       this.commitRetry = undefined;
       if (this.state === PartitionState.Closing) return;
-      // Through the same queue as the batches' commits, so a newer one is never overtaken.
-      for (const position of this.failedCommits.values()) this.commitLater(position);
+      this.committing ??= this.sendCommitsDue();
     }, this.commitBackoffMs);
     this.commitRetry.unref();
   }

@@ -381,7 +381,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         // Commit what the checkpoint covers: with no new input the group's offset would
         // otherwise stay behind (lag that never drains; another owner redoing the work).
         // Retried until it succeeds: the coordinator may be moving (a broker died).
-        await processor.commit({ topic, partition, offset: start });
+        processor.commitLater({ topic, partition, offset: start });
       }
     }
     this.consumer!.resume(this.inputTopics().map((topic) => ({ topic, partition })));

@@ -19,3 +19,15 @@ export async function retrying<T>(
     }
   }
 }
+
+/** Whether an error, or an error in its `cause` chain, is marked `retriable`. */
+export function isRetriable(error: unknown): boolean {
+  for (
+    let e = error as { retriable?: unknown; cause?: unknown } | undefined;
+    e;
+    e = e.cause as typeof e
+  ) {
+    if (e.retriable === true) return true;
+  }
+  return false;
+}

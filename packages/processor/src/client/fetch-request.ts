@@ -97,8 +97,9 @@ export function decodeFetchResponse(body: Buffer): {
       at += 4; // preferred read replica
       const length = body.readInt32BE(at);
       at += 4;
-      const records = length > 0 ? body.subarray(at, at + length) : body.subarray(at, at);
-      if (length > 0) at += length;
+      // A null record set has length -1.
+      const records = body.subarray(at, at + Math.max(0, length));
+      at += records.byteLength;
       partitions.push({
         partition,
         errorCode: partitionError,

@@ -1,6 +1,7 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { TokaError, TokaErrorCode } from "../errors.js";
+import { retrying } from "../retry.js";
 import { type BrokerAddress, BrokerConnection } from "./broker-connection.js";
+import { groupByTopic } from "./group-by-topic.js";
 import type { TopicPartitionOffset } from "./kafka-client.js";
 
 /**
@@ -14,47 +15,43 @@ const FIND_COORDINATOR = { key: 10, version: 1 } as const;
 const OFFSET_COMMIT = { key: 8, version: 2 } as const;
 /** The coordinator is loading, moved or not there yet: ask again. */
 const COORDINATOR_ERRORS = new Set([14, 15, 16]);
-const ATTEMPTS = 20;
-const BACKOFF_MS = 250;
 
-export async function commitGroupOffsets(
+export function commitGroupOffsets(
   bootstrap: BrokerAddress,
   groupId: string,
   offsets: readonly TopicPartitionOffset[],
 ): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    let errorCode: number;
-    try {
-      errorCode = await commitOnce(bootstrap, groupId, offsets);
-    } catch (error) {
-      // A broken connection (a broker restarting) is retried like a moved coordinator.
-      if ((error as { retriable?: unknown }).retriable !== true || attempt === ATTEMPTS)
-        throw error;
-      await sleep(BACKOFF_MS);
-      continue;
-    }
-    if (errorCode === 0) return;
-    if (!COORDINATOR_ERRORS.has(errorCode) || attempt === ATTEMPTS) {
-      throw new TokaError(
-        TokaErrorCode.KafkaFailed,
-        errorCode === 22 || errorCode === 25
-          ? "the group has running members, which own its offsets; stop them before committing"
-          : `committing the group's offsets failed with Kafka error code ${errorCode}`,
-        { group: groupId, retriable: COORDINATOR_ERRORS.has(errorCode) },
-      );
-    }
-    await sleep(BACKOFF_MS);
-  }
+  // A moved coordinator and a broken connection (a broker restarting) are retried.
+  return retrying(() => commitOnce(bootstrap, groupId, offsets), { initialDelayMs: 250 });
 }
 
-/** One attempt; resolves with the first error code of the answer (0 when all committed). */
+/** One attempt: FindCoordinator, then OffsetCommit to the coordinator. */
 async function commitOnce(
   bootstrap: BrokerAddress,
   groupId: string,
   offsets: readonly TopicPartitionOffset[],
-): Promise<number> {
+): Promise<void> {
   const coordinator = await findCoordinator(bootstrap, groupId);
-  if (typeof coordinator === "number") return coordinator;
+  const errorCode =
+    typeof coordinator === "number"
+      ? coordinator
+      : await offsetCommit(coordinator, groupId, offsets);
+  if (errorCode === 0) return;
+  throw new TokaError(
+    TokaErrorCode.KafkaFailed,
+    errorCode === 22 || errorCode === 25
+      ? "the group has running members, which own its offsets; stop them before committing"
+      : `committing the group's offsets failed with Kafka error code ${errorCode}`,
+    { group: groupId, retriable: COORDINATOR_ERRORS.has(errorCode) },
+  );
+}
+
+/** OffsetCommit; resolves with the first error code of the answer (0 when all committed). */
+async function offsetCommit(
+  coordinator: BrokerAddress,
+  groupId: string,
+  offsets: readonly TopicPartitionOffset[],
+): Promise<number> {
   const connection = await BrokerConnection.open(coordinator);
   try {
     const answer = await connection.request(
@@ -98,12 +95,7 @@ async function findCoordinator(
 }
 
 function encodeOffsetCommit(groupId: string, offsets: readonly TopicPartitionOffset[]): Buffer {
-  const byTopic = new Map<string, TopicPartitionOffset[]>();
-  for (const o of offsets) {
-    const list = byTopic.get(o.topic) ?? [];
-    byTopic.set(o.topic, list);
-    list.push(o);
-  }
+  const byTopic = groupByTopic(offsets);
   const parts: Buffer[] = [string(groupId), int32(-1), string(""), int64(-1n), int32(byTopic.size)];
   for (const [topic, list] of byTopic) {
     parts.push(string(topic), int32(list.length));

@@ -12,8 +12,10 @@ import {
 } from "kafkajs";
 import { isTokaError, TokaError, TokaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { isRetriable } from "../retry.js";
 import { readLogWithConsumer } from "./consumer-log-reader.js";
 import { copartitionedAssigner } from "./copartitioned-assigner.js";
+import { groupByTopic } from "./group-by-topic.js";
 import type {
   ClientAdmin,
   ClientConsumer,
@@ -29,6 +31,7 @@ import type {
   TopicSpec,
 } from "./kafka-client.js";
 import { type DirectAccess, kafkajsDirect } from "./kafkajs-direct.js";
+import { recordSize } from "./record-size.js";
 
 /** Options of {@link kafkajsClient}. */
 export interface KafkajsClientOptions {
@@ -56,18 +59,6 @@ const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
  */
 const DELIVERY_TIMEOUT_MS = 120_000;
 
-/** Whether kafkajs gave up on something that may succeed later (directly or as the cause). */
-function retriableFailure(error: unknown): boolean {
-  for (
-    let e = error as { retriable?: unknown; cause?: unknown } | undefined;
-    e;
-    e = e.cause as typeof e
-  ) {
-    if (e.retriable === true) return true;
-  }
-  return false;
-}
-
 /**
  * Retries `send` on retriable failures until DELIVERY_TIMEOUT_MS. A retried request may
  * be written twice if only its acknowledgement was lost: table records are then rewritten
@@ -79,7 +70,7 @@ async function withDeliveryTimeout<T>(send: () => Promise<T>): Promise<T> {
     try {
       return await send();
     } catch (error) {
-      if (!retriableFailure(error) || Date.now() + backoff > deadline) throw error;
+      if (!isRetriable(error) || Date.now() + backoff > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, backoff));
     }
   }
@@ -172,13 +163,7 @@ function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdm
     async commitOffsets(groupId, offsets) {
       if (direct) return direct.commitOffsets(groupId, offsets);
       // kafkajs joins the group to commit: slower, but it speaks SASL.
-      const byTopic = new Map<string, { partition: number; offset: string }[]>();
-      for (const { topic, partition, offset } of offsets) {
-        const list = byTopic.get(topic) ?? [];
-        byTopic.set(topic, list);
-        list.push({ partition, offset });
-      }
-      for (const [topic, partitions] of byTopic) {
+      for (const { topic, partitions } of offsetsByTopic(offsets)) {
         await admin.setOffsets({ groupId, topic, partitions });
       }
     },
@@ -198,14 +183,6 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes)
     ? bytes
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function recordSize(record: OutgoingRecord): number {
-  let size = 32 + (record.value?.byteLength ?? 0);
-  size += typeof record.key === "string" ? record.key.length * 3 : (record.key?.byteLength ?? 0);
-  for (const [name, value] of Object.entries(record.headers))
-    size += name.length + value.length * 3;
-  return size;
 }
 
 /**
@@ -267,7 +244,7 @@ async function sendInRequests(
           (explicit.get(`${r.topic}\0${r.partition}`) ?? 0) + 1,
         );
     }
-    const attempt = () => send(groupByTopic(request));
+    const attempt = () => send(messagesByTopic(request));
     // Inside a transaction a failed request aborts the transaction instead.
     for (const m of await (retry ? withDeliveryTimeout(attempt) : attempt())) {
       const id = `${m.topicName}\0${m.partition}`;
@@ -289,14 +266,19 @@ async function sendInRequests(
   return [...merged.values()];
 }
 
-function groupByTopic(records: readonly OutgoingRecord[]) {
-  const byTopic = new Map<string, Message[]>();
-  for (const record of records) {
-    const list = byTopic.get(record.topic) ?? [];
-    byTopic.set(record.topic, list);
-    list.push(toMessage(record));
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+function messagesByTopic(records: readonly OutgoingRecord[]) {
+  return [...groupByTopic(records)].map(([topic, list]) => ({
+    topic,
+    messages: list.map(toMessage),
+  }));
+}
+
+/** Offsets in kafkajs's per-topic shape. */
+function offsetsByTopic(offsets: readonly TopicPartitionOffset[]) {
+  return [...groupByTopic(offsets)].map(([topic, list]) => ({
+    topic,
+    partitions: list.map(({ partition, offset }) => ({ partition, offset })),
+  }));
 }
 
 function kafkajsProducer(kafka: Kafka, transactionalId: string | undefined): ClientProducer {
@@ -327,16 +309,7 @@ function kafkajsProducer(kafka: Kafka, transactionalId: string | undefined): Cli
           false,
         );
         if (offsets.length > 0) {
-          const byTopic = new Map<string, { partition: number; offset: string }[]>();
-          for (const o of offsets) {
-            const list = byTopic.get(o.topic) ?? [];
-            byTopic.set(o.topic, list);
-            list.push({ partition: o.partition, offset: o.offset });
-          }
-          await tx.sendOffsets({
-            consumerGroupId: groupId,
-            topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
-          });
+          await tx.sendOffsets({ consumerGroupId: groupId, topics: offsetsByTopic(offsets) });
         }
         await tx.commit();
         return produced;
@@ -490,11 +463,8 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
 }
 
 function groupPartitions(partitions: readonly TopicPartition[]) {
-  const byTopic = new Map<string, number[]>();
-  for (const { topic, partition } of partitions) {
-    const list = byTopic.get(topic) ?? [];
-    byTopic.set(topic, list);
-    list.push(partition);
-  }
-  return [...byTopic].map(([topic, ps]) => ({ topic, partitions: ps }));
+  return [...groupByTopic(partitions)].map(([topic, list]) => ({
+    topic,
+    partitions: list.map((tp) => tp.partition),
+  }));
 }

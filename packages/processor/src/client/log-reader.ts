@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import kafkajs, { type CompressionTypes } from "kafkajs";
 import { TokaError, TokaErrorCode } from "../errors.js";
+import { isRetriable } from "../retry.js";
 import { type BrokerAddress, BrokerConnection, type LeaderLookup } from "./broker-connection.js";
 import {
   type AbortedTransaction,
@@ -47,6 +48,7 @@ const OFFSET_OUT_OF_RANGE = 1;
 /** A partition's leader moved: read it again with fresh metadata. */
 class LeadershipMoved extends Error {
   override readonly name = "LeadershipMoved";
+  readonly retriable = true;
 }
 
 /**
@@ -116,7 +118,7 @@ export class LogReader {
         if (failure) throw failure.reason;
       } catch (error) {
         if (error instanceof DeliveryFailed) throw error.cause;
-        if (!retriable(error)) throw error;
+        if (!isRetriable(error)) throw error;
         lastError = error;
       }
       const after = states.reduce((sum, s) => sum + s.position, 0);
@@ -339,15 +341,6 @@ function fetchError(
     TokaErrorCode.KafkaFailed,
     `the broker answered a fetch with Kafka error code ${code}`,
     coordinates,
-  );
-}
-
-function retriable(error: unknown): boolean {
-  return (
-    error instanceof LeadershipMoved ||
-    (typeof error === "object" &&
-      error !== null &&
-      (error as { retriable?: unknown }).retriable === true)
   );
 }
 

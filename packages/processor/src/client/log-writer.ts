@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { TokaError, TokaErrorCode } from "../errors.js";
+import { isRetriable } from "../retry.js";
 import { type BrokerAddress, BrokerConnection, type LeaderLookup } from "./broker-connection.js";
 import { defaultPartition } from "./default-partitioner.js";
+import { groupByTopic } from "./group-by-topic.js";
 import type { OutgoingRecord, ProducedBatch } from "./kafka-client.js";
 import {
   decodeProduceResponse,
@@ -10,6 +12,7 @@ import {
   PRODUCE_VERSION,
 } from "./produce-request.js";
 import { encodeRecordBatch } from "./record-batch-encoder.js";
+import { recordSize } from "./record-size.js";
 
 /** Bytes of records per batch: well under the broker's default `message.max.bytes` (1 MiB). */
 const MAX_BATCH_BYTES = 512 * 1024;
@@ -52,14 +55,10 @@ export class LogWriter {
 
   /** Writes the records; resolves when every in-sync replica has them. */
   async send(records: readonly OutgoingRecord[]): Promise<ProducedBatch[]> {
-    const byTopic = new Map<string, OutgoingRecord[]>();
-    for (const record of records) {
-      const list = byTopic.get(record.topic) ?? [];
-      byTopic.set(record.topic, list);
-      list.push(record);
-    }
     const produced: ProducedBatch[] = [];
-    for (const [topic, list] of byTopic) produced.push(...(await this.sendTopic(topic, list)));
+    for (const [topic, list] of groupByTopic(records)) {
+      produced.push(...(await this.sendTopic(topic, list)));
+    }
     return produced;
   }
 
@@ -100,7 +99,7 @@ export class LogWriter {
         ),
       );
       if ([...queues.values()].every((q) => q.length === 0)) break;
-      if (lastError && !retriable(lastError)) throw lastError;
+      if (lastError && !isRetriable(lastError)) throw lastError;
       if (Date.now() > deadline) {
         throw new TokaError(
           TokaErrorCode.ProduceFailed,
@@ -200,7 +199,7 @@ function batchesPerPartition(
     let start = 0;
     let bytes = 0;
     for (let i = 0; i <= list.length; i++) {
-      const size = i < list.length ? approximateSize(list[i]!) : 0;
+      const size = i < list.length ? recordSize(list[i]!) : 0;
       if (i === list.length || (i > start && bytes + size > MAX_BATCH_BYTES)) {
         if (i > start) {
           const chunk = list.slice(start, i);
@@ -218,21 +217,4 @@ function batchesPerPartition(
     queues.set(partition, queue);
   }
   return queues;
-}
-
-/** An upper bound of a record's encoded size (UTF-8 text counted at 3 bytes a char). */
-function approximateSize(record: OutgoingRecord): number {
-  let size = 24 + (record.value?.byteLength ?? 0);
-  size += typeof record.key === "string" ? record.key.length * 3 : (record.key?.byteLength ?? 0);
-  for (const name in record.headers)
-    size += 10 + name.length * 3 + record.headers[name]!.length * 3;
-  return size;
-}
-
-function retriable(error: unknown): boolean {
-  return (
-    typeof error === "object" &&
-    error !== null &&
-    (error as { retriable?: unknown }).retriable === true
-  );
 }
