@@ -17,6 +17,11 @@ export const TokaErrorCode = {
   ContextMisuse: "TOKA_CONTEXT_MISUSE",
   /** Producing to Kafka failed after retries. */
   ProduceFailed: "TOKA_PRODUCE_FAILED",
+  /**
+   * A transactional producer was fenced by a newer one with the same transactional id:
+   * another instance owns the partition now. The instance rejoins its group.
+   */
+  ProducerFenced: "TOKA_PRODUCER_FENCED",
   /** Reading or writing local storage failed. */
   StorageFailed: "TOKA_STORAGE_FAILED",
   /** Recovering a table partition failed. */

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Codec } from "@toka/codec";
 import type { Checkpoint, Storage } from "@toka/state-store";
 import type {
@@ -12,6 +13,7 @@ import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { PartitionState, type ProcessorEvents } from "./events.js";
 import type { AnyContext, Callback, GroupGraph } from "./group-graph.js";
 import type { ResolvedProcessorOptions } from "./options.js";
+import { isRetriable } from "./retry.js";
 import {
   addToOffset,
   compareOffsets,
@@ -56,6 +58,9 @@ interface Handler {
 }
 
 const utf8 = new TextDecoder();
+
+/** The longest wait before a batch whose writes failed is sent again. */
+const MAX_REDO_BACKOFF_MS = 5_000;
 
 /** Messages between heartbeats within a batch: long batches keep the group membership. */
 const HEARTBEAT_EVERY = 1_000;
@@ -466,7 +471,8 @@ export class PartitionProcessor {
     const nextInput = addToOffset(last.offset, 1);
     const position = { topic, partition: this.partition, offset: nextInput };
     await heartbeat();
-    const produced = await this.produce(tableRecords, out, position);
+    const produced = await this.produce(tableRecords, out, position, heartbeat);
+    if (!produced) return;
     await heartbeat();
     const tableOffset = this.tableOffsetAfter(produced, tableRecords.length);
 
@@ -744,37 +750,65 @@ export class PartitionProcessor {
    * applied (its dedup header): written alone, a redelivery would skip the input and its
    * emits would be lost. This order at worst re-emits with the same derived IDs.
    * At-least-once: one request.
+   *
+   * Writes that fail retriably (a broker dying, leaders moving) are sent again with
+   * backoff until they succeed, keeping the group membership alive meanwhile; resolves
+   * `undefined` when the partition is closed first.
    */
   private async produce(
     tableRecords: OutgoingRecord[],
     others: OutgoingRecord[],
     position: TopicPartitionOffset,
+    heartbeat: () => Promise<void>,
+  ): Promise<ProducedBatch[] | undefined> {
+    for (let backoffMs = 500; ; backoffMs = Math.min(backoffMs * 2, MAX_REDO_BACKOFF_MS)) {
+      try {
+        return await this.produceOnce(tableRecords, others, position);
+      } catch (cause) {
+        const error = this.error(
+          isTokaError(cause) && cause.code === TokaErrorCode.ProducerFenced
+            ? TokaErrorCode.ProducerFenced
+            : TokaErrorCode.ProduceFailed,
+          "producing the batch's table updates and emits failed",
+          { cause, topic: position.topic, offset: position.offset, retriable: isRetriable(cause) },
+        );
+        if (!error.retriable) throw error;
+        // Redoing the batch's writes is safe under every guarantee: table records are the
+        // keys' latest values, other records carry their derived IDs, and a transaction
+        // was aborted before it is sent again.
+        this.host.options.logger.warn("producing a batch failed; sending it again", {
+          group: this.group,
+          topic: position.topic,
+          partition: this.partition,
+          offset: position.offset,
+          backoffMs,
+          error,
+        });
+        await sleep(backoffMs);
+        await heartbeat();
+        // A partition taken away meanwhile is left to its new owner, unwritten.
+        if (this.state === PartitionState.Closing) return undefined;
+      }
+    }
+  }
+
+  private async produceOnce(
+    tableRecords: OutgoingRecord[],
+    others: OutgoingRecord[],
+    position: TopicPartitionOffset,
   ): Promise<ProducedBatch[]> {
     const { producer, options } = this.host;
-    try {
-      if (options.guarantee === "exactly-once-transactional") {
-        return await producer.sendInTransaction([...tableRecords, ...others], {
-          groupId: this.group,
-          offsets: [position],
-        });
-      }
-      if (options.guarantee === "exactly-once" && tableRecords.length > 0 && others.length > 0) {
-        await producer.send(others);
-        return await producer.send(tableRecords);
-      }
-      return await producer.send([...tableRecords, ...others]);
-    } catch (cause) {
-      throw this.error(
-        TokaErrorCode.ProduceFailed,
-        "producing the batch's table updates and emits failed",
-        {
-          cause,
-          topic: position.topic,
-          offset: position.offset,
-          retriable: true,
-        },
-      );
+    if (options.guarantee === "exactly-once-transactional") {
+      return producer.sendInTransaction([...tableRecords, ...others], {
+        groupId: this.group,
+        offsets: [position],
+      });
     }
+    if (options.guarantee === "exactly-once" && tableRecords.length > 0 && others.length > 0) {
+      await producer.send(others);
+      return producer.send(tableRecords);
+    }
+    return producer.send([...tableRecords, ...others]);
   }
 
   /**

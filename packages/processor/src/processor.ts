@@ -226,7 +226,11 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     // A new topic's metadata reaches every broker of a cluster a moment later.
     await retrying(() => prepareGroupTopics(this.admin!, this.graph, this.options));
     if (this.options.guarantee !== "exactly-once-transactional") {
-      this.producer = client.producer();
+      // toka's own writer where the client has one: it counts a batch as written only
+      // when every partition acknowledged it, and writes again what was not. Duplicates
+      // it may write after a lost acknowledgement are harmless here: at-least-once allows
+      // them, exactly-once drops them by message ID, table records are latest values.
+      this.producer = client.producer({ idempotent: false });
       await this.producer.connect();
     }
     this.consumer = client.consumer({
@@ -421,6 +425,16 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       return true;
     } catch (cause) {
       const error = this.asTokaError(cause, "processing a batch failed");
+      if (error.code === TokaErrorCode.ProducerFenced) {
+        // Another member owns the partition now: this one missed a rebalance. Not toka's
+        // failure to the client, which therefore restarts its consumer and rejoins.
+        this.options.logger.warn("partition fenced by another instance; rejoining the group", {
+          group: this.group,
+          partition: batch.partition,
+          error,
+        });
+        throw new Error(error.message, { cause: error });
+      }
       void this.fail(error);
       // Thrown so the consumer stops without committing this batch.
       throw error;

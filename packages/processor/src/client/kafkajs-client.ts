@@ -5,10 +5,8 @@ import {
   type KafkaConfig,
   type LogEntry,
   logLevel,
-  type Message,
   Partitioners,
   type Producer,
-  type RecordMetadata,
 } from "kafkajs";
 import { isTokaError, TokaError, TokaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -23,15 +21,22 @@ import type {
   ConsumerHandlers,
   ConsumerOptions,
   KafkaClient,
-  OutgoingRecord,
   PartitionWatermarks,
-  ProducedBatch,
   TopicPartition,
   TopicPartitionOffset,
   TopicSpec,
 } from "./kafka-client.js";
 import { type DirectAccess, kafkajsDirect } from "./kafkajs-direct.js";
-import { recordSize } from "./record-size.js";
+import {
+  byPartition,
+  PartitionCounts,
+  type SendBatch,
+  sendPartition,
+} from "./kafkajs-partition-sends.js";
+import {
+  kafkajsTransactionalProducer,
+  transactionalProducerConfig,
+} from "./kafkajs-transactions.js";
 
 /** Options of {@link kafkajsClient}. */
 export interface KafkajsClientOptions {
@@ -43,16 +48,6 @@ export interface KafkajsClientOptions {
 }
 
 /**
- * Bounds of one produce request. A request's records for one partition form one record
- * batch, which the broker refuses above `message.max.bytes` (1 MiB by default); toka's
- * batches can be larger, so they are sent in several requests. Records of different
- * partitions share a request up to MAX_REQUEST_BYTES in all.
- */
-const MAX_BATCH_RECORDS = 5_000;
-const MAX_BATCH_BYTES = 512 * 1024;
-const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
-
-/**
  * How long a produce request is retried while the cluster is failing over (a broker
  * down until its partitions have new leaders), like the Java client's
  * `delivery.timeout.ms`; kafkajs's own retries give up after about ten seconds.
@@ -60,9 +55,9 @@ const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 const DELIVERY_TIMEOUT_MS = 120_000;
 
 /**
- * Retries `send` on retriable failures until DELIVERY_TIMEOUT_MS. A retried request may
- * be written twice if only its acknowledgement was lost: table records are then rewritten
- * with the same value, and emits carry the same message IDs for downstream dedup.
+ * Retries `send` on retriable failures until DELIVERY_TIMEOUT_MS. For one partition's
+ * request of an idempotent producer, kafkajs resends the same sequence numbers, so the
+ * broker keeps one copy.
  */
 async function withDeliveryTimeout<T>(send: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
@@ -106,10 +101,19 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
   const direct = kafkajsDirect(kafka, options.clientId, options.kafka);
   return {
     admin: () => kafkajsAdmin(kafka, direct),
-    producer: (producerOptions) =>
-      producerOptions?.idempotent === false && !producerOptions.transactionalId && direct
-        ? direct.producer()
-        : kafkajsProducer(kafka, producerOptions?.transactionalId),
+    producer(producerOptions) {
+      const transactionalId = producerOptions?.transactionalId;
+      if (transactionalId) {
+        return kafkajsTransactionalProducer(kafka, transactionalId, logger, () =>
+          kafka.producer({
+            ...transactionalProducerConfig(transactionalId),
+            retry: { retries: PRODUCER_RETRIES },
+          }),
+        );
+      }
+      if (producerOptions?.idempotent === false && direct) return direct.producer();
+      return kafkajsProducer(kafka);
+    },
     consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions),
     readLog: (request, onBatch) =>
       direct
@@ -170,109 +174,6 @@ function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdm
   };
 }
 
-function toMessage(record: OutgoingRecord): Message {
-  return {
-    key: typeof record.key === "string" || record.key === null ? record.key : asBuffer(record.key),
-    value: record.value === null ? null : asBuffer(record.value),
-    headers: record.headers as IHeaders,
-    ...(record.partition === undefined ? {} : { partition: record.partition }),
-  };
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/**
- * Splits records into requests, in order: each partition's part of a request within
- * MAX_BATCH_RECORDS and MAX_BATCH_BYTES, the request within MAX_REQUEST_BYTES. Records
- * the partitioner places count as one partition of their topic.
- */
-function requests(records: readonly OutgoingRecord[]): OutgoingRecord[][] {
-  const out: OutgoingRecord[][] = [];
-  let current: OutgoingRecord[] = [];
-  let bytes = 0;
-  const batches = new Map<string, { records: number; bytes: number }>();
-  for (const record of records) {
-    const size = recordSize(record);
-    const id = `${record.topic}\0${record.partition ?? "?"}`;
-    const batch = batches.get(id) ?? { records: 0, bytes: 0 };
-    const full =
-      batch.records >= MAX_BATCH_RECORDS ||
-      (batch.records > 0 && batch.bytes + size > MAX_BATCH_BYTES) ||
-      (current.length > 0 && bytes + size > MAX_REQUEST_BYTES);
-    if (full) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-      batches.clear();
-    }
-    const into = full ? { records: 0, bytes: 0 } : batch;
-    batches.set(id, into);
-    into.records += 1;
-    into.bytes += size;
-    current.push(record);
-    bytes += size;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
-
-/**
- * Sends the records request by request and merges the metadata per partition: the first
- * base offset, and the next offset when every record of the partition named it.
- */
-async function sendInRequests(
-  records: readonly OutgoingRecord[],
-  send: (topicMessages: { topic: string; messages: Message[] }[]) => Promise<RecordMetadata[]>,
-  retry: boolean,
-): Promise<ProducedBatch[]> {
-  const merged = new Map<
-    string,
-    { topic: string; partition: number; baseOffset: string; nextOffset?: string }
-  >();
-  for (const request of requests(records)) {
-    const explicit = new Map<string, number>();
-    let implicit = false;
-    for (const r of request) {
-      if (r.partition === undefined) implicit = true;
-      else
-        explicit.set(
-          `${r.topic}\0${r.partition}`,
-          (explicit.get(`${r.topic}\0${r.partition}`) ?? 0) + 1,
-        );
-    }
-    const attempt = () => send(messagesByTopic(request));
-    // Inside a transaction a failed request aborts the transaction instead.
-    for (const m of await (retry ? withDeliveryTimeout(attempt) : attempt())) {
-      const id = `${m.topicName}\0${m.partition}`;
-      const count = explicit.get(id);
-      const base = m.baseOffset ?? "-1";
-      const next =
-        count !== undefined && !implicit && base !== "-1"
-          ? (BigInt(base) + BigInt(count)).toString()
-          : undefined;
-      const seen = merged.get(id);
-      merged.set(id, {
-        topic: m.topicName,
-        partition: m.partition,
-        baseOffset: seen?.baseOffset ?? base,
-        ...(next !== undefined ? { nextOffset: next } : {}),
-      });
-    }
-  }
-  return [...merged.values()];
-}
-
-function messagesByTopic(records: readonly OutgoingRecord[]) {
-  return [...groupByTopic(records)].map(([topic, list]) => ({
-    topic,
-    messages: list.map(toMessage),
-  }));
-}
-
 /** Offsets in kafkajs's per-topic shape. */
 function offsetsByTopic(offsets: readonly TopicPartitionOffset[]) {
   return [...groupByTopic(offsets)].map(([topic, list]) => ({
@@ -281,45 +182,37 @@ function offsetsByTopic(offsets: readonly TopicPartitionOffset[]) {
   }));
 }
 
-function kafkajsProducer(kafka: Kafka, transactionalId: string | undefined): ClientProducer {
+/**
+ * An idempotent producer: each send's records are written once, in order per partition,
+ * one kafkajs send per partition (see `kafkajs-partition-sends.ts`).
+ */
+function kafkajsProducer(kafka: Kafka): ClientProducer {
   const producer: Producer = kafka.producer({
     // murmur2 like the Java client, so toka and other producers agree on partitions.
     createPartitioner: Partitioners.DefaultPartitioner,
     idempotent: true,
-    // The transactional protocol allows one in-flight request per producer in kafkajs.
-    maxInFlightRequests: transactionalId ? 1 : 5,
+    maxInFlightRequests: 5,
     retry: { retries: PRODUCER_RETRIES },
-    ...(transactionalId ? { transactionalId } : {}),
   });
+  const counts = new PartitionCounts(kafka);
+  const send: SendBatch = (batch) => producer.sendBatch(batch);
   return {
     connect: () => producer.connect(),
-    disconnect: () => producer.disconnect(),
-    send: (records) =>
-      sendInRequests(
-        records,
-        (topicMessages) => producer.sendBatch({ acks: -1, topicMessages }),
-        true,
-      ),
-    async sendInTransaction(records, { groupId, offsets }) {
-      const tx = await producer.transaction();
-      try {
-        const produced = await sendInRequests(
-          records,
-          (topicMessages) => tx.sendBatch({ acks: -1, topicMessages }),
-          false,
-        );
-        if (offsets.length > 0) {
-          await tx.sendOffsets({ consumerGroupId: groupId, topics: offsetsByTopic(offsets) });
-        }
-        await tx.commit();
-        return produced;
-      } catch (error) {
-        // Abort so the next transaction of this producer can begin; if the abort fails too
-        // (e.g. the producer was fenced), the original error is the one that matters.
-        await tx.abort().catch(() => {});
-        throw error;
-      }
+    async disconnect() {
+      await counts.close();
+      await producer.disconnect();
     },
+    async send(records) {
+      const partitions = await withDeliveryTimeout(() => byPartition(records, counts));
+      return Promise.all(partitions.map((p) => sendPartition(send, p, withDeliveryTimeout)));
+    },
+    sendInTransaction: () =>
+      Promise.reject(
+        new TokaError(
+          TokaErrorCode.InvalidState,
+          "this producer has no transactionalId; create it with one to send in transactions",
+        ),
+      ),
   };
 }
 

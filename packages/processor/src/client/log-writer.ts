@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { TokaError, TokaErrorCode } from "../errors.js";
 import { isRetriable } from "../retry.js";
-import { type BrokerAddress, BrokerConnection, type LeaderLookup } from "./broker-connection.js";
+import {
+  type BrokerAddress,
+  BrokerConnection,
+  type LeaderLookup,
+  type TopicLeaders,
+} from "./broker-connection.js";
 import { defaultPartition } from "./default-partitioner.js";
 import { groupByTopic } from "./group-by-topic.js";
 import type { OutgoingRecord, ProducedBatch } from "./kafka-client.js";
@@ -50,16 +55,20 @@ interface PendingBatch {
  */
 export class LogWriter {
   private readonly connections = new Map<string, Promise<BrokerConnection>>();
+  /** Leaders per topic, looked up again only after a write failed. */
+  private readonly routes = new Map<string, Promise<TopicLeaders>>();
 
   constructor(private readonly lookupLeaders: LeaderLookup) {}
 
-  /** Writes the records; resolves when every in-sync replica has them. */
+  /**
+   * Writes the records; resolves when every in-sync replica of every partition written
+   * has acknowledged them, rejects when one partition could not be written.
+   */
   async send(records: readonly OutgoingRecord[]): Promise<ProducedBatch[]> {
-    const produced: ProducedBatch[] = [];
-    for (const [topic, list] of groupByTopic(records)) {
-      produced.push(...(await this.sendTopic(topic, list)));
-    }
-    return produced;
+    const topics = await Promise.all(
+      [...groupByTopic(records)].map(([topic, list]) => this.sendTopic(topic, list)),
+    );
+    return topics.flat();
   }
 
   close(): void {
@@ -73,10 +82,10 @@ export class LogWriter {
     topic: string,
     records: readonly OutgoingRecord[],
   ): Promise<ProducedBatch[]> {
-    let routing = await this.lookupLeaders(topic);
+    const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
+    let routing = await this.route(topic, deadline);
     const queues = batchesPerPartition(records, routing.partitions);
     const produced = new Map<number, { baseOffset: number; nextOffset: number }>();
-    const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
     for (;;) {
       const byLeader = new Map<string, { address: BrokerAddress; partitions: number[] }>();
       for (const [partition, queue] of queues) {
@@ -108,7 +117,8 @@ export class LogWriter {
         );
       }
       await sleep(RETRY_BACKOFF_MS);
-      routing = await this.lookupLeaders(topic);
+      this.routes.delete(topic);
+      routing = await this.route(topic, deadline);
     }
     return [...produced].map(([partition, p]) => ({
       topic,
@@ -164,6 +174,25 @@ export class LogWriter {
         );
       }
       if (failed) throw failed;
+    }
+  }
+
+  /** The topic's leaders, from the cache or looked up until the deadline. */
+  private async route(topic: string, deadline: number): Promise<TopicLeaders> {
+    for (;;) {
+      let route = this.routes.get(topic);
+      if (!route) {
+        route = this.lookupLeaders(topic);
+        this.routes.set(topic, route);
+      }
+      try {
+        return await route;
+      } catch (error) {
+        this.routes.delete(topic);
+        // A broker of the bootstrap list may be the one that is down.
+        if (!isRetriable(error) || Date.now() > deadline) throw error;
+        await sleep(RETRY_BACKOFF_MS);
+      }
     }
   }
 
