@@ -23,6 +23,7 @@ export type {
 export { type KafkajsClientOptions, kafkajsClient } from "./client/kafkajs-client.js";
 export type { Context, EmitOptions as ContextEmitOptions } from "./context.js";
 export { type EmitOptions, Emitter, type EmitterOptions } from "./emitter.js";
+export { type ErrorFields, errorFields } from "./error-fields.js";
 export {
   type ErrorCoordinates,
   isTokaError,

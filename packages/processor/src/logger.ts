@@ -1,3 +1,5 @@
+import { errorFields } from "./error-fields.js";
+
 /** Structured fields of a log line. */
 export type LogFields = Readonly<Record<string, unknown>>;
 
@@ -36,5 +38,5 @@ export function consoleLogger(level: LogLevel = "warn"): Logger {
 }
 
 function errorReplacer(_key: string, value: unknown) {
-  return value instanceof Error ? { name: value.name, message: value.message } : value;
+  return value instanceof Error ? errorFields(value) : value;
 }
