@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { onTestFinished } from "vitest";
 import { adminClient, waitUntil } from "./helpers.js";
 
-const fixture = fileURLToPath(new URL("./fixtures/deposit-processor.ts", import.meta.url));
+const depositFixture = fileURLToPath(new URL("./fixtures/deposit-processor.ts", import.meta.url));
 
 /** Environment of the bank processor fixture: which group, topics and guarantee. */
 export interface BankEnv {
@@ -14,28 +14,44 @@ export interface BankEnv {
   readonly TOKA_GUARANTEE: string;
 }
 
-/** A bank processor running in a process of its own; restartable with the same state. */
+/** How many log lines of its process a worker keeps as evidence. */
+const KEPT_LOG_LINES = 200;
+
+/**
+ * A processor fixture (the bank's by default) running in a process of its own;
+ * restartable with the same state.
+ */
 export class BankWorker {
   child: ChildProcess | undefined;
   /** Failure lines the processor printed. */
   readonly failures: string[] = [];
+  /** The last lines the process wrote to stderr (warnings, errors). */
+  readonly log: string[] = [];
 
   constructor(
-    private readonly env: BankEnv,
+    private readonly env: BankEnv | Readonly<Record<string, string>>,
     readonly stateDir: string,
+    private readonly fixture = depositFixture,
   ) {
     onTestFinished(() => this.kill());
   }
 
   /** Starts the process (again). */
   start(): this {
-    const child = spawn(process.execPath, ["--import", "tsx", fixture], {
+    const child = spawn(process.execPath, ["--import", "tsx", this.fixture], {
       env: { ...process.env, ...this.env, TOKA_STATE_DIR: this.stateDir },
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout?.on("data", (chunk: Buffer) => {
       for (const line of chunk.toString().split("\n"))
         if (line.includes('"failed"')) this.failures.push(line);
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      for (const line of chunk.toString().split("\n")) {
+        if (!line) continue;
+        this.log.push(line);
+        if (this.log.length > KEPT_LOG_LINES) this.log.shift();
+      }
     });
     this.child = child;
     return this;
@@ -65,8 +81,9 @@ export async function waitForGroupCaughtUp(
   group: string,
   topic: string,
   timeoutMs = 180_000,
+  brokerList?: readonly string[],
 ): Promise<void> {
-  const admin = await adminClient();
+  const admin = await adminClient(brokerList);
   await waitUntil(
     `group ${group} to commit every offset of ${topic}`,
     async () => {

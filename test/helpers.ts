@@ -13,18 +13,21 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
 }
 
-/** A raw kafkajs client, silent, for driving and inspecting the broker in tests. */
-export function kafkaClient(): Kafka {
+/**
+ * A raw kafkajs client, silent, for driving and inspecting the broker in tests (the
+ * integration run's broker unless a list is given, such as a test's own cluster).
+ */
+export function kafkaClient(brokerList: readonly string[] = brokers()): Kafka {
   return new Kafka({
     clientId: uniqueName("test"),
-    brokers: brokers(),
+    brokers: [...brokerList],
     logLevel: logLevel.NOTHING,
   });
 }
 
 /** An admin client closed when the test finishes. */
-export async function adminClient(): Promise<Admin> {
-  const admin = kafkaClient().admin();
+export async function adminClient(brokerList?: readonly string[]): Promise<Admin> {
+  const admin = kafkaClient(brokerList).admin();
   await admin.connect();
   onTestFinished(() => admin.disconnect());
   return admin;
@@ -94,14 +97,15 @@ export async function tempDir(prefix = "toka-test-"): Promise<string> {
 export async function readToEnd(
   topic: string,
   onMessage: (message: KafkaMessage, partition: number) => void,
+  brokerList?: readonly string[],
 ): Promise<void> {
-  const admin = await adminClient();
+  const admin = await adminClient(brokerList);
   const ends = await admin.fetchTopicOffsets(topic);
   const remaining = new Map(
     ends.filter((e) => e.high !== e.low).map((e) => [e.partition, BigInt(e.high)]),
   );
   if (remaining.size === 0) return;
-  const consumer = kafkaClient().consumer({
+  const consumer = kafkaClient(brokerList).consumer({
     groupId: uniqueName("reader"),
     readUncommitted: false,
   });
@@ -142,12 +146,17 @@ export function headersOf(message: KafkaMessage): Record<string, string> {
  */
 export async function readTable(
   topic: string,
+  brokerList?: readonly string[],
 ): Promise<Map<string, { value: Buffer; headers: Record<string, string> }>> {
   const table = new Map<string, { value: Buffer; headers: Record<string, string> }>();
-  await readToEnd(topic, (m) => {
-    const key = m.key?.toString() ?? "";
-    if (m.value === null) table.delete(key);
-    else table.set(key, { value: m.value, headers: headersOf(m) });
-  });
+  await readToEnd(
+    topic,
+    (m) => {
+      const key = m.key?.toString() ?? "";
+      if (m.value === null) table.delete(key);
+      else table.set(key, { value: m.value, headers: headersOf(m) });
+    },
+    brokerList,
+  );
   return table;
 }
