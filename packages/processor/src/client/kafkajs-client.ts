@@ -29,6 +29,7 @@ import type {
 import { type DirectAccess, kafkajsDirect } from "./kafkajs-direct.js";
 import {
   byPartition,
+  needsNewProducer,
   PartitionCounts,
   type SendBatch,
   sendPartition,
@@ -187,19 +188,48 @@ function offsetsByTopic(offsets: readonly TopicPartitionOffset[]) {
  * one kafkajs send per partition (see `kafkajs-partition-sends.ts`).
  */
 function kafkajsProducer(kafka: Kafka): ClientProducer {
-  const producer: Producer = kafka.producer({
-    // murmur2 like the Java client, so toka and other producers agree on partitions.
-    createPartitioner: Partitioners.DefaultPartitioner,
-    idempotent: true,
-    maxInFlightRequests: 5,
-    retry: { retries: PRODUCER_RETRIES },
-  });
+  const create = () =>
+    kafka.producer({
+      // murmur2 like the Java client, so toka and other producers agree on partitions.
+      createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: true,
+      maxInFlightRequests: 5,
+      retry: { retries: PRODUCER_RETRIES },
+    });
+  let producer: Producer = create();
+  let replacing: Promise<void> | undefined;
+  /** After a broker lost the producer's state (a restart), a new producer id goes on. */
+  const replace = (failed: Producer) => {
+    if (producer !== failed) return replacing;
+    const fresh = create();
+    producer = fresh;
+    replacing = (async () => {
+      await failed.disconnect().catch(() => {});
+      await fresh.connect();
+    })();
+    return replacing;
+  };
   const counts = new PartitionCounts(kafka);
-  const send: SendBatch = (batch) => producer.sendBatch(batch);
+  const send: SendBatch = async (batch) => {
+    await replacing;
+    const used = producer;
+    try {
+      return await used.sendBatch(batch);
+    } catch (error) {
+      if (!needsNewProducer(error)) throw error;
+      void replace(used);
+      throw new TokaError(
+        TokaErrorCode.ProduceFailed,
+        "the broker lost the producer's sequence numbers; sending again with a new producer",
+        { cause: error, retriable: true },
+      );
+    }
+  };
   return {
     connect: () => producer.connect(),
     async disconnect() {
       await counts.close();
+      await replacing?.catch(() => {});
       await producer.disconnect();
     },
     async send(records) {

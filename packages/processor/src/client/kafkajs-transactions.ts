@@ -2,10 +2,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Admin, type Kafka, Partitioners, type Producer } from "kafkajs";
 import { TokaError, TokaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { isRetriable } from "../retry.js";
 import type { ClientProducer, ProducedBatch, TopicPartitionOffset } from "./kafka-client.js";
 import {
   byPartition,
+  isPermanent,
   PartitionCounts,
   type PartitionRecords,
   type SendBatch,
@@ -147,11 +147,12 @@ export function kafkajsTransactionalProducer(
             { cause: error, retriable: true },
           );
         }
-        if (!isRetriable(failure) || Date.now() + backoff > deadline) {
+        // Any other failure is redone: the new producer starts from a clean transaction.
+        if (isPermanent(failure) || Date.now() + backoff > deadline) {
           throw new TokaError(
             TokaErrorCode.ProduceFailed,
             `the transaction of "${transactionalId}" failed and was aborted`,
-            { cause: failure, retriable: isRetriable(failure) },
+            { cause: failure, retriable: !isPermanent(failure) },
           );
         }
         logger.warn("transaction failed; aborted and sent again with a new producer", {
