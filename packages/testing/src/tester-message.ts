@@ -8,8 +8,10 @@ export interface TesterMessage<T> {
   readonly partition: number;
   /** Offset in its partition, a decimal string as everywhere in toka. */
   readonly offset: string;
-  /** The key as UTF-8 text; `null` for a record without key. */
+  /** The key as UTF-8 text (invalid bytes as U+FFFD); `null` for a record without key. */
   readonly key: string | null;
+  /** The key's bytes as stored; `null` for a record without key. */
+  readonly keyBytes: Uint8Array | null;
   /** The decoded value; `null` for a tombstone. */
   readonly value: T | null;
   readonly headers: Readonly<Record<string, string>>;
@@ -26,7 +28,8 @@ export interface TesterPosition {
   readonly offset: string;
 }
 
-const utf8 = new TextDecoder();
+// ignoreBOM: a leading U+FEFF is part of a key, as it is to the processor.
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * The tester's view of a stored record.
@@ -47,6 +50,7 @@ export function toTesterMessage<T>(
     partition,
     offset: String(record.offset),
     key: record.key === null ? null : utf8.decode(record.key),
+    keyBytes: record.key === null ? null : new Uint8Array(record.key),
     value,
     headers: { ...record.headers },
     timestamp: record.timestamp,

@@ -94,7 +94,8 @@ export interface TesterEmitOptions {
 
 /** One message of {@link Tester.emitMany}. */
 export interface TesterInput<T> extends TesterEmitOptions {
-  readonly key: string | null;
+  /** Text is written as UTF-8; bytes as they are (e.g. a key that is not valid UTF-8). */
+  readonly key: string | Uint8Array | null;
   readonly value: T | null;
 }
 
@@ -109,6 +110,9 @@ export interface TesterReadOptions {
 
 /** Options of {@link Tester.startProcessor}: a processor's options without the connection. */
 export type TesterProcessorOptions = Omit<ProcessorOptions, "client" | "brokers">;
+
+// ignoreBOM: a leading U+FEFF is part of a key, as it is to the processor.
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 const BUSY_STATUSES: ReadonlySet<string> = new Set(["starting", "recovering", "closing"]);
 
@@ -299,19 +303,19 @@ export class Tester implements AsyncDisposable {
    */
   emit(
     topic: string,
-    key: string | null,
+    key: string | Uint8Array | null,
     value: Uint8Array | null,
     options?: TesterEmitOptions,
   ): Promise<TesterPosition>;
   emit<T>(
     topic: string,
-    key: string | null,
+    key: string | Uint8Array | null,
     value: T | null,
     options: TesterEmitOptions & { readonly codec: Codec<T> },
   ): Promise<TesterPosition>;
   async emit<T>(
     topic: string,
-    key: string | null,
+    key: string | Uint8Array | null,
     value: T | null,
     options: TesterEmitOptions & { readonly codec?: Codec<T> } = {},
   ): Promise<TesterPosition> {
@@ -561,8 +565,7 @@ export class Tester implements AsyncDisposable {
     const { topic, codec: tableCodec } = this.tableOf<T>(groupOrGraph, codec);
     let latest: Uint8Array | null | undefined;
     for (const { record } of this.broker.read(topic, true)) {
-      if (record.key !== null && new TextDecoder().decode(record.key) === key)
-        latest = record.value;
+      if (record.key !== null && utf8.decode(record.key) === key) latest = record.value;
     }
     return latest === undefined || latest === null ? undefined : tableCodec.decode(latest);
   }
@@ -576,7 +579,6 @@ export class Tester implements AsyncDisposable {
   async table<T>(groupOrGraph: string | GroupGraph, codec?: Codec<T>): Promise<Map<string, T>> {
     const { topic, codec: tableCodec } = this.tableOf<T>(groupOrGraph, codec);
     const latest = new Map<string, Uint8Array | null>();
-    const utf8 = new TextDecoder();
     for (const { record } of this.broker.read(topic, true)) {
       latest.set(record.key === null ? "" : utf8.decode(record.key), record.value);
     }
