@@ -11,6 +11,11 @@ export const TokaErrorCode = {
   NotCopartitioned: "TOKA_NOT_COPARTITIONED",
   /** A message could not be decoded with its topic's codec. */
   DecodeFailed: "TOKA_DECODE_FAILED",
+  /**
+   * A message's key is null or not valid UTF-8: toka's keys are UTF-8 strings, so it
+   * belongs to no key. Handled by the error policy; its producer must set a UTF-8 key.
+   */
+  InvalidKey: "TOKA_INVALID_KEY",
   /** A callback threw or called `ctx.fail()`. */
   CallbackFailed: "TOKA_CALLBACK_FAILED",
   /** A callback used the context wrongly (undeclared topic, no table, ...). */

@@ -13,6 +13,7 @@ import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { PartitionState, type ProcessorEvents } from "./events.js";
 import type { AnyContext, Callback, GroupGraph } from "./group-graph.js";
 import type { ResolvedProcessorOptions } from "./options.js";
+import { invalidKey, keyText, warnInvalidTableKey } from "./record-key.js";
 import { isRetriable } from "./retry.js";
 import {
   addToOffset,
@@ -56,8 +57,6 @@ interface Handler {
   readonly codec: Codec<unknown>;
   readonly callback: Callback<AnyContext, unknown>;
 }
-
-const utf8 = new TextDecoder();
 
 /** The longest wait before a batch whose writes failed is sent again. */
 const MAX_REDO_BACKOFF_MS = 5_000;
@@ -121,7 +120,10 @@ export class PartitionProcessor {
     this.exactlyOnce = options.guarantee !== "at-least-once";
     for (const edge of graph.inputs) this.handlers.set(edge.topic, edge);
     for (const [table, storage] of joinStorages)
-      this.replicas.set(table, new TableReplica(table, this.partition, storage));
+      this.replicas.set(
+        table,
+        new TableReplica(table, this.partition, storage, options.logger, this.group),
+      );
     if (graph.loop) {
       const { codec, callback } = graph.loop;
       this.handlers.set(graph.loopTopic, {
@@ -226,14 +228,18 @@ export class PartitionProcessor {
       for (const record of records) {
         // Records before the checkpoint were fetched before the seek took effect.
         if (compareOffsets(record.offset, this.tableOffset) < 0) continue;
-        const key = record.key ? utf8.decode(record.key) : "";
-        const dedup = this.exactlyOnce ? parseDedup(record.headers[DEDUP_HEADER]) : undefined;
-        if (record.value === null && !dedup) {
-          puts.delete(key);
-          deletes.add(key);
+        const key = keyText(record.key);
+        if (key === undefined) {
+          warnInvalidTableKey(this.host.options.logger, record, this.group);
         } else {
-          deletes.delete(key);
-          puts.set(key, encodeTableEntry({ value: record.value ?? undefined, dedup }));
+          const dedup = this.exactlyOnce ? parseDedup(record.headers[DEDUP_HEADER]) : undefined;
+          if (record.value === null && !dedup) {
+            puts.delete(key);
+            deletes.add(key);
+          } else {
+            deletes.delete(key);
+            puts.set(key, encodeTableEntry({ value: record.value ?? undefined, dedup }));
+          }
         }
         next = addToOffset(record.offset, 1);
         this.recoveredRecords += 1;
@@ -403,9 +409,11 @@ export class PartitionProcessor {
     if (!handler)
       throw this.error(TokaErrorCode.InvalidState, `no callback for topic "${topic}"`, { topic });
 
-    const keys = records.map((r) => (r.key ? utf8.decode(r.key) : ""));
-    const states = await this.readKeys(keys);
-    const joined = await this.readJoins(keys);
+    // A record without a valid key reads no key state: it is invalid input (see below).
+    const keys = records.map((r) => keyText(r.key));
+    const validKeys = keys.filter((key) => key !== undefined);
+    const states = await this.readKeys(validKeys);
+    const joined = await this.readJoins(validKeys);
     const out: OutgoingRecord[] = [];
     let processed = 0;
     let redelivered = 0;
@@ -415,7 +423,13 @@ export class PartitionProcessor {
     for (let i = 0; i < records.length; i++) {
       if (i % HEARTBEAT_EVERY === HEARTBEAT_EVERY - 1) await heartbeat();
       const record = records[i]!;
-      const key = keys[i]!;
+      const key = keys[i];
+      if (key === undefined) {
+        failed += 1;
+        const deadLetter = this.handleFailure(this.invalidKeyError(topic, record), record);
+        if (deadLetter) out.push(deadLetter);
+        continue;
+      }
       const explicitId = record.headers[ID_HEADER];
       const id = explicitId ?? `${topic}/${this.partition}/${record.offset}`;
       const state = states.get(key);
@@ -678,6 +692,16 @@ export class PartitionProcessor {
       };
     }
     return { ctx };
+  }
+
+  /** A message whose key is null or not valid UTF-8: it belongs to no key. */
+  private invalidKeyError(topic: string, record: IncomingRecord): TokaError {
+    const { description, cause } = invalidKey(record.key);
+    return this.error(
+      TokaErrorCode.InvalidKey,
+      `${description}; toka keys are UTF-8 strings, so the producers of "${topic}" must set a UTF-8 key (encode binary keys as hex or base64)`,
+      { topic, offset: record.offset, cause },
+    );
   }
 
   /** Applies the error policy; returns the dead letter to produce, if any. */

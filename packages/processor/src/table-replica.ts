@@ -1,9 +1,9 @@
 import type { Storage } from "@toka/state-store";
 import type { IncomingRecord } from "./client/kafka-client.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
+import type { Logger } from "./logger.js";
+import { keyText, warnInvalidTableKey } from "./record-key.js";
 import { addToOffset, compareOffsets } from "./table-entry.js";
-
-const utf8 = new TextDecoder();
 
 /**
  * A local copy of one partition of another group's table, for `ctx.join`: recovered
@@ -19,6 +19,9 @@ export class TableReplica {
     readonly topic: string,
     readonly partition: number,
     private readonly storage: Storage,
+    private readonly logger: Logger,
+    /** The group whose partition this copy belongs to, for log lines. */
+    private readonly group: string,
   ) {}
 
   get recovered(): boolean {
@@ -56,8 +59,10 @@ export class TableReplica {
     let next = this.position;
     for (const record of records) {
       if (compareOffsets(record.offset, this.position) < 0) continue;
-      const key = record.key ? utf8.decode(record.key) : "";
-      if (record.value === null) {
+      const key = keyText(record.key);
+      if (key === undefined) {
+        warnInvalidTableKey(this.logger, record, this.group);
+      } else if (record.value === null) {
         puts.delete(key);
         deletes.add(key);
       } else {

@@ -2,6 +2,8 @@ import type { Codec } from "@toka/codec";
 import type { Storage } from "@toka/state-store";
 import type { IncomingRecord } from "./client/kafka-client.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
+import type { Logger } from "./logger.js";
+import { keyText, warnInvalidTableKey } from "./record-key.js";
 import { addToOffset, compareOffsets } from "./table-entry.js";
 
 /** One record a view applied to its storage, decoded (or not) for its listeners. */
@@ -13,8 +15,6 @@ export interface AppliedRecord<T> {
   /** Set when the value did not decode; the raw bytes are stored all the same. */
   readonly error: TokaError | undefined;
 }
-
-const utf8 = new TextDecoder();
 
 /**
  * One partition of a view: its storage, the next table offset to apply (`position`)
@@ -43,6 +43,7 @@ export class ViewPartition<T> {
     readonly partition: number,
     private readonly storage: Storage,
     private readonly codec: Codec<T>,
+    private readonly logger: Logger,
   ) {}
 
   /**
@@ -111,7 +112,12 @@ export class ViewPartition<T> {
       let next = this.position;
       for (const record of records) {
         if (compareOffsets(record.offset, next) < 0) continue;
-        const key = record.key ? utf8.decode(record.key) : "";
+        const key = keyText(record.key);
+        if (key === undefined) {
+          warnInvalidTableKey(this.logger, record, undefined);
+          next = addToOffset(record.offset, 1);
+          continue;
+        }
         let value: T | undefined;
         let error: TokaError | undefined;
         if (record.value === null) {
@@ -129,7 +135,8 @@ export class ViewPartition<T> {
         applied.push({ key, offset: record.offset, value, error });
         next = addToOffset(record.offset, 1);
       }
-      if (applied.length === 0) return applied;
+      // Skipped records move the position too: write the checkpoint even without values.
+      if (next === this.position) return applied;
       try {
         await this.storage.write({
           puts,
@@ -140,7 +147,7 @@ export class ViewPartition<T> {
         throw this.error(
           TokaErrorCode.StorageFailed,
           "writing a table batch to the view's local storage failed",
-          { cause, offset: applied[0]!.offset },
+          { cause, offset: applied[0]?.offset },
         );
       }
       this.position = next;

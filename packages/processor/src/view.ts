@@ -638,7 +638,7 @@ export class View<T> {
         { topic: table, partition, cause },
       );
     }
-    const view = new ViewPartition(table, partition, store, codec);
+    const view = new ViewPartition(table, partition, store, codec, logger);
     this.partitions.set(partition, view);
     if (await view.open(highWatermark)) {
       logger.warn(

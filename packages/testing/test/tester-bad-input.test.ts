@@ -1,0 +1,216 @@
+import { jsonCodec } from "@toka/codec";
+import {
+  defineGroup,
+  ErrorPolicy,
+  isTokaError,
+  type LogFields,
+  type Logger,
+  persist,
+  silentLogger,
+  type TokaError,
+  TokaErrorCode,
+  View,
+} from "@toka/processor";
+import { describe, expect, test } from "vitest";
+import { tester } from "./helpers.js";
+
+const codec = jsonCodec<number>();
+
+/** Counts the messages of each key. */
+const counter = defineGroup("counter", {
+  persist: persist(jsonCodec<number>()),
+  inputs: ({ input }) => [
+    input("events", codec, (ctx) => {
+      ctx.setValue((ctx.value() ?? 0) + 1);
+    }),
+  ],
+});
+
+/** A logger that keeps its warnings. */
+function recordingLogger(): Logger & { warnings: { message: string; fields?: LogFields }[] } {
+  const warnings: { message: string; fields?: LogFields }[] = [];
+  return {
+    ...silentLogger,
+    warnings,
+    warn: (message, fields) => warnings.push({ message, ...(fields ? { fields } : {}) }),
+  };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<TokaError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isTokaError(error)) throw new Error(`expected a TokaError, got ${String(error)}`);
+  return error;
+}
+
+const invalidA = new Uint8Array([0xff]);
+const invalidB = new Uint8Array([0xfe]);
+const utf8 = new TextEncoder();
+
+describe("keys that are null or not valid UTF-8", () => {
+  test("dead-letter: each is a dead letter with its own key bytes; none is merged into another key", async () => {
+    const t = tester();
+    t.createTopic("events");
+    await t.startProcessor(counter);
+    await t.emitMany(
+      "events",
+      [
+        { key: "", value: 1 },
+        { key: null, value: 1 },
+        { key: invalidA, value: 1 },
+        { key: invalidB, value: 1 },
+        { key: invalidA, value: 1 },
+        // A leading byte-order mark is part of the key, not dropped.
+        { key: "\uFEFFa", value: 1 },
+        { key: "a", value: 1 },
+      ],
+      { codec },
+    );
+    expect(await t.table(counter)).toEqual(
+      new Map([
+        ["", 1],
+        ["a", 1],
+        ["\uFEFFa", 1],
+      ]),
+    );
+    const letters = t.messages("counter-dlq", codec);
+    expect(letters.map((l) => l.keyBytes)).toEqual([null, invalidA, invalidB, invalidA]);
+    expect(letters.map((l) => l.headers["toka-error-code"])).toEqual(
+      Array(4).fill(TokaErrorCode.InvalidKey),
+    );
+    expect(letters.map((l) => l.headers["toka-source-offset"])).toEqual(["1", "2", "3", "4"]);
+    expect(letters[0]!.headers["toka-error-message"]).toContain("the key is null");
+    expect(letters[1]!.headers["toka-error-message"]).toContain(
+      "the key is not valid UTF-8 (hex ff)",
+    );
+  });
+
+  test("skip: each is counted and logged, and nothing is written for it", async () => {
+    const t = tester();
+    t.createTopic("events");
+    const processor = await t.startProcessor(counter, { errorPolicy: ErrorPolicy.Skip });
+    const skipped: TokaError[] = [];
+    processor.on("message.skipped", (e) => skipped.push(e));
+    await t.emitMany(
+      "events",
+      [
+        { key: null, value: 1 },
+        { key: invalidA, value: 1 },
+        { key: "k", value: 1 },
+      ],
+      { codec },
+    );
+    expect(await t.table(counter)).toEqual(new Map([["k", 1]]));
+    expect(skipped.map((e) => [e.code, e.offset])).toEqual([
+      [TokaErrorCode.InvalidKey, "0"],
+      [TokaErrorCode.InvalidKey, "1"],
+    ]);
+    expect(t.messages("counter-dlq")).toEqual([]);
+  });
+
+  test("fail: the processor stops with TOKA_INVALID_KEY naming the coordinates, the key bytes and the decoder's error", async () => {
+    const t = tester();
+    t.createTopic("events");
+    const processor = await t.startProcessor(counter, { errorPolicy: ErrorPolicy.Fail });
+    const error = await rejection(t.emit("events", invalidB, 1, { codec }));
+    expect(error).toMatchObject({
+      code: TokaErrorCode.InvalidKey,
+      group: "counter",
+      topic: "events",
+      partition: 0,
+      offset: "0",
+    });
+    expect(error.message).toBe(
+      'the key is not valid UTF-8 (hex fe); toka keys are UTF-8 strings, so the producers of "events" must set a UTF-8 key (encode binary keys as hex or base64) [group=counter topic=events partition=0 offset=0]',
+    );
+    expect(error.cause).toBeInstanceOf(TypeError);
+    expect(processor.status).toBe("failed");
+  });
+
+  test("fail: a null key names itself", async () => {
+    const t = tester();
+    t.createTopic("events");
+    await t.startProcessor(counter, { errorPolicy: ErrorPolicy.Fail });
+    const error = await rejection(t.emit("events", null, 1, { codec }));
+    expect(error.code).toBe(TokaErrorCode.InvalidKey);
+    expect(error.message).toMatch(
+      /^the key is null; .* \[group=counter topic=events partition=0 offset=0\]$/,
+    );
+  });
+
+  test("a long invalid key is shown by its first 64 bytes and its length", async () => {
+    const t = tester();
+    t.createTopic("events");
+    await t.startProcessor(counter);
+    await t.emit("events", new Uint8Array(1000).fill(0xff), 1, { codec });
+    const [letter] = t.messages("counter-dlq");
+    expect(letter!.headers["toka-error-message"]).toContain(
+      `(hex ${"ff".repeat(64)}… (1000 bytes))`,
+    );
+  });
+});
+
+describe("table records with a null or invalid key (written by something other than toka)", () => {
+  /** The counter's table with a good record between a null key and an invalid one. */
+  function corruptTable() {
+    const t = tester();
+    t.createTopic("events");
+    t.createTopic("counter-table", 1, { compacted: true });
+    t.append("counter-table", [
+      { key: null, value: utf8.encode("7"), id: null },
+      { key: "k", value: utf8.encode("2"), id: null },
+      { key: invalidA, value: utf8.encode("9"), id: null },
+    ]);
+    return t;
+  }
+
+  test('recovery skips them with a warning naming the record; no key "" appears', async () => {
+    const t = corruptTable();
+    const logger = recordingLogger();
+    await t.startProcessor(counter, { logger });
+    await t.emitMany(
+      "events",
+      [
+        { key: "", value: 1 },
+        { key: "k", value: 1 },
+      ],
+      { codec },
+    );
+    // Written back by the processor: "" counts from 0, "k" from its recovered 2.
+    expect(await t.tableValue(counter, "")).toBe(1);
+    expect(await t.tableValue(counter, "k")).toBe(3);
+    const skips = logger.warnings.filter((w) => w.message.includes("without a valid UTF-8 key"));
+    expect(skips.map((w) => w.fields)).toEqual([
+      {
+        group: "counter",
+        topic: "counter-table",
+        partition: 0,
+        offset: "0",
+        key: "the key is null",
+      },
+      {
+        group: "counter",
+        topic: "counter-table",
+        partition: 0,
+        offset: "2",
+        key: "the key is not valid UTF-8 (hex ff)",
+      },
+    ]);
+  });
+
+  test("a view skips them with a warning and recovers past them", async () => {
+    const t = corruptTable();
+    const logger = recordingLogger();
+    const view = await t.start(
+      new View({ client: t.client, table: "counter-table", codec: jsonCodec<number>(), logger }),
+    );
+    expect(await view.get("")).toBeUndefined();
+    expect(await view.get("\uFFFD")).toBeUndefined();
+    expect(await view.get("k")).toBe(2);
+    expect(
+      logger.warnings.filter((w) => w.message.includes("without a valid UTF-8 key")).length,
+    ).toBe(2);
+  });
+});
