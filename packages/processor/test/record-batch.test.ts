@@ -70,3 +70,23 @@ test("readRecords keeps only [from, to) and header() finds one header without de
     ["5", "k5", "id-5", undefined],
   ]);
 });
+
+test("header names like Object.prototype members read back as plain headers; absent ones are absent", () => {
+  // fromEntries defines its properties: "__proto__" becomes a name, not the prototype.
+  const headers = Object.fromEntries([
+    ["__proto__", "p"],
+    ["toString", "t"],
+  ]);
+  const bytes = encodeRecordBatch([{ key: "k", value: null, headers }], 0);
+  const [batch] = readBatchHeaders(bytes);
+  const read: BatchRecord[] = [];
+  readRecords("t", 0, batch!, batch!.records, 0, 1, read);
+  const record = read[0]!;
+  expect(Object.entries(record.headers)).toEqual([
+    ["__proto__", "p"],
+    ["toString", "t"],
+  ]);
+  expect(record.header("constructor")).toBeUndefined();
+  expect(record.header("__proto__")).toBe("p");
+  expect(record.headers.constructor).toBeUndefined();
+});

@@ -102,6 +102,15 @@ function keyBytes(key: string | Uint8Array | null): Uint8Array | null {
   return typeof key === "string" ? utf8.encode(key) : key.slice();
 }
 
+/**
+ * A copy of headers without a prototype, as the kafkajs client delivers them: a header
+ * named `__proto__` is an ordinary property, and a name the record lacks
+ * (`constructor`) finds nothing.
+ */
+export function copyHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.assign(Object.create(null), headers);
+}
+
 function compareTp(a: TopicPartition, b: TopicPartition): number {
   return a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition;
 }
@@ -299,7 +308,7 @@ export class InMemoryBroker {
         seq: this.seq++,
         key: keyBytes(record.key),
         value: record.value === null ? null : record.value.slice(),
-        headers: { ...record.headers },
+        headers: copyHeaders(record.headers),
         timestamp: record.timestamp ?? now,
         control: false,
         aborted: effective === "aborted",
@@ -596,7 +605,7 @@ export class InMemoryBroker {
           offset: String(r.offset),
           key: r.key === null ? null : Buffer.from(r.key),
           value: r.value === null ? null : Buffer.from(r.value),
-          headers: { ...r.headers },
+          headers: copyHeaders(r.headers),
           timestamp: r.timestamp,
         });
       }

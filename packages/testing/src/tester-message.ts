@@ -1,6 +1,6 @@
 import type { Codec } from "@toka/codec";
 import { ID_HEADER } from "@toka/processor";
-import type { StoredRecord } from "./in-memory-broker.js";
+import { copyHeaders, type StoredRecord } from "./in-memory-broker.js";
 
 /** A record of a topic as the tester shows it: decoded key and value, and where it landed. */
 export interface TesterMessage<T> {
@@ -52,7 +52,7 @@ export function toTesterMessage<T>(
     key: record.key === null ? null : utf8.decode(record.key),
     keyBytes: record.key === null ? null : new Uint8Array(record.key),
     value,
-    headers: { ...record.headers },
+    headers: copyHeaders(record.headers),
     timestamp: record.timestamp,
     id: record.headers[ID_HEADER],
   };

@@ -214,3 +214,49 @@ describe("table records with a null or invalid key (written by something other t
     ).toBe(2);
   });
 });
+
+/** Header names that are also members of Object.prototype. */
+const WEIRD_NAMES = ["constructor", "toString", "hasOwnProperty", "__proto__", "valueOf"];
+
+/** Headers named `names`, each with a value of its own. Defined, so `__proto__` is a name. */
+function headersNamed(names: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of names)
+    Object.defineProperty(headers, name, { value: `v-${name}`, enumerable: true });
+  return headers;
+}
+
+describe("header names of any spelling", () => {
+  test.each(WEIRD_NAMES)(
+    "%s arrives unchanged in ctx.headers and in a dead letter",
+    async (name) => {
+      const t = tester();
+      t.createTopic("events");
+      const seen: Readonly<Record<string, string>>[] = [];
+      const group = defineGroup("headers", {
+        inputs: ({ input }) => [
+          input("events", codec, (ctx, value) => {
+            seen.push(ctx.headers);
+            if (value === 13) throw new Error("unlucky");
+          }),
+        ],
+      });
+      await t.startProcessor(group);
+      await t.emit("events", "k", 1, { codec, headers: headersNamed([name]), id: null });
+      await t.emit("events", "k", 13, { codec, headers: headersNamed([name]), id: null });
+      await t.emit("events", "k", 2, { codec, id: null });
+
+      expect(seen.map((h) => Object.entries(h))).toEqual([
+        [[name, `v-${name}`]],
+        [[name, `v-${name}`]],
+        [],
+      ]);
+      // A name the message lacks finds nothing, not Object.prototype's member.
+      expect(seen[2]![name]).toBeUndefined();
+      const [letter] = t.messages("headers-dlq", codec);
+      expect(Object.hasOwn(letter!.headers, name)).toBe(true);
+      expect(letter!.headers[name]).toBe(`v-${name}`);
+      expect(letter!.headers["toka-error-code"]).toBe(TokaErrorCode.CallbackFailed);
+    },
+  );
+});

@@ -248,22 +248,38 @@ function kafkajsProducer(kafka: Kafka): ClientProducer {
 
 /**
  * The headers of records without any, shared: most records have none, and an object per
- * record would live as long as its batch (tens of thousands of them per fetch).
+ * record would live as long as its batch (tens of thousands of them per fetch). Without
+ * a prototype, so that looking up a name it lacks (`constructor`) finds nothing.
  */
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
 
-function headersOf(headers: IHeaders | undefined): Readonly<Record<string, string>> {
+/**
+ * A record's headers as text, each name with its first value. kafkajs decodes headers by
+ * reducing them into a plain object, which turns a repeated name into an array of its
+ * values, and a name Object.prototype has (`constructor`, `toString`, `__proto__`) into
+ * an array that starts with the inherited member: only Buffers (and null, an empty
+ * value) are the record's own values. The result has no prototype, so every name,
+ * `__proto__` too, is an ordinary own property.
+ */
+export function headersOf(headers: IHeaders | undefined): Readonly<Record<string, string>> {
   if (!headers) return NO_HEADERS;
   let out: Record<string, string> | undefined;
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first === undefined) continue;
-    out ??= {};
-    out[name] = first.toString();
+  for (const name of Object.keys(headers)) {
+    const text = firstValue(headers[name]);
+    if (text === undefined) continue;
+    out ??= Object.create(null) as Record<string, string>;
+    out[name] = text;
   }
   return out ?? NO_HEADERS;
+}
+
+function firstValue(value: unknown): string | undefined {
+  for (const v of Array.isArray(value) ? value : [value]) {
+    if (Buffer.isBuffer(v)) return v.toString();
+    if (typeof v === "string") return v;
+    if (v === null) return "";
+  }
+  return undefined;
 }
 
 function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer {

@@ -230,18 +230,14 @@ export class BatchRecord implements LogRecord {
 
   get headers(): Readonly<Record<string, string>> {
     if (this.decodedHeaders) return this.decodedHeaders;
-    const headers: Record<string, string> = {};
+    // No prototype: a header named "__proto__" is an ordinary property, and `header()`
+    // finds no inherited member for a name the record lacks ("constructor").
+    const headers: Record<string, string> = Object.create(null);
     this.eachHeader((nameAt, nameLength, valueAt, valueLength) => {
       const name = this.bytes.toString("utf8", nameAt, nameAt + nameLength);
       // A header repeated keeps its first value, as the kafkajs client does.
       if (Object.hasOwn(headers, name)) return;
-      // Defined, not assigned: a header named "__proto__" must not become the prototype.
-      Object.defineProperty(headers, name, {
-        value: this.text(valueAt, valueLength),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      headers[name] = this.text(valueAt, valueLength);
     });
     this.decodedHeaders = headers;
     return headers;
