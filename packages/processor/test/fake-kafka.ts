@@ -69,6 +69,7 @@ export class FakeKafka implements KafkaClient {
       partitionCounts: async (topics) =>
         new Map(topics.filter((t) => t === this.table).map((t) => [t, this.partitions])),
       createTopics: async () => {},
+      topicConfigs: async () => new Map(),
       watermarks: async () =>
         this.logs.map((log, partition) => ({ partition, low: "0", high: String(log.length) })),
       committedOffsets: async () => new Map(),

@@ -29,6 +29,8 @@ export interface StoredRecord {
 export interface TopicLog {
   readonly name: string;
   readonly compacted: boolean;
+  /** Topic configs set at creation, by their Kafka names; see {@link BROKER_DEFAULT_CONFIG}. */
+  readonly config: Readonly<Record<string, string>>;
   readonly partitions: StoredRecord[][];
   /** Where the next record without key and partition goes (round robin). */
   nextUnkeyed: number;
@@ -88,6 +90,29 @@ export interface BrokerSettings {
   readonly defaultPartitions: number;
   /** Most records handed over in one batch. */
   readonly maxBatchRecords: number;
+}
+
+/** The broker's defaults of the topic configs the in-memory broker models (Kafka's). */
+export const BROKER_DEFAULT_CONFIG: Readonly<Record<string, string>> = {
+  // message.max.bytes: 1 MiB plus the 12 bytes of a batch's offset and length fields.
+  "max.message.bytes": "1048588",
+};
+
+/** A topic config's effective value: the topic's own, else the broker's default. */
+export function topicConfig(log: TopicLog, name: string): string | undefined {
+  return Object.hasOwn(log.config, name) ? log.config[name] : BROKER_DEFAULT_CONFIG[name];
+}
+
+/**
+ * Fewest bytes a record can take in a record batch of its own (61 bytes of batch header,
+ * at least one for each of the record's 7 length and delta fields, and its parts), the
+ * size Kafka compares with `max.message.bytes`.
+ */
+function leastBatchSize(record: AppendRecord): number {
+  let size = 61 + 7 + (keyBytes(record.key)?.byteLength ?? 0) + (record.value?.byteLength ?? 0);
+  for (const [name, value] of Object.entries(record.headers))
+    size += Buffer.byteLength(name) + Buffer.byteLength(value);
+  return size;
 }
 
 /** Key of a topic partition in maps. */
@@ -212,7 +237,12 @@ export class InMemoryBroker {
    * Creates a topic; returns `false` if it exists already (with any partition count).
    * @throws TokaError `TOKA_INVALID_CONFIG` for a partition count below 1.
    */
-  createTopic(name: string, partitions: number, compacted: boolean): boolean {
+  createTopic(
+    name: string,
+    partitions: number,
+    compacted: boolean,
+    config: Readonly<Record<string, string>> = {},
+  ): boolean {
     if (!Number.isInteger(partitions) || partitions < 1) {
       throw new TokaError(
         TokaErrorCode.InvalidConfig,
@@ -224,6 +254,7 @@ export class InMemoryBroker {
     this.topics.set(name, {
       name,
       compacted,
+      config: { ...config },
       partitions: Array.from({ length: partitions }, () => []),
       nextUnkeyed: 0,
     });
@@ -284,6 +315,7 @@ export class InMemoryBroker {
    */
   append(records: readonly AppendRecord[], mode: AppendMode): AppendResult {
     let targets = records.map((record) => ({ record, ...this.target(record) }));
+    for (const { record, log, partition } of targets) this.checkSize(record, log, partition);
     const injected = this.takeFailure(records);
     let effective = mode;
     if (injected && mode === "plain") {
@@ -332,6 +364,19 @@ export class InMemoryBroker {
     this.touch();
     if (injected) throw injected.error;
     return { batches: [...batches.values()], positions };
+  }
+
+  /** Refuses a record above its topic's `max.message.bytes`, as Kafka's MESSAGE_TOO_LARGE. */
+  private checkSize(record: AppendRecord, log: TopicLog, partition: number) {
+    const limit = Number(topicConfig(log, "max.message.bytes"));
+    const size = leastBatchSize(record);
+    if (size > limit) {
+      throw new TokaError(
+        TokaErrorCode.KafkaFailed,
+        `a record of at least ${size} bytes is larger than max.message.bytes ${limit} of the topic (Kafka's MESSAGE_TOO_LARGE)`,
+        { topic: log.name, partition },
+      );
+    }
   }
 
   private target(record: AppendRecord): { log: TopicLog; partition: number } {

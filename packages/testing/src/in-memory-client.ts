@@ -13,7 +13,7 @@ import type {
   TopicSpec,
 } from "@toka/processor";
 import { readLogWithConsumer, TokaError, TokaErrorCode } from "@toka/processor";
-import { type GroupMember, type InMemoryBroker, tpKey } from "./in-memory-broker.js";
+import { type GroupMember, type InMemoryBroker, topicConfig, tpKey } from "./in-memory-broker.js";
 
 /**
  * The client boundary of `@toka/processor` on the in-memory broker: what a Processor,
@@ -55,7 +55,23 @@ function inMemoryAdmin(broker: InMemoryBroker): ClientAdmin {
       }),
     createTopics: (specs: readonly TopicSpec[]) =>
       read(() => {
-        for (const spec of specs) broker.createTopic(spec.topic, spec.partitions, spec.compacted);
+        for (const spec of specs)
+          broker.createTopic(spec.topic, spec.partitions, spec.compacted, spec.config);
+      }),
+    topicConfigs: (topics, names) =>
+      read(() => {
+        const configs = new Map<string, Map<string, string>>();
+        for (const topic of topics) {
+          const log = broker.topics.get(topic);
+          if (!log) continue;
+          const values = new Map<string, string>();
+          for (const name of names) {
+            const value = topicConfig(log, name);
+            if (value !== undefined) values.set(name, value);
+          }
+          configs.set(topic, values);
+        }
+        return configs;
       }),
     watermarks: (topic) =>
       read((): PartitionWatermarks[] =>

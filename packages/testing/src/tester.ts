@@ -181,7 +181,18 @@ export class Tester implements AsyncDisposable {
    * @throws TokaError `TOKA_INVALID_CONFIG` when it exists with another partition count,
    * or `partitions` is not a whole number >= 1.
    */
-  createTopic(name: string, partitions = 1, options: { compacted?: boolean } = {}): string {
+  createTopic(
+    name: string,
+    partitions = 1,
+    options: {
+      compacted?: boolean;
+      /**
+       * Topic configs by their Kafka names. `max.message.bytes` (default 1048588, Kafka's)
+       * is enforced: a larger record fails its produce.
+       */
+      config?: Readonly<Record<string, string>>;
+    } = {},
+  ): string {
     this.assertOpen("createTopic");
     const existing = this.broker.topics.get(name);
     if (existing && existing.partitions.length !== partitions) {
@@ -191,7 +202,7 @@ export class Tester implements AsyncDisposable {
         { topic: name },
       );
     }
-    this.broker.createTopic(name, partitions, options.compacted ?? false);
+    this.broker.createTopic(name, partitions, options.compacted ?? false, options.config);
     return name;
   }
 

@@ -55,6 +55,8 @@ export interface TopicSpec {
   readonly partitions: number;
   readonly compacted: boolean;
   readonly replicationFactor?: number;
+  /** Further topic configs by their Kafka names, e.g. `max.message.bytes`. */
+  readonly config?: Readonly<Record<string, string>>;
 }
 
 export interface PartitionWatermarks {
@@ -70,6 +72,14 @@ export interface ClientAdmin {
   partitionCounts(topics: readonly string[]): Promise<Map<string, number>>;
   /** Creates topics; a topic that already exists is not an error. */
   createTopics(specs: readonly TopicSpec[]): Promise<void>;
+  /**
+   * The effective values of the named configs of existing topics: a topic's own setting,
+   * else the broker's default. Missing topics are absent.
+   */
+  topicConfigs(
+    topics: readonly string[],
+    names: readonly string[],
+  ): Promise<Map<string, Map<string, string>>>;
   watermarks(topic: string): Promise<PartitionWatermarks[]>;
   /** Committed offsets of a consumer group for a topic; partitions without one are absent. */
   committedOffsets(groupId: string, topic: string): Promise<Map<number, string>>;

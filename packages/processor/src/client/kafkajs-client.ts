@@ -1,4 +1,4 @@
-import {
+import kafkajs, {
   type Consumer,
   type IHeaders,
   Kafka,
@@ -145,9 +145,33 @@ function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdm
           topic: s.topic,
           numPartitions: s.partitions,
           replicationFactor: s.replicationFactor ?? -1,
-          configEntries: s.compacted ? [{ name: "cleanup.policy", value: "compact" }] : [],
+          configEntries: [
+            ...(s.compacted ? [{ name: "cleanup.policy", value: "compact" }] : []),
+            ...Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
+          ],
         })),
       });
+    },
+    async topicConfigs(topics, names) {
+      const configs = new Map<string, Map<string, string>>();
+      const existing = new Set(await admin.listTopics());
+      const wanted = topics.filter((t) => existing.has(t));
+      if (wanted.length === 0) return configs;
+      const { resources } = await admin.describeConfigs({
+        // A default import: kafkajs is CommonJS and Node does not see this named export.
+        resources: wanted.map((name) => ({
+          type: kafkajs.ConfigResourceTypes.TOPIC,
+          name,
+          configNames: [...names],
+        })),
+        includeSynonyms: false,
+      });
+      for (const resource of resources) {
+        const values = new Map<string, string>();
+        for (const entry of resource.configEntries) values.set(entry.configName, entry.configValue);
+        configs.set(resource.resourceName, values);
+      }
+      return configs;
     },
     async watermarks(topic): Promise<PartitionWatermarks[]> {
       const offsets = await admin.fetchTopicOffsets(topic);
