@@ -22,6 +22,7 @@ export type {
 } from "./client/kafka-client.js";
 export { type KafkajsClientOptions, kafkajsClient } from "./client/kafkajs-client.js";
 export type { Context, EmitOptions as ContextEmitOptions } from "./context.js";
+export { DeadLetterHeader } from "./dead-letter.js";
 export { type EmitOptions, Emitter, type EmitterOptions } from "./emitter.js";
 export { type ErrorFields, errorFields } from "./error-fields.js";
 export {

@@ -13,13 +13,19 @@ export const Guarantee = {
 } as const;
 export type Guarantee = (typeof Guarantee)[keyof typeof Guarantee];
 
-/** What happens to a message that fails to decode or whose callback throws. */
+/**
+ * What happens to a message that fails to decode, whose key is null or not valid UTF-8,
+ * or whose callback throws.
+ */
 export const ErrorPolicy = {
   /** Stop the processor with the error (nothing after it in the partition is processed). */
   Fail: "fail",
   /** Log it, count it, go on. */
   Skip: "skip",
-  /** Write it unchanged to `<group>-dlq` with `toka-error-*` headers, go on. */
+  /**
+   * Write it unchanged to `<group>-dlq` with `toka-error-*` headers, go on. A letter
+   * larger than the topic allows is cut to fit, with `toka-error-truncated: true`.
+   */
   DeadLetter: "dead-letter",
 } as const;
 export type ErrorPolicy = (typeof ErrorPolicy)[keyof typeof ErrorPolicy];

@@ -9,6 +9,7 @@ import type {
   TopicPartitionOffset,
 } from "./client/kafka-client.js";
 import { type ContextHost, MessageContext } from "./context.js";
+import { deadLetter } from "./dead-letter.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { PartitionState, type ProcessorEvents } from "./events.js";
 import type { AnyContext, Callback, GroupGraph } from "./group-graph.js";
@@ -35,6 +36,8 @@ export interface PartitionHost {
   readonly options: ResolvedProcessorOptions;
   /** The producer of this partition's batches (transactional per partition, or shared). */
   readonly producer: ClientProducer;
+  /** The dead-letter topic's `max.message.bytes`: larger letters are cut to fit. */
+  readonly deadLetterMaxBytes: number;
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
   emit<E extends keyof ProcessorEvents>(event: E, ...args: ProcessorEvents[E]): void;
   lookup(table: string, key: string): Promise<unknown>;
@@ -714,19 +717,7 @@ export class PartitionProcessor {
       return undefined;
     }
     this.host.emit("message.dead-lettered", error);
-    return {
-      topic: this.host.graph.deadLetterTopic,
-      key: record.key,
-      value: record.value,
-      headers: {
-        ...record.headers,
-        "toka-error-code": error.code,
-        "toka-error-message": error.message,
-        "toka-source-topic": record.topic,
-        "toka-source-partition": String(record.partition),
-        "toka-source-offset": record.offset,
-      },
-    };
+    return deadLetter(record, error, this.host.graph.deadLetterTopic, this.host.deadLetterMaxBytes);
   }
 
   private seenRecently(dedup: KeyDedup, id: string, now: number): boolean {

@@ -72,6 +72,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   /** Whether the first group assignment arrived: until then the processor is starting. */
   private joined = false;
   private onJoined: () => void = () => {};
+  /** The dead-letter topic's `max.message.bytes`, known once started. */
+  private deadLetterMaxBytes = 0;
 
   /** @throws TokaError `TOKA_INVALID_CONFIG` for invalid options. */
   constructor(
@@ -224,7 +226,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     this.admin = client.admin();
     await this.admin.connect();
     // A new topic's metadata reaches every broker of a cluster a moment later.
-    await retrying(() => prepareGroupTopics(this.admin!, this.graph, this.options));
+    const topics = await retrying(() => prepareGroupTopics(this.admin!, this.graph, this.options));
+    this.deadLetterMaxBytes = topics.deadLetterMaxBytes;
     if (this.options.guarantee !== "exactly-once-transactional") {
       // toka's own writer where the client has one: it counts a batch as written only
       // when every partition acknowledged it, and writes again what was not. Duplicates
@@ -489,6 +492,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       graph: this.graph,
       options: this.options,
       producer: producer!,
+      deadLetterMaxBytes: this.deadLetterMaxBytes,
       commit: (offsets) => this.consumer!.commit(offsets),
       emit: (event, ...args) => {
         (this.events.emit as (name: string, ...values: unknown[]) => boolean).call(

@@ -1,24 +1,37 @@
 import type { ClientAdmin, TopicSpec } from "./client/kafka-client.js";
+import { DEAD_LETTER_HEADROOM } from "./dead-letter.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import type { GroupGraph } from "./group-graph.js";
 import type { ResolvedProcessorOptions } from "./options.js";
+
+const MAX_MESSAGE_BYTES = "max.message.bytes";
+/** Kafka's default `message.max.bytes`, for a client that cannot tell a topic's. */
+const KAFKA_MAX_MESSAGE_BYTES = 1_048_588;
+
+/** What {@link prepareGroupTopics} found out about a group's topics. */
+export interface GroupTopics {
+  readonly partitions: number;
+  /** The dead-letter topic's `max.message.bytes` (without that policy: Kafka's default). */
+  readonly deadLetterMaxBytes: number;
+}
 
 /**
  * Checks a group's topics before it starts and creates its own ones: inputs must exist
  * and be co-partitioned; the table, loop and dead-letter topics are created with the
  * inputs' partition count when missing (unless `createTopics` is off); joined tables
- * must be co-partitioned; outputs and looked-up tables must exist.
+ * must be co-partitioned; outputs and looked-up tables must exist. The dead-letter topic
+ * is created to take what the inputs take: their largest `max.message.bytes` plus
+ * room for the error headers.
  *
- * @returns the partition count of the group.
  * @throws TokaError `TOKA_TOPIC_MISSING` or `TOKA_NOT_COPARTITIONED`, naming the topics.
  */
 export async function prepareGroupTopics(
   admin: ClientAdmin,
   graph: GroupGraph,
   options: ResolvedProcessorOptions,
-): Promise<number> {
+): Promise<GroupTopics> {
   const group = graph.name;
-  const own: { topic: string; compacted: boolean }[] = [];
+  const own: { topic: string; compacted: boolean; config?: Record<string, string> }[] = [];
   if (graph.persist) own.push({ topic: graph.tableTopic, compacted: true });
   if (graph.loop) own.push({ topic: graph.loopTopic, compacted: false });
   if (options.errorPolicy === "dead-letter")
@@ -74,12 +87,35 @@ export async function prepareGroupTopics(
       { group, topic: missingOthers[0] },
     );
   }
+  let deadLetterMaxBytes = KAFKA_MAX_MESSAGE_BYTES;
+  if (options.errorPolicy === "dead-letter") {
+    const dlq = graph.deadLetterTopic;
+    const configs = await admin.topicConfigs([...inputs, dlq], [MAX_MESSAGE_BYTES]);
+    const limit = (topic: string) =>
+      Number(configs.get(topic)?.get(MAX_MESSAGE_BYTES) ?? KAFKA_MAX_MESSAGE_BYTES);
+    const inputsLimit = Math.max(...inputs.map(limit));
+    if (counts.has(dlq)) {
+      deadLetterMaxBytes = limit(dlq);
+      if (deadLetterMaxBytes < inputsLimit + DEAD_LETTER_HEADROOM) {
+        options.logger.warn(
+          `the dead-letter topic allows ${deadLetterMaxBytes} bytes, less than the inputs' ${inputsLimit} plus ${DEAD_LETTER_HEADROOM} for the error headers: larger letters are cut (toka-error-truncated); raise its ${MAX_MESSAGE_BYTES} to keep them whole`,
+          { group, topic: dlq },
+        );
+      }
+    } else {
+      deadLetterMaxBytes = inputsLimit + DEAD_LETTER_HEADROOM;
+      own.find((o) => o.topic === dlq)!.config = {
+        [MAX_MESSAGE_BYTES]: String(deadLetterMaxBytes),
+      };
+    }
+  }
   const toCreate: TopicSpec[] = own
     .filter((o) => !counts.has(o.topic))
     .map((o) => ({
       topic: o.topic,
       partitions,
       compacted: o.compacted,
+      ...(o.config ? { config: o.config } : {}),
       ...(options.replicationFactor ? { replicationFactor: options.replicationFactor } : {}),
     }));
   if (toCreate.length > 0 && !options.createTopics) {
@@ -90,5 +126,5 @@ export async function prepareGroupTopics(
     );
   }
   await admin.createTopics(toCreate);
-  return partitions;
+  return { partitions, deadLetterMaxBytes };
 }

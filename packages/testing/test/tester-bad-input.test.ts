@@ -260,3 +260,68 @@ describe("header names of any spelling", () => {
     },
   );
 });
+
+describe("dead letters that are larger than usual", () => {
+  /** A value of `bytes` bytes that is not JSON, so it fails to decode. */
+  const notJson = (bytes: number) => new Uint8Array(bytes).fill(0x78);
+
+  test("a toka-made dead-letter topic takes the inputs' max.message.bytes plus room for the error headers", async () => {
+    const t = tester();
+    t.createTopic("events", 1, { config: { "max.message.bytes": "3000" } });
+    await t.startProcessor(counter);
+    const configs = await t.client.admin().topicConfigs(["counter-dlq"], ["max.message.bytes"]);
+    expect(configs.get("counter-dlq")?.get("max.message.bytes")).toBe(String(3000 + 16 * 1024));
+    // The largest value the input takes, whose letter has the error headers on top.
+    await t.emit("events", "k", notJson(2900));
+    const [letter] = t.messages("counter-dlq");
+    expect(new Uint8Array(letter!.value!)).toEqual(notJson(2900));
+    expect(letter!.headers["toka-error-truncated"]).toBeUndefined();
+  });
+
+  test("a letter larger than an existing dead-letter topic allows is stored cut, and the partition goes on", async () => {
+    const t = tester();
+    t.createTopic("events");
+    t.createTopic("counter-dlq", 1, { config: { "max.message.bytes": "6000" } });
+    const logger = recordingLogger();
+    await t.startProcessor(counter, { logger });
+    expect(logger.warnings.map((w) => w.message)).toEqual([
+      expect.stringContaining("the dead-letter topic allows 6000 bytes"),
+    ]);
+    await t.emitMany("events", [
+      { key: "k", value: notJson(20_000), headers: { trace: "t" } },
+      { key: "k", value: codec.encode(1) },
+    ]);
+    expect(await t.tableValue(counter, "k")).toBe(1);
+    const [letter] = t.messages("counter-dlq");
+    expect(letter).toMatchObject({
+      key: "k",
+      headers: {
+        trace: "t",
+        "toka-error-code": TokaErrorCode.DecodeFailed,
+        "toka-error-truncated": "true",
+        "toka-original-value-bytes": "20000",
+      },
+    });
+    const value = new Uint8Array(letter!.value!);
+    expect(value.byteLength).toBeGreaterThan(5_000);
+    expect(value).toEqual(notJson(value.byteLength));
+  });
+
+  test("an invalid key too long for the dead-letter topic is left out, and its length said", async () => {
+    const t = tester();
+    t.createTopic("events", 1, { config: { "max.message.bytes": "100000" } });
+    t.createTopic("counter-dlq", 1, { config: { "max.message.bytes": "6000" } });
+    await t.startProcessor(counter);
+    await t.emit("events", new Uint8Array(50_000).fill(0xff), 1, { codec });
+    const [letter] = t.messages("counter-dlq", codec);
+    expect(letter).toMatchObject({
+      keyBytes: null,
+      value: 1,
+      headers: {
+        "toka-error-code": TokaErrorCode.InvalidKey,
+        "toka-error-truncated": "true",
+        "toka-original-key-bytes": "50000",
+      },
+    });
+  });
+});

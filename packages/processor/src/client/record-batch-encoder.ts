@@ -57,6 +57,15 @@ export function encodeRecordBatch(records: readonly EncodableRecord[], timestamp
   return out;
 }
 
+/**
+ * Bytes of a record batch holding only `record`, uncompressed: what a broker compares
+ * with a topic's `max.message.bytes` when the record is sent on its own.
+ */
+export function recordBatchSize(record: EncodableRecord): number {
+  const body = recordBodySize(record, 0);
+  return BATCH_HEADER_BYTES + varintSize(body) + body;
+}
+
 /** Bytes of a record after its length prefix; `index` is its offset delta. */
 function recordBodySize(record: EncodableRecord, index: number): number {
   // attributes, timestamp delta 0, offset delta, key, value, header count, headers
