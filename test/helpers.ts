@@ -132,11 +132,17 @@ export async function readToEnd(
   }
 }
 
-/** Header values as strings. */
+/**
+ * Header values as strings, each name's first value. kafkajs decodes a name that
+ * Object.prototype has (`constructor`) into an array starting with the inherited member,
+ * so only Buffers count; the result has no prototype, so `__proto__` is a plain name.
+ */
 export function headersOf(message: KafkaMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(message.headers ?? {}))
-    if (v !== undefined) headers[k] = v.toString();
+  const headers: Record<string, string> = Object.create(null);
+  for (const [k, v] of Object.entries(message.headers ?? {})) {
+    const first = (Array.isArray(v) ? v : [v]).find((x) => Buffer.isBuffer(x));
+    if (first !== undefined) headers[k] = first.toString();
+  }
   return headers;
 }
 
