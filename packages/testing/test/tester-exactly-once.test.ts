@@ -7,6 +7,7 @@ import {
   Processor,
   persist,
   silentLogger,
+  TokaError,
   TokaErrorCode,
 } from "@toka/processor";
 import { describe, expect, test } from "vitest";
@@ -27,6 +28,16 @@ function summer() {
         ctx.emit("sums", ctx.key, sum);
       }),
     ],
+  });
+}
+
+/**
+ * A produce failure that is not retried: what the processor sees when its process dies
+ * in the middle of writing (a retriable failure is written again in place instead).
+ */
+function crash() {
+  return new TokaError(TokaErrorCode.KafkaFailed, "the process died while producing", {
+    retriable: false,
   });
 }
 
@@ -129,7 +140,7 @@ describe("exactly-once on the tester", () => {
     await t.emit("amounts", "alice", 1, { codec });
 
     // A crash in the middle of a produce: the emit is written, the table update is not.
-    t.failNextProduce({ topic: "summer-table", partial: true });
+    t.failNextProduce({ topic: "summer-table", partial: true, error: crash() });
     await expect(t.emit("amounts", "alice", 2, { codec })).rejects.toMatchObject({
       code: TokaErrorCode.ProduceFailed,
       group: "summer",
@@ -140,6 +151,33 @@ describe("exactly-once on the tester", () => {
 
     // A new instance processes the input again and re-emits it with the same ID (EO-3).
     await t.startProcessor(graph, options);
+    const sums = t.messages("sums", codec);
+    expect(sums.map((m) => m.value)).toEqual([1, 3, 3]);
+    expect(sums[2]?.id).toBe(sums[1]?.id);
+    expect(await t.tableValue(graph, "alice")).toBe(3);
+    expect(await t.tableValue(downstream, "alice")).toBe(2);
+    expect(duplicates).toEqual([sums[1]?.id]);
+  });
+
+  test("a partly written batch whose produce failed retriably is written again in place; downstream drops the re-emit", async () => {
+    const t = tester();
+    setup(t, 1);
+    const graph = summer();
+    const downstream = defineGroup("downstream", {
+      persist: persist(jsonCodec<number>()),
+      inputs: ({ input }) => [input("sums", codec, (ctx) => ctx.setValue((ctx.value() ?? 0) + 1))],
+    });
+    const options = { guarantee: Guarantee.ExactlyOnce } as const;
+    const first = await t.startProcessor(graph, options);
+    const down = await t.startProcessor(downstream, options);
+    const duplicates: string[] = [];
+    down.on("message.duplicate", (e) => duplicates.push(e.id));
+    await t.emit("amounts", "alice", 1, { codec });
+
+    // A broker failing mid-produce: the emit is written, the table update is not.
+    t.failNextProduce({ topic: "summer-table", partial: true });
+    await t.emit("amounts", "alice", 2, { codec });
+    expect(first.status).toBe("running");
     const sums = t.messages("sums", codec);
     expect(sums.map((m) => m.value)).toEqual([1, 3, 3]);
     expect(sums[2]?.id).toBe(sums[1]?.id);
@@ -205,7 +243,7 @@ describe("exactly-once on the tester", () => {
       guarantee: Guarantee.ExactlyOnceTransactional,
     });
     await t.emit("amounts", "alice", 2, { codec });
-    t.failNextProduce({ topic: "sums" });
+    t.failNextProduce({ topic: "sums", error: crash() });
     await expect(t.emit("amounts", "alice", 3, { codec })).rejects.toMatchObject({
       code: TokaErrorCode.ProduceFailed,
       group: "summer",
@@ -265,7 +303,7 @@ describe("regressions", () => {
     const options = { guarantee: Guarantee.ExactlyOnce } as const;
     await t.startProcessor(graph, options);
     await t.emit("amounts", "alice", 1, { codec });
-    t.failNextProduce({ topic: "sums", partial: true });
+    t.failNextProduce({ topic: "sums", partial: true, error: crash() });
     await expect(t.emit("amounts", "alice", 2, { codec })).rejects.toMatchObject({
       code: TokaErrorCode.ProduceFailed,
     });
