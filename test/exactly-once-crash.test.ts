@@ -94,6 +94,8 @@ async function depositsUnderCrashes(guarantee: Guarantee, seed: number) {
   await emitter.close();
 
   await waitForGroupCaughtUp(group, input);
+  // Stopped before the table is read: no batch or transaction may still be under way.
+  for (const w of workers) await w.stop();
   for (const w of workers) expect(w.failures, "no processor failed").toEqual([]);
 
   const table = await readTable(`${group}-table`);

@@ -1,54 +1,35 @@
-import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { jsonCodec } from "@toka/codec";
 import { defineGroup, Emitter, Processor, persist, silentLogger } from "@toka/processor";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
+import {
+  clusterTests,
+  createClusterTopics,
+  killNode,
+  startCluster,
+  stopCluster,
+} from "./cluster.js";
 import { Balance, Deposit } from "./fixtures/bank-schemas.js";
 import { uniqueName, waitUntil } from "./helpers.js";
 
-const run = promisify(execFile);
-const script = fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url));
-const root = fileURLToPath(new URL("..", import.meta.url));
-
-/**
- * The three-node cluster of scripts/kafka.sh (RF 3, min ISR 2) on its own ports, started
- * here because its nodes get killed. `TOKA_CLUSTER_TESTS=0` skips it (it starts three
- * more JVMs).
- */
-const ownCluster = process.env.TOKA_CLUSTER_TESTS !== "0";
 let brokers: string[] = [];
 
 beforeAll(async () => {
-  if (!ownCluster) return;
-  const { stdout } = await run("bash", [script, "start", "cluster"], { timeout: 300_000 });
-  brokers = stdout.trim().split("\n").at(-1)!.split(",");
+  if (clusterTests) brokers = await startCluster();
 }, 300_000);
 
 afterAll(async () => {
-  if (ownCluster) await run("bash", [script, "stop", "cluster"], { timeout: 120_000 });
+  if (clusterTests) await stopCluster();
 }, 120_000);
 
-async function killNode(id: number) {
-  const pid = Number(
-    (await readFile(`${root}/.cache/kafka/run/cluster/node-${id}/pid`, "utf8")).trim(),
-  );
-  process.kill(pid, "SIGKILL");
-}
-
-describe.runIf(ownCluster)("failover on a three-node cluster", () => {
+describe.runIf(clusterTests)("failover on a three-node cluster", () => {
   test("exactly-once balances stay exact when a broker is killed mid-stream", async () => {
     const kafka = new Kafka({ brokers, clientId: "failover-test", logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
     onTestFinished(() => admin.disconnect());
     const input = uniqueName("deposits");
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic: input, numPartitions: 6, replicationFactor: 3 }],
-    });
+    await createClusterTopics(brokers, [input], 6);
     const group = uniqueName("bank");
     const graph = defineGroup(group, {
       persist: persist(jsonCodec(Balance)),
