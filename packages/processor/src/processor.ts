@@ -23,6 +23,11 @@ import { processorMetrics } from "./telemetry.js";
 import { prepareGroupTopics } from "./topic-manager.js";
 import { View } from "./view.js";
 
+/**
+ * Retries of what a partition's set-up asks the cluster (watermarks, committed offsets):
+ * about two minutes, through a broker's death and its partitions' new leaders.
+ */
+const THROUGH_FAILOVER = { attempts: 30, initialDelayMs: 200 } as const;
 /** Per-partition figures of {@link Processor.stats}. */
 export interface PartitionStats {
   readonly partition: number;
@@ -332,7 +337,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     this.refreshStatus();
     if (added.length === 0) return;
     const highWatermarks = async (topic: string) =>
-      new Map((await this.admin!.watermarks(topic)).map((w) => [w.partition, w.high]));
+      new Map(
+        (await retrying(() => this.admin!.watermarks(topic), THROUGH_FAILOVER)).map((w) => [
+          w.partition,
+          w.high,
+        ]),
+      );
     const own = this.graph.persist
       ? await highWatermarks(this.graph.tableTopic)
       : new Map<number, string>();
@@ -370,7 +380,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     if (this.graph.persist) this.consumer!.pause([{ topic: this.graph.tableTopic, partition }]);
     const checkpointed = processor.checkpointedInputs();
     for (const topic of this.inputTopics()) {
-      const committed = (await this.admin!.committedOffsets(this.group, topic)).get(partition);
+      const committed = (
+        await retrying(() => this.admin!.committedOffsets(this.group, topic), THROUGH_FAILOVER)
+      ).get(partition);
       const local = checkpointed.get(topic);
       // Local state may be ahead of the group's commit (a crash after the storage write):
       // its effects were produced already, so continue after them.

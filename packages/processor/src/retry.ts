@@ -1,21 +1,21 @@
 import { setTimeout as delay } from "node:timers/promises";
 
 /**
- * Runs `work` again while it fails with an error marked `retriable` (kafkajs marks
- * e.g. a topic's metadata not having reached every broker yet), with exponential
- * backoff; the last error is thrown after `attempts`.
+ * Runs `work` again while it fails with an error marked `retriable`, itself or in its
+ * cause chain (kafkajs marks e.g. a topic's metadata not having reached every broker
+ * yet, or a leader that moved), with exponential backoff up to `maxDelayMs`; the last
+ * error is thrown after `attempts`.
  */
 export async function retrying<T>(
   work: () => Promise<T>,
-  { attempts = 8, initialDelayMs = 100 } = {},
+  { attempts = 8, initialDelayMs = 100, maxDelayMs = 5_000 } = {},
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();
     } catch (error) {
-      const retriable = (error as { retriable?: unknown } | null)?.retriable === true;
-      if (!retriable || attempt >= attempts) throw error;
-      await delay(initialDelayMs * 2 ** (attempt - 1));
+      if (!isRetriable(error) || attempt >= attempts) throw error;
+      await delay(Math.min(initialDelayMs * 2 ** (attempt - 1), maxDelayMs));
     }
   }
 }

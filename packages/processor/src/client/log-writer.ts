@@ -185,14 +185,27 @@ export class LogWriter {
         route = this.lookupLeaders(topic);
         this.routes.set(topic, route);
       }
+      let error: unknown;
       try {
-        return await route;
-      } catch (error) {
-        this.routes.delete(topic);
-        // A broker of the bootstrap list may be the one that is down.
-        if (!isRetriable(error) || Date.now() > deadline) throw error;
-        await sleep(RETRY_BACKOFF_MS);
+        const found = await route;
+        // A topic just created may not be known to the broker asked yet: records placed
+        // by key need its partition count.
+        if (found.partitions > 0) return found;
+        error = new TokaError(
+          TokaErrorCode.ProduceFailed,
+          "the topic's partitions are not known yet",
+          {
+            topic,
+            retriable: true,
+          },
+        );
+      } catch (cause) {
+        error = cause;
       }
+      this.routes.delete(topic);
+      // A broker of the bootstrap list may be the one that is down.
+      if (!isRetriable(error) || Date.now() > deadline) throw error;
+      await sleep(RETRY_BACKOFF_MS);
     }
   }
 
