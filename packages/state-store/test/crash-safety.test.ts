@@ -6,9 +6,17 @@ import { entries, exited, spawnFixture, tempDir, waitForLine } from "./helpers.j
 
 const KEYS = 1000;
 const KILLS = 5;
+/** Where each kill lands; set TOKA_CRASH_SEED to replay a run. */
+const SEED = Number(process.env.TOKA_CRASH_SEED ?? Date.now() % 2 ** 31);
 
 describe("levelStorage crash safety", () => {
   it("after SIGKILL at random moments, holds exactly the state of one complete batch and that batch's checkpoint", async () => {
+    console.log(`levelStorage crash seed ${SEED} (rerun with TOKA_CRASH_SEED=${SEED})`);
+    let state = SEED >>> 0;
+    const random = () => {
+      state = (state * 1664525 + 1013904223) >>> 0;
+      return state / 2 ** 32;
+    };
     const root = await tempDir();
     let recovered = 0;
     for (let kill = 0; kill < KILLS; kill++) {
@@ -24,7 +32,7 @@ describe("levelStorage crash safety", () => {
       // Let it write for a while, then kill it wherever it is: inside a batch, between
       // batches, during a memtable flush or a compaction.
       await waitForLine(child, (line) => line === String(recovered + 1));
-      await delay(Math.floor(Math.random() * 120));
+      await delay(Math.floor(random() * 120));
       child.kill("SIGKILL");
       await exited(child);
       expect(child.signalCode).toBe("SIGKILL");
@@ -45,5 +53,6 @@ describe("levelStorage crash safety", () => {
       }
     }
     expect(recovered).toBeGreaterThan(KILLS);
-  }, 30_000);
+    // Each round starts a process: generous for a loaded machine, the test ends when done.
+  }, 300_000);
 });

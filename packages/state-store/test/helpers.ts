@@ -104,7 +104,7 @@ export function spawnFixture(fixture: string, args: readonly string[]): ChildPro
 export function waitForLine(
   child: ChildProcess,
   match: (line: string) => boolean,
-  timeoutMs = 10_000,
+  timeoutMs = 60_000,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffered = "";
