@@ -712,7 +712,6 @@ export class PartitionProcessor {
     const policy = this.host.options.errorPolicy;
     if (policy === "fail") throw error;
     if (policy === "skip") {
-      this.host.options.logger.warn("message skipped", { error, group: this.group });
       this.host.emit("message.skipped", error);
       return undefined;
     }

@@ -16,6 +16,7 @@ import {
   resolveProcessorOptions,
 } from "./options.js";
 import { type PartitionHost, PartitionProcessor } from "./partition-processor.js";
+import { logProcessorEvents } from "./processor-log.js";
 import { retrying } from "./retry.js";
 import { runUntilClosed, waitForStatus } from "./status-wait.js";
 import { compareOffsets } from "./table-entry.js";
@@ -91,6 +92,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     for (const [event, listener] of Object.entries(processorMetrics(graph.name))) {
       this.events.on(event as keyof ProcessorEvents, listener as never);
     }
+    logProcessorEvents(this.events, this.options.logger, graph.name);
   }
 
   get status(): ProcessorStatus {
