@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
+import { ProcessorStatus } from "./events.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { type ViewIterateOptions, ViewStatus } from "./view.js";
 
@@ -19,6 +20,12 @@ export interface QueryServiceOptions {
    * Names use letters, digits, `.`, `_`, `~` and `-`; `health` and `ready` are taken.
    */
   readonly views: Readonly<Record<string, QueryableView>>;
+  /**
+   * Processors whose health the service reports, by name: `/health` fails while one of
+   * them has failed or closed, `/ready` until each is running (every owned partition
+   * recovered). Default none.
+   */
+  readonly processors?: Readonly<Record<string, { readonly status: ProcessorStatus }>>;
   /** TCP port. Default 0: a free port the OS picks (read it from `url`). */
   readonly port?: number;
   /** Interface to listen on. Default `"127.0.0.1"` (not reachable from other hosts). */
@@ -54,6 +61,11 @@ const RESERVED = new Set(["health", "ready"]);
 const LIST_PARAMS = new Set(["limit", "prefix", "after"]);
 /** How long `close()` lets in-flight requests finish before it cuts their connections. */
 const CLOSE_GRACE_MS = 5000;
+/** A processor in these states makes no more progress: the process is not live. */
+const STOPPED: ReadonlySet<ProcessorStatus> = new Set([
+  ProcessorStatus.Failed,
+  ProcessorStatus.Closed,
+]);
 const SERVABLE: ReadonlySet<ViewStatus> = new Set([ViewStatus.Running, ViewStatus.Reconnecting]);
 
 const schema = z
@@ -69,13 +81,22 @@ const schema = z
         "expected a View",
       ),
     ),
+    processors: z
+      .record(
+        z.string(),
+        z.custom<{ status: ProcessorStatus }>(
+          (p) => typeof p === "object" && p !== null && "status" in p,
+          "expected a Processor",
+        ),
+      )
+      .optional(),
     port: z.number().int().min(0).max(65535).optional(),
     host: z.string().min(1).optional(),
     defaultLimit: z.number().int().positive().optional(),
     maxLimit: z.number().int().positive().optional(),
   })
-  .refine((o) => Object.keys(o.views).length > 0, {
-    message: "give at least one view, e.g. { views: { balances: view } }",
+  .refine((o) => Object.keys(o.views).length + Object.keys(o.processors ?? {}).length > 0, {
+    message: "give at least one view or processor, e.g. { views: { balances: view } }",
     path: ["views"],
   })
   .refine((o) => (o.defaultLimit ?? 100) <= (o.maxLimit ?? QUERY_SERVICE_DEFAULTS.maxLimit), {
@@ -99,8 +120,11 @@ interface Reply {
  * - `GET /<view>?limit=N&prefix=P&after=K`: 200 `{ items: [{ key, value }], next? }` in
  *   key order; `next` is the `after` of the next page. `limit` defaults to
  *   `defaultLimit` (100); a bad or too large one is a 400.
- * - `GET /health`: 200 while the process serves. `GET /ready`: 200 when every view is
- *   `running`, else 503; both list each view's status.
+ * - `GET /health` (liveness): 200 while the process can make progress, 503 once a
+ *   processor has failed or closed. `GET /ready` (readiness): 200 when every view and
+ *   every processor is `running` (a processor is running once every partition it owns
+ *   is recovered), else 503. Both list each view's and processor's status; usable as
+ *   Kubernetes probes.
  * - `GET /`: the views and their statuses.
  *
  * A view that is not `running` or `reconnecting` answers 503 `{ error, status }`. Other
@@ -136,6 +160,7 @@ export async function serveViews(options: QueryServiceOptions): Promise<QuerySer
   }
   const config = {
     views: new Map(Object.entries(options.views)),
+    processors: new Map(Object.entries(options.processors ?? {})),
     defaultLimit: options.defaultLimit ?? QUERY_SERVICE_DEFAULTS.defaultLimit,
     maxLimit: options.maxLimit ?? QUERY_SERVICE_DEFAULTS.maxLimit,
     logger: options.logger ?? consoleLogger(),
@@ -192,6 +217,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 
 interface Config {
   readonly views: ReadonlyMap<string, QueryableView>;
+  readonly processors: ReadonlyMap<string, { readonly status: ProcessorStatus }>;
   readonly defaultLimit: number;
   readonly maxLimit: number;
   readonly logger: Logger;
@@ -237,11 +263,21 @@ async function route(config: Config, req: IncomingMessage): Promise<Reply> {
   }
   const path = url.pathname;
   if (path === "/") return { status: 200, body: { views: statuses(config) } };
-  if (path === "/health") return { status: 200, body: { status: "up" } };
+  if (path === "/health") {
+    const processors = processorStatuses(config);
+    const live = Object.values(processors).every((s) => !STOPPED.has(s));
+    return {
+      status: live ? 200 : 503,
+      body: { status: live ? "up" : "down", views: statuses(config), processors },
+    };
+  }
   if (path === "/ready") {
     const views = statuses(config);
-    const ready = Object.values(views).every((s) => s === ViewStatus.Running);
-    return { status: ready ? 200 : 503, body: { ready, views } };
+    const processors = processorStatuses(config);
+    const ready =
+      Object.values(views).every((s) => s === ViewStatus.Running) &&
+      Object.values(processors).every((s) => s === ProcessorStatus.Running);
+    return { status: ready ? 200 : 503, body: { ready, views, processors } };
   }
   const slash = path.indexOf("/", 1);
   const name = slash < 0 ? path.slice(1) : path.slice(1, slash);
@@ -307,6 +343,10 @@ async function list(config: Config, view: QueryableView, params: URLSearchParams
     items.push({ key, value });
   }
   return { status: 200, body: more ? { items, next: items.at(-1)!.key } : { items } };
+}
+
+function processorStatuses(config: Config): Record<string, ProcessorStatus> {
+  return Object.fromEntries([...config.processors].map(([name, p]) => [name, p.status]));
 }
 
 function statuses(config: Config): Record<string, ViewStatus> {

@@ -57,7 +57,7 @@ describe("logProcessorEvents", () => {
       lines.map((l) => [
         l.level,
         l.message,
-        (l.fields?.error as TokaError).offset,
+        (l.fields?.error as TokaError | undefined)?.offset,
         l.fields?.suppressed,
       ]),
     ).toEqual([

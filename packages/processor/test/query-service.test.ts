@@ -1,6 +1,7 @@
 import { connect } from "node:net";
 import { describe, expect, onTestFinished, test } from "vitest";
 import {
+  type ProcessorStatus,
   type QueryableView,
   type QueryService,
   type QueryServiceOptions,
@@ -137,6 +138,29 @@ describe("serveViews", () => {
       body: { ready: true, views: { v: "running" } },
     });
     expect((await getJson(service, "/")).body).toEqual({ views: { v: "running" } });
+  });
+
+  test("processors: ready only while running, not live once failed", async () => {
+    const view = new MapView(new Map([["a", 1]]));
+    const processor = { status: "recovering" as ProcessorStatus };
+    const service = await serve({ views: { v: view }, processors: { bank: processor } });
+
+    expect(await getJson(service, "/ready")).toMatchObject({
+      status: 503,
+      body: { ready: false, processors: { bank: "recovering" } },
+    });
+    expect(await getJson(service, "/health")).toMatchObject({ status: 200 });
+    processor.status = "running";
+    expect(await getJson(service, "/ready")).toMatchObject({
+      status: 200,
+      body: { ready: true, views: { v: "running" }, processors: { bank: "running" } },
+    });
+    processor.status = "failed";
+    expect(await getJson(service, "/ready")).toMatchObject({ status: 503 });
+    expect(await getJson(service, "/health")).toMatchObject({
+      status: 503,
+      body: { status: "down", processors: { bank: "failed" } },
+    });
   });
 
   test("bad requests get 4xx, failing handlers 500, and the server keeps serving", async () => {
