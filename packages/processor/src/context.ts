@@ -1,6 +1,7 @@
 import type { Codec } from "@toka/codec";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import { ID_HEADER } from "./topic-names.js";
+import { withTraceContext } from "./trace-context.js";
 
 /** Options of `ctx.emit`. */
 export interface EmitOptions {
@@ -107,6 +108,8 @@ export class MessageContext<P>
   /** Records to send, in the order the callback produced them. */
   readonly records: PendingRecord[] = [];
   change: TableChange<P> | undefined;
+  /** The trace context the callback ran in, once it returned. */
+  traceHeaders: Readonly<Record<string, string>> | undefined;
   private derived = 0;
 
   constructor(
@@ -181,7 +184,8 @@ export class MessageContext<P>
       topic,
       key,
       value,
-      headers: { ...extra, [ID_HEADER]: this.nextDerivedId() },
+      // Pushed inside the message's span: the record continues its trace.
+      headers: withTraceContext({ ...extra, [ID_HEADER]: this.nextDerivedId() }),
     });
   }
 

@@ -5,6 +5,7 @@ import { kafkajsClient } from "./client/kafkajs-client.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { ID_HEADER } from "./topic-names.js";
+import { withTraceContext } from "./trace-context.js";
 
 /** Options of an {@link Emitter}. */
 export interface EmitterOptions<T> {
@@ -93,7 +94,8 @@ export class Emitter<T> {
         topic: this.topic,
         key,
         value: value === null ? null : this.codec.encode(value),
-        headers: { ...options.headers, [ID_HEADER]: options.id ?? randomUUID() },
+        // The caller's trace continues in the processors that read the message.
+        headers: withTraceContext({ ...options.headers, [ID_HEADER]: options.id ?? randomUUID() }),
       };
     } catch (error) {
       return Promise.reject(error);

@@ -29,6 +29,7 @@ import {
 import { TableReplica } from "./table-replica.js";
 import { inBatchSpan } from "./telemetry.js";
 import { ID_HEADER } from "./topic-names.js";
+import { inMessageSpan, withTraceContext } from "./trace-context.js";
 
 /** What a partition processor needs from its processor. */
 export interface PartitionHost {
@@ -52,6 +53,8 @@ interface KeyState {
   dirty: boolean;
   /** The ID of the last message that changed it, for the table record's `toka-id`. */
   lastId: string | undefined;
+  /** The trace context of that message, for the table record's headers. */
+  lastTrace?: Readonly<Record<string, string>> | undefined;
   /** `dedup` as written to the table record's header, reused for local storage. */
   dedupJson?: string;
 }
@@ -475,6 +478,7 @@ export class PartitionProcessor {
           state.encoded = undefined;
           state.dirty = true;
           state.lastId = id;
+          state.lastTrace = ctx.traceHeaders;
         }
         // Only explicit IDs can repeat: an offset-based ID is unique, and its redelivery
         // is caught by the applied offsets.
@@ -679,7 +683,20 @@ export class PartitionProcessor {
       id,
     });
     try {
-      await handler.callback(ctx, message);
+      await inMessageSpan(
+        {
+          ...coordinates,
+          group: this.group,
+          partition: this.partition,
+          id,
+          headers: record.headers,
+        },
+        async () => {
+          await handler.callback(ctx, message);
+          // The table record of a key this message changes continues its trace too.
+          ctx.traceHeaders = withTraceContext({});
+        },
+      );
     } catch (cause) {
       // toka's own errors (a misused context, a joined value that does not decode) keep their code.
       if (isTokaError(cause)) return { error: cause as TokaError };
@@ -740,6 +757,7 @@ export class PartitionProcessor {
       if (state.value !== undefined && state.encoded === undefined)
         state.encoded = codec.encode(state.value);
       const headers: Record<string, string> = {};
+      if (state.lastTrace) Object.assign(headers, state.lastTrace);
       if (state.lastId) headers[ID_HEADER] = `${state.lastId}:table`;
       if (state.dedup) {
         state.dedupJson = JSON.stringify(state.dedup);

@@ -1,0 +1,73 @@
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
+
+const SCOPE = "@toka/processor";
+
+/**
+ * Adds the active trace context to a record's headers through the installed propagator
+ * (W3C `traceparent` and `tracestate` with the OpenTelemetry SDK's default), so the
+ * trace continues in whoever reads the record. A no-op until an SDK is installed.
+ */
+export function withTraceContext(headers: Record<string, string>): Record<string, string> {
+  propagation.inject(context.active(), headers);
+  return headers;
+}
+
+/** Where a message was read, for its processing span's attributes. */
+export interface MessageCoordinates {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string;
+  readonly id: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * Runs a message's callback in a span `<topic> process` (OpenTelemetry messaging
+ * conventions, kind consumer) that continues the trace the message's headers carry,
+ * or the batch's when they carry none. Records the callback's failure on the span.
+ */
+export function inMessageSpan<T>(message: MessageCoordinates, work: () => Promise<T>): Promise<T> {
+  const carried = propagation.extract(ROOT_CONTEXT, message.headers);
+  const parent = trace.getSpanContext(carried) ? carried : context.active();
+  const attributes = {
+    "messaging.system": "kafka",
+    "messaging.operation.type": "process",
+    "messaging.operation.name": "process",
+    "messaging.destination.name": message.topic,
+    "messaging.destination.partition.id": String(message.partition),
+    "messaging.consumer.group.name": message.group,
+    "messaging.kafka.offset": Number(message.offset),
+    "messaging.kafka.message.key": message.key,
+    "messaging.message.id": message.id,
+  };
+  return trace
+    .getTracer(SCOPE)
+    .startActiveSpan(
+      `${message.topic} process`,
+      { kind: SpanKind.CONSUMER, attributes },
+      parent,
+      (span) => ended(span, work),
+    );
+}
+
+async function ended<T>(span: Span, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
