@@ -20,7 +20,7 @@ import { logProcessorEvents } from "./processor-log.js";
 import { retrying } from "./retry.js";
 import { runUntilClosed, waitForStatus } from "./status-wait.js";
 import { compareOffsets } from "./table-entry.js";
-import { processorMetrics } from "./telemetry.js";
+import { observeLag, processorMetrics } from "./telemetry.js";
 import { prepareGroupTopics } from "./topic-manager.js";
 import { View } from "./view.js";
 
@@ -94,6 +94,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     }
     logProcessorEvents(this.events, this.options.logger, graph.name);
   }
+
+  /** Unregisters the lag gauge; set while started. */
+  private stopObservingLag: (() => void) | undefined;
 
   get status(): ProcessorStatus {
     return this.currentStatus;
@@ -230,6 +233,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
 
   private async doStart() {
     const { client } = this.options;
+    this.stopObservingLag ??= observeLag(() => this.stats());
     this.admin = client.admin();
     await this.admin.connect();
     // A new topic's metadata reaches every broker of a cluster a moment later.
@@ -562,6 +566,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   }
 
   private async shutdown() {
+    this.stopObservingLag?.();
+    this.stopObservingLag = undefined;
     // Batches do not wait for their offset commits: those must reach the group before
     // this member leaves it, or the next owner would process the batches again.
     for (const processor of this.partitions.values()) await processor.settle().catch(() => {});

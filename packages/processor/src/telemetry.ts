@@ -1,5 +1,12 @@
-import { metrics, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  metrics,
+  type ObservableResult,
+  type Span,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
 import type { ProcessorEvents } from "./events.js";
+import type { ProcessorStats } from "./processor.js";
 
 const SCOPE = "@toka/processor";
 
@@ -43,6 +50,33 @@ export function processorMetrics(group: string): {
     "partition.recovered": (e) =>
       recovered.add(e.records, { "toka.group": group, "toka.partition": e.partition }),
   };
+}
+
+/**
+ * The gauge `toka.consumer.lag` (messages not yet processed per owned partition and input
+ * topic, attributes `toka.group`, `toka.topic`, `toka.partition`), read from `stats` when
+ * the SDK collects. Returns the function that unregisters it.
+ */
+export function observeLag(stats: () => ProcessorStats): () => void {
+  const gauge = metrics.getMeter(SCOPE).createObservableGauge("toka.consumer.lag", {
+    description: "input messages not yet processed, per owned partition",
+    unit: "{message}",
+  });
+  const observe = (result: ObservableResult) => {
+    const { group, partitions } = stats();
+    for (const { partition, inputs } of partitions) {
+      for (const { topic, lag } of inputs) {
+        if (lag !== undefined)
+          result.observe(lag, {
+            "toka.group": group,
+            "toka.topic": topic,
+            "toka.partition": partition,
+          });
+      }
+    }
+  };
+  gauge.addCallback(observe);
+  return () => gauge.removeCallback(observe);
 }
 
 /** Runs `work` in a span `toka.batch` (a child of the active context); records failures. */

@@ -8,7 +8,7 @@ import {
 } from "@opentelemetry/api";
 import { afterAll, describe, expect, test } from "vitest";
 import { TokaError, TokaErrorCode } from "../src/index.js";
-import { inBatchSpan, processorMetrics } from "../src/telemetry.js";
+import { inBatchSpan, observeLag, processorMetrics } from "../src/telemetry.js";
 
 /** A meter provider that records every measurement, standing in for an SDK. */
 const recorded: { instrument: string; value: number; attributes: Record<string, unknown> }[] = [];
@@ -18,8 +18,23 @@ const recorder = (instrument: string) => ({
   record: (value: number, attributes: Record<string, unknown> = {}) =>
     recorded.push({ instrument, value, attributes }),
 });
+/** Callbacks of observable instruments, by instrument name. */
+const observers = new Map<string, Set<(result: unknown) => void>>();
+const observable = (instrument: string) => {
+  const callbacks = observers.get(instrument) ?? new Set();
+  observers.set(instrument, callbacks);
+  return {
+    addCallback: (callback: (result: unknown) => void) => callbacks.add(callback),
+    removeCallback: (callback: (result: unknown) => void) => callbacks.delete(callback),
+  };
+};
 const meterProvider = {
-  getMeter: () => ({ createCounter: recorder, createHistogram: recorder }) as unknown as Meter,
+  getMeter: () =>
+    ({
+      createCounter: recorder,
+      createHistogram: recorder,
+      createObservableGauge: observable,
+    }) as unknown as Meter,
 } as MeterProvider;
 
 const spans: { name: string; attributes: unknown; ended: boolean; status?: unknown }[] = [];
@@ -97,6 +112,34 @@ describe("OpenTelemetry instrumentation", () => {
         attributes: { "toka.group": "bank", "toka.topic": "deposits" },
       },
     ]);
+  });
+
+  test("lag is observed per owned partition and input topic, until unregistered", () => {
+    const stop = observeLag(() => ({
+      group: "bank",
+      status: "running",
+      partitions: [
+        {
+          partition: 0,
+          state: "running",
+          tableOffset: "5",
+          inputs: [
+            { topic: "deposits", offset: "7", highWatermark: "10", lag: 3 },
+            { topic: "bank-loop", offset: undefined, highWatermark: undefined, lag: undefined },
+          ],
+        },
+      ],
+    }));
+    const observed: [number, unknown][] = [];
+    for (const callback of observers.get("toka.consumer.lag") ?? [])
+      callback({
+        observe: (value: number, attributes: unknown) => observed.push([value, attributes]),
+      });
+    expect(observed).toEqual([
+      [3, { "toka.group": "bank", "toka.topic": "deposits", "toka.partition": 0 }],
+    ]);
+    stop();
+    expect(observers.get("toka.consumer.lag")?.size).toBe(0);
   });
 
   test("a batch runs in a span that ends, and records a failure as an error status", async () => {
