@@ -8,7 +8,9 @@ import {
   parseBrokers,
 } from "./cli-context.js";
 import { type CliIo, processIo } from "./cli-io.js";
+import { dlqCommand } from "./dlq-command.js";
 import { historyCommand } from "./history-command.js";
+import { lagCommand } from "./lag-command.js";
 import { replayCommand } from "./replay-command.js";
 import { resetGroupCommand } from "./reset-group-command.js";
 import { showCommand } from "./show-command.js";
@@ -17,7 +19,9 @@ import { stateAtCommand } from "./state-at-command.js";
 /** The `toka` command line, writing to `io`. */
 export function createProgram(io: CliIo = processIo): Command {
   const program = new Command("toka")
-    .description("toka operator tools: replays, group resets, table values, event histories")
+    .description(
+      "toka operator tools: replays, group resets, lag, dead letters, table values, event histories",
+    )
     .option(
       "-b, --brokers <list>",
       "Kafka bootstrap brokers, host:port[,...] (env KAFKA_BROKERS)",
@@ -42,6 +46,8 @@ export function createProgram(io: CliIo = processIo): Command {
     historyCommand(context),
     stateAtCommand(context),
     aliasCommand(context),
+    lagCommand(context),
+    dlqCommand(context),
   ]) {
     program.addCommand(command);
   }

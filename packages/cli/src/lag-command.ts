@@ -1,0 +1,78 @@
+import { Command } from "commander";
+import { Kafka, logLevel } from "kafkajs";
+import { type CliContext, CliExit } from "./cli-context.js";
+
+/** One partition's position of a group. */
+interface PartitionLag {
+  readonly topic: string;
+  readonly partition: number;
+  /** `undefined` when the group committed nothing for the partition. */
+  readonly committed: string | undefined;
+  readonly end: string;
+  /** Records between the committed offset (or the start) and the end. */
+  readonly lag: number;
+}
+
+/**
+ * `toka lag`: how far a consumer group (a toka group) is behind on each partition of
+ * its topics: the committed offset against the partition's end. The end counts
+ * transaction markers too, so a group reading a transactional topic shows a lag of one
+ * marker per partition when it is done.
+ */
+export function lagCommand(context: CliContext): Command {
+  return new Command("lag")
+    .description("show how far a consumer group is behind, per topic partition")
+    .requiredOption("-g, --group <group>", "the consumer group (a toka group's name)")
+    .option(
+      "-t, --topic <topic...>",
+      "only these topics (default: every topic the group committed offsets for)",
+    )
+    .option("--json", "one JSON object per partition, one per line")
+    .action(async (options: { group: string; topic?: string[]; json?: boolean }) => {
+      const { io } = context;
+      const { brokers } = context.connection();
+      const admin = new Kafka({
+        brokers: [...brokers],
+        clientId: "toka-cli",
+        logLevel: logLevel.NOTHING,
+      }).admin();
+      await admin.connect();
+      try {
+        const committed = await admin.fetchOffsets({
+          groupId: options.group,
+          ...(options.topic ? { topics: options.topic } : {}),
+        });
+        if (committed.length === 0) {
+          throw new CliExit(
+            `group "${options.group}" has no committed offsets; check the name (a toka group's name is its consumer group) or give its topics with --topic`,
+            2,
+          );
+        }
+        const rows: PartitionLag[] = [];
+        for (const { topic, partitions } of committed) {
+          const ends = await admin.fetchTopicOffsets(topic);
+          for (const { partition, high, low } of ends) {
+            const at = partitions.find((p) => p.partition === partition)?.offset;
+            const from = at === undefined || at === "-1" ? undefined : at;
+            const lag = Number(BigInt(high) - BigInt(from ?? low));
+            rows.push({ topic, partition, committed: from, end: high, lag: Math.max(0, lag) });
+          }
+        }
+        rows.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+        if (options.json) {
+          for (const row of rows) io.out(`${JSON.stringify({ group: options.group, ...row })}\n`);
+          return;
+        }
+        io.out(`group ${options.group}\n`);
+        io.out(`${"topic".padEnd(40)} partition  committed        end        lag\n`);
+        for (const r of rows) {
+          io.out(
+            `${r.topic.padEnd(40)} ${String(r.partition).padStart(9)}  ${(r.committed ?? "-").padStart(9)}  ${r.end.padStart(9)}  ${String(r.lag).padStart(9)}\n`,
+          );
+        }
+        io.out(`total lag ${rows.reduce((sum, r) => sum + r.lag, 0)}\n`);
+      } finally {
+        await admin.disconnect();
+      }
+    });
+}
