@@ -1,9 +1,13 @@
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { SecureContextOptions } from "node:tls";
 import { z } from "zod";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { ProcessorStatus } from "./events.js";
 import { consoleLogger, type Logger } from "./logger.js";
+import { LOOPBACK_HOSTS, type RequestRules, refusal } from "./request-guard.js";
 import { type ViewIterateOptions, ViewStatus } from "./view.js";
 
 /** What the query service needs of a view; every {@link View} is one. */
@@ -36,6 +40,23 @@ export interface QueryServiceOptions {
   readonly maxLimit?: number;
   /** Default: JSON lines on stderr at `warn`. */
   readonly logger?: Logger;
+  /**
+   * Host header names answered (a page served from another name, e.g. after DNS
+   * rebinding, is refused with 403); `["*"]` answers any. Default: the loopback names
+   * and `host`.
+   */
+  readonly allowedHosts?: readonly string[];
+  /**
+   * Requires `Authorization: Bearer <token>` on every route but `/health` and `/ready`
+   * (401 otherwise). Default: none.
+   */
+  readonly token?: string;
+  /** Serves HTTPS with these certificates (`key`, `cert`, ...). Default: plain HTTP. */
+  readonly tls?: SecureContextOptions;
+  /** Longest time to receive a request's headers, in ms (slow clients). Default 10,000. */
+  readonly headersTimeoutMs?: number;
+  /** Longest time for a whole request, in ms. Default 30,000. */
+  readonly requestTimeoutMs?: number;
 }
 
 /** Named defaults of {@link QueryServiceOptions}. */
@@ -44,6 +65,10 @@ export const QUERY_SERVICE_DEFAULTS = {
   host: "127.0.0.1",
   defaultLimit: 100,
   maxLimit: 1000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  /** Bytes of request headers; larger ones get 431. */
+  maxHeaderBytes: 16 * 1024,
 } as const;
 
 /** A running query service. */
@@ -94,6 +119,11 @@ const schema = z
     host: z.string().min(1).optional(),
     defaultLimit: z.number().int().positive().optional(),
     maxLimit: z.number().int().positive().optional(),
+    allowedHosts: z.array(z.string().min(1)).optional(),
+    token: z.string().min(16, "use a token of at least 16 characters").optional(),
+    tls: z.object({}).passthrough().optional(),
+    headersTimeoutMs: z.number().int().positive().optional(),
+    requestTimeoutMs: z.number().int().positive().optional(),
   })
   .refine((o) => Object.keys(o.views).length + Object.keys(o.processors ?? {}).length > 0, {
     message: "give at least one view or processor, e.g. { views: { balances: view } }",
@@ -158,20 +188,39 @@ export async function serveViews(options: QueryServiceOptions): Promise<QuerySer
       );
     }
   }
+  const host = options.host ?? QUERY_SERVICE_DEFAULTS.host;
   const config = {
+    rules: {
+      allowedHosts: new Set(
+        (options.allowedHosts ?? [...LOOPBACK_HOSTS, host]).map((h) =>
+          h.replace(/^\[|\]$/g, "").toLowerCase(),
+        ),
+      ),
+      token: options.token,
+    },
     views: new Map(Object.entries(options.views)),
     processors: new Map(Object.entries(options.processors ?? {})),
     defaultLimit: options.defaultLimit ?? QUERY_SERVICE_DEFAULTS.defaultLimit,
     maxLimit: options.maxLimit ?? QUERY_SERVICE_DEFAULTS.maxLimit,
     logger: options.logger ?? consoleLogger(),
   };
-  const host = options.host ?? QUERY_SERVICE_DEFAULTS.host;
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     respond(config, req, res).catch((error: unknown) => {
       config.logger.error("query service could not answer", { error, url: req.url });
       res.destroy();
     });
-  });
+  };
+  const headersTimeout = options.headersTimeoutMs ?? QUERY_SERVICE_DEFAULTS.headersTimeoutMs;
+  const serverOptions = {
+    maxHeaderSize: QUERY_SERVICE_DEFAULTS.maxHeaderBytes,
+    headersTimeout,
+    requestTimeout: options.requestTimeoutMs ?? QUERY_SERVICE_DEFAULTS.requestTimeoutMs,
+    // Node checks the timeouts above only this often (30 s by default).
+    connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+  };
+  const server: Server = options.tls
+    ? createHttpsServer({ ...serverOptions, ...options.tls }, handler)
+    : createServer(serverOptions, handler);
   const port = await listen(server, options.port ?? QUERY_SERVICE_DEFAULTS.port, host);
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -187,7 +236,7 @@ export async function serveViews(options: QueryServiceOptions): Promise<QuerySer
   };
   const urlHost = host.includes(":") ? `[${host}]` : host;
   return {
-    url: `http://${urlHost}:${port}`,
+    url: `${options.tls ? "https" : "http"}://${urlHost}:${port}`,
     port,
     close,
     [Symbol.asyncDispose]: close,
@@ -216,6 +265,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 }
 
 interface Config {
+  readonly rules: RequestRules;
   readonly views: ReadonlyMap<string, QueryableView>;
   readonly processors: ReadonlyMap<string, { readonly status: ProcessorStatus }>;
   readonly defaultLimit: number;
@@ -225,14 +275,20 @@ interface Config {
 
 async function respond(config: Config, req: IncomingMessage, res: ServerResponse) {
   let reply: Reply;
+  const refused = refusal(req, config.rules);
   try {
-    reply = await route(config, req);
+    reply = refused
+      ? { status: refused.status, body: { error: refused.error }, headers: refused.headers ?? {} }
+      : await route(config, req);
   } catch (error) {
-    config.logger.warn("query service request failed", { error, url: req.url });
+    // The answer names an id to look up in the log, not the internals of the failure.
+    const id = randomUUID();
+    config.logger.warn("query service request failed", { error, url: req.url, errorId: id });
     reply = {
       status: 500,
       body: {
-        error: error instanceof Error ? error.message : String(error),
+        error: `the request failed; the service's log has the details under ${id}`,
+        id,
         ...(isTokaError(error) ? { code: error.code } : {}),
       },
     };

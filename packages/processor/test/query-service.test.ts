@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { connect } from "node:net";
 import { describe, expect, onTestFinished, test } from "vitest";
 import {
@@ -182,7 +183,9 @@ describe("serveViews", () => {
       status: 500,
       body: { code: TokaErrorCode.DecodeFailed },
     });
-    expect(failed.body.error).toContain("does not decode");
+    // The internals stay in the log: the answer names an id to look them up by.
+    expect(failed.body.error).not.toContain("does not decode");
+    expect(failed.body.error).toContain(failed.body.id);
     view.failGet = "not even an Error";
     expect((await getJson(service, "/v/a")).status).toBe(500);
     view.failGet = undefined;
@@ -201,6 +204,68 @@ describe("serveViews", () => {
     expect(answer).toMatch(/^HTTP\/1\.1 400/);
     expect((await getJson(service, "/health")).status).toBe(200);
   });
+
+  test("hardened: Host allow-list, bearer token, size limits, slow clients, fuzzed paths", async () => {
+    const view = new MapView(new Map([["a", 1]]));
+    const token = "s3cret-token-of-32-characters!!!";
+    const service = await serve({ views: { v: view }, token, headersTimeoutMs: 500 });
+    const raw = (path: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port: service.port, path, headers }, (res) => {
+          let body = "";
+          res.on("data", (c) => {
+            body += c;
+          });
+          res.on("end", () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    const auth = { authorization: `Bearer ${token}` };
+
+    // DNS rebinding: a page of another name reaching this port is refused.
+    expect((await raw("/v/a", { ...auth, host: "evil.example" })).status).toBe(403);
+    expect((await raw("/v/a", { ...auth, host: `localhost:${service.port}` })).status).toBe(200);
+    // The token, except on the probes.
+    expect((await raw("/v/a")).status).toBe(401);
+    expect((await raw("/v/a", { authorization: "Bearer wrong" })).status).toBe(401);
+    expect((await raw("/health")).status).toBe(200);
+    expect((await raw("/v/a", auth)).body).toBe("1");
+    // Sizes: a huge header, a huge target.
+    expect((await raw("/v/a", { ...auth, "x-big": "x".repeat(20_000) })).status).toBe(431);
+    expect((await raw(`/v/${"a".repeat(5000)}`, auth)).status).toBe(414);
+    // A slow client that never finishes its headers is cut off.
+    const cut = await new Promise<string>((resolve) => {
+      const socket = connect(service.port, "127.0.0.1", () =>
+        socket.write("GET /v/a HTTP/1.1\r\nHost: 127.0.0.1\r\n"),
+      );
+      let data = "";
+      socket.on("data", (c) => {
+        data += c.toString();
+      });
+      socket.on("close", () => resolve(data));
+    });
+    expect(cut).toMatch(/^HTTP\/1\.1 408/);
+    // Fuzzed paths: never a 500, and the service keeps serving.
+    const seed = Number(process.env.TOKA_FUZZ_SEED ?? Date.now() % 2 ** 31);
+    console.log(`query service fuzz seed ${seed} (rerun with TOKA_FUZZ_SEED=${seed})`);
+    let state = seed >>> 0;
+    const random = () => {
+      state = (state * 1664525 + 1013904223) >>> 0;
+      return state / 2 ** 32;
+    };
+    const alphabet = Array.from("/%?&=#.~-_aZ09\u00e9\u{1F600}[]{}|\\^`\"' ");
+    for (let i = 0; i < 200; i++) {
+      const length = Math.floor(random() * 40);
+      let path = "/";
+      for (let j = 0; j < length; j++) path += alphabet[Math.floor(random() * alphabet.length)];
+      const { status } = await raw(encodeURI(path).replace(/%25/g, "%"), auth).catch(() => ({
+        status: 400,
+      }));
+      expect(status, `path ${JSON.stringify(path)}`).toBeLessThan(500);
+    }
+    expect((await raw("/v/a", auth)).body).toBe("1");
+  }, 30_000);
 
   test("options are validated; a port in use is a clear error; close is idempotent", async () => {
     const view = new MapView(new Map());
