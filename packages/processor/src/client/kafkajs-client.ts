@@ -307,6 +307,8 @@ function firstValue(value: unknown): string | undefined {
 }
 
 function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer {
+  // What this member owns, reported to the sticky assigner at the next rebalance.
+  let ownedPartitions: number[] = [];
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
     readUncommitted: !options.readCommitted,
@@ -317,7 +319,9 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     maxWaitTimeInMs: options.fetchMaxWaitMs ?? 500,
     heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
     rebalanceTimeout: Math.max(60_000, options.sessionTimeoutMs * 2),
-    ...(options.copartitioned ? { partitionAssigners: [copartitionedAssigner] } : {}),
+    ...(options.copartitioned
+      ? { partitionAssigners: [copartitionedAssigner(() => ownedPartitions)] }
+      : {}),
     retry: {
       // A handler error (a toka error) stops the consumer; kafkajs's own failures
       // (lost connection, coordinator moved) restart it.
@@ -343,6 +347,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
       for (const partition of partitions) assignment.push({ topic, partition });
     }
+    ownedPartitions = [...new Set(assignment.map((tp) => tp.partition))];
     handlers?.onAssignment(assignment);
     if (restarting) {
       restarting = false;
