@@ -21,10 +21,29 @@ export interface TopicLeaders {
 /** Looks up a topic's leaders. */
 export type LeaderLookup = (topic: string) => Promise<TopicLeaders>;
 
-/** A connection failed or closed; the request may be sent again on a new connection. */
+/** How long a request waits for its answer unless the caller says otherwise. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * A connection failed, timed out or closed; the request may be sent again on a new
+ * connection, to the same broker or (with fresh metadata) another one.
+ */
 export class BrokerConnectionError extends Error {
   override readonly name = "BrokerConnectionError";
   readonly retriable = true;
+  /** `host:port` of the broker. */
+  readonly broker: string;
+  /** The socket's error code (`ECONNREFUSED`, `ECONNRESET`), `ETIMEDOUT` for toka's own timeouts. */
+  readonly code: string | undefined;
+
+  constructor(
+    message: string,
+    options: { broker: string; code?: string | undefined; cause?: unknown },
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.broker = options.broker;
+    this.code = options.code;
+  }
 }
 
 interface Pending {
@@ -49,7 +68,9 @@ export class BrokerConnection {
     private readonly address: BrokerAddress,
   ) {
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
-    socket.on("error", (error) => this.fail(this.error(`failed: ${error.message}`, error)));
+    socket.on("error", (error: NodeJS.ErrnoException) =>
+      this.fail(this.error(`failed: ${error.message}`, error)),
+    );
     socket.on("close", () => this.fail(this.error("closed by the broker")));
   }
 
@@ -66,21 +87,24 @@ export class BrokerConnection {
           })
         : net.connect(options);
       socket.setNoDelay(true);
+      const broker = `${address.host}:${address.port}`;
       const timer = setTimeout(() => {
         socket.destroy();
         reject(
           new BrokerConnectionError(
-            `connecting to broker ${address.host}:${address.port} timed out after ${address.connectTimeoutMs} ms`,
+            `connecting to broker ${broker} timed out after ${address.connectTimeoutMs} ms`,
+            { broker, code: "ETIMEDOUT" },
           ),
         );
       }, address.connectTimeoutMs);
-      const failed = (error: Error) => {
+      const failed = (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(
-          new BrokerConnectionError(
-            `connecting to broker ${address.host}:${address.port} failed: ${error.message}`,
-            { cause: error },
-          ),
+          new BrokerConnectionError(`connecting to broker ${broker} failed: ${error.message}`, {
+            broker,
+            code: error.code,
+            cause: error,
+          }),
         );
       };
       socket.once("error", failed);
@@ -92,8 +116,17 @@ export class BrokerConnection {
     });
   }
 
-  /** Sends a request; resolves with the response after its correlation ID. */
-  request(apiKey: number, apiVersion: number, body: Buffer): Promise<Buffer> {
+  /**
+   * Sends a request; resolves with the response after its correlation ID. Without an
+   * answer within `timeoutMs` the connection is closed (the answers of a connection come
+   * in order, so it cannot skip one) and every request on it fails.
+   */
+  request(
+    apiKey: number,
+    apiVersion: number,
+    body: Buffer,
+    timeoutMs = REQUEST_TIMEOUT_MS,
+  ): Promise<Buffer> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const correlationId = this.nextCorrelationId++;
     const clientId = Buffer.from(this.address.clientId);
@@ -104,7 +137,20 @@ export class BrokerConnection {
     header.writeInt32BE(correlationId, 8);
     header.writeInt16BE(clientId.byteLength, 12);
     return new Promise((resolve, reject) => {
-      this.pending.set(correlationId, { resolve, reject });
+      const timer = setTimeout(() => {
+        this.fail(this.error(`did not answer within ${timeoutMs} ms`, undefined, "ETIMEDOUT"));
+        this.socket.destroy();
+      }, timeoutMs);
+      this.pending.set(correlationId, {
+        resolve: (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
       this.socket.write(Buffer.concat([header, clientId, body]));
     });
   }
@@ -143,11 +189,13 @@ export class BrokerConnection {
     return this.chunks[0]!;
   }
 
-  private error(what: string, cause?: Error): BrokerConnectionError {
-    return new BrokerConnectionError(
-      `the connection to broker ${this.address.host}:${this.address.port} ${what}`,
-      cause ? { cause } : undefined,
-    );
+  private error(what: string, cause?: NodeJS.ErrnoException, code = cause?.code) {
+    const broker = `${this.address.host}:${this.address.port}`;
+    return new BrokerConnectionError(`the connection to broker ${broker} ${what}`, {
+      broker,
+      code,
+      cause,
+    });
   }
 
   private fail(error: Error) {
