@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import kafkajs, { type CompressionTypes } from "kafkajs";
 import { TokaError, TokaErrorCode } from "../errors.js";
-import { isRetriable } from "../retry.js";
+import { isRetriable, retrying } from "../retry.js";
 import { type BrokerAddress, BrokerConnection, type LeaderLookup } from "./broker-connection.js";
 import {
   type AbortedTransaction,
@@ -22,9 +21,14 @@ import {
   readRecords,
 } from "./record-batch.js";
 
-/** How long the reader keeps retrying without progress (leader moves, broker restarts). */
+/**
+ * How long the reader keeps retrying without progress (leader moves, broker restarts):
+ * long enough for the controller to fence a dead broker (`broker.session.timeout.ms`, 9 s
+ * by default) and elect new leaders, several times over.
+ */
 const RETRY_DEADLINE_MS = 60_000;
-const RETRY_BACKOFF_MS = 500;
+const RETRY_BACKOFF_MS = 250;
+const MAX_RETRY_BACKOFF_MS = 2_000;
 /** How long the broker holds a fetch with no data (the last stable offset may lag). */
 const FETCH_MAX_WAIT_MS = 500;
 /** Records handed to `onBatch` at a time. */
@@ -44,12 +48,6 @@ const LEADERSHIP_ERRORS = new Set([
   78, // OFFSET_NOT_AVAILABLE: a new leader is catching up
 ]);
 const OFFSET_OUT_OF_RANGE = 1;
-
-/** A partition's leader moved: read it again with fresh metadata. */
-class LeadershipMoved extends Error {
-  override readonly name = "LeadershipMoved";
-  readonly retriable = true;
-}
 
 /**
  * The caller's `onBatch` failed. Never retried, even when the error says it is
@@ -93,46 +91,75 @@ export class LogReader {
         end: toNumber(r.end, request.topic, r.partition),
       }))
       .filter((s) => s.position < s.end);
-    let lastProgress = Date.now();
-    let lastError: unknown;
-    while (states.some((s) => s.position < s.end)) {
-      request.signal?.throwIfAborted();
-      const before = states.reduce((sum, s) => sum + s.position, 0);
-      try {
-        const { leaders } = await this.lookupLeaders(request.topic);
-        const byLeader = new Map<string, { address: BrokerAddress; states: RangeState[] }>();
-        for (const state of states) {
-          if (state.position >= state.end) continue;
-          const address = leaders.get(state.partition);
-          if (!address) throw new LeadershipMoved(`partition ${state.partition} has no leader`);
-          const key = `${address.host}:${address.port}`;
-          const group = byLeader.get(key) ?? { address, states: [] };
-          byLeader.set(key, group);
-          group.states.push(state);
-        }
-        const reads = [...byLeader.values()].map((g) =>
-          this.readFromLeader(g.address, g.states, request, onBatch),
-        );
-        const results = await Promise.allSettled(reads);
-        const failure = results.find((r) => r.status === "rejected");
-        if (failure) throw failure.reason;
-      } catch (error) {
-        if (error instanceof DeliveryFailed) throw error.cause;
-        if (!isRetriable(error)) throw error;
-        lastError = error;
-      }
-      const after = states.reduce((sum, s) => sum + s.position, 0);
-      if (after > before) lastProgress = Date.now();
-      if (states.every((s) => s.position >= s.end)) return;
-      if (Date.now() - lastProgress > RETRY_DEADLINE_MS) {
+    const unfinished = () => states.filter((s) => s.position < s.end);
+    try {
+      // Each attempt starts from fresh metadata: a leader that died or moved is left behind.
+      await retrying(() => this.readRound(states, request, onBatch), {
+        timeoutMs: RETRY_DEADLINE_MS,
+        initialDelayMs: RETRY_BACKOFF_MS,
+        maxDelayMs: MAX_RETRY_BACKOFF_MS,
+        progress: () => states.reduce((sum, s) => sum + s.position, 0),
+        signal: request.signal,
+        // The caller's own failure is never retried, whatever its cause chain says.
+        retriable: (error) => !(error instanceof DeliveryFailed) && isRetriable(error),
+        exhausted: (error) => {
+          const left = unfinished();
+          return new TokaError(
+            TokaErrorCode.KafkaFailed,
+            `reading the log made no progress for ${RETRY_DEADLINE_MS / 1000} s; check that its partition leaders are reachable; partitions left (at offset, of end): ${left.map((s) => `${s.partition} (${s.position} of ${s.end})`).join(", ")}; last failure: ${(error as Error).message}`,
+            {
+              topic: request.topic,
+              partition: left[0]?.partition,
+              offset: left[0] && String(left[0].position),
+              cause: error,
+              retriable: true,
+            },
+          );
+        },
+      });
+    } catch (error) {
+      if (error instanceof DeliveryFailed) throw error.cause;
+      throw error;
+    }
+  }
+
+  /**
+   * One round: reads the unfinished ranges from their leaders, leaders in parallel.
+   * @throws the first failure, one that is not retriable before those that are.
+   */
+  private async readRound(
+    states: readonly RangeState[],
+    request: LogReadRequest,
+    onBatch: (batch: LogBatch) => Promise<void>,
+  ): Promise<void> {
+    const { leaders } = await this.lookupLeaders(request.topic);
+    const byLeader = new Map<string, { address: BrokerAddress; states: RangeState[] }>();
+    for (const state of states) {
+      if (state.position >= state.end) continue;
+      const address = leaders.get(state.partition);
+      if (!address) {
         throw new TokaError(
           TokaErrorCode.KafkaFailed,
-          `reading the log made no progress for ${RETRY_DEADLINE_MS / 1000} s; check that its partition leaders are reachable`,
-          { topic: request.topic, cause: lastError, retriable: true },
+          "the partition has no leader in the brokers' metadata",
+          {
+            topic: request.topic,
+            partition: state.partition,
+            offset: String(state.position),
+            retriable: true,
+          },
         );
       }
-      await sleep(RETRY_BACKOFF_MS, undefined, { signal: request.signal });
+      const key = `${address.host}:${address.port}`;
+      const group = byLeader.get(key) ?? { address, states: [] };
+      byLeader.set(key, group);
+      group.states.push(state);
     }
+    const results = await Promise.allSettled(
+      [...byLeader.values()].map((g) => this.readFromLeader(g.address, g.states, request, onBatch)),
+    );
+    const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+    const fatal = failures.find((e) => (e as { retriable?: unknown }).retriable !== true);
+    if (failures.length > 0) throw fatal ?? failures[0];
   }
 
   /** Reads the ranges one leader holds until they are done or the leadership moves. */
@@ -142,8 +169,9 @@ export class LogReader {
     request: LogReadRequest,
     onBatch: (batch: LogBatch) => Promise<void>,
   ): Promise<void> {
-    const connection = await BrokerConnection.open(address);
+    let connection: BrokerConnection | undefined;
     try {
+      connection = await BrokerConnection.open(address);
       await this.checkFetchVersion(connection, address);
       const fetch = () => {
         const active = states.filter((s) => s.position < s.end);
@@ -159,7 +187,7 @@ export class LogReader {
           maxBytes: Math.min(FETCH_MAX_BYTES, active.length * request.maxBytesPerPartition),
           readCommitted: request.readCommitted,
         });
-        const response = connection.request(FETCH_API_KEY, FETCH_VERSION, body);
+        const response = connection!.request(FETCH_API_KEY, FETCH_VERSION, body);
         // A read that fails leaves its prefetch unanswered: not an unhandled rejection.
         response.catch(() => {});
         return response;
@@ -171,13 +199,20 @@ export class LogReader {
           throw fetchError(response.errorCode, request.topic, undefined, undefined);
         }
         const fetched: FetchedRange[] = [];
-        let moved: LeadershipMoved | undefined;
+        let moved: TokaError | undefined;
         for (const partition of response.partitions) {
           const state = states.find((s) => s.partition === partition.partition);
           if (!state) continue;
           if (LEADERSHIP_ERRORS.has(partition.errorCode)) {
-            moved = new LeadershipMoved(
-              `partition ${partition.partition}: error ${partition.errorCode}`,
+            moved ??= new TokaError(
+              TokaErrorCode.KafkaFailed,
+              `broker ${address.host}:${address.port} answered a fetch with Kafka error code ${partition.errorCode}: the partition's leadership moved or is moving`,
+              {
+                topic: request.topic,
+                partition: partition.partition,
+                offset: String(state.position),
+                retriable: true,
+              },
             );
             continue;
           }
@@ -193,8 +228,22 @@ export class LogReader {
         for (const range of fetched) await this.deliver(range, request, onBatch);
         if (moved) throw moved;
       }
+    } catch (error) {
+      if ((error as Error).name !== "BrokerConnectionError") throw error;
+      const first = states.find((s) => s.position < s.end);
+      throw new TokaError(
+        TokaErrorCode.KafkaFailed,
+        `fetching partition(s) ${states.map((s) => s.partition).join(", ")} from their leader ${address.host}:${address.port} failed`,
+        {
+          topic: request.topic,
+          partition: first?.partition,
+          offset: first && String(first.position),
+          cause: error,
+          retriable: true,
+        },
+      );
     } finally {
-      connection.close();
+      connection?.close();
     }
   }
 
