@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { TokaError, TokaErrorCode } from "../errors.js";
-import { isRetriable } from "../retry.js";
+import { retrying } from "../retry.js";
 import {
   type BrokerAddress,
   BrokerConnection,
@@ -23,9 +22,15 @@ import { recordSize } from "./record-size.js";
 const MAX_BATCH_BYTES = 512 * 1024;
 /** How long the broker waits for the in-sync replicas. */
 const REQUEST_TIMEOUT_MS = 30_000;
-/** How long a batch is retried through leader moves and broker restarts. */
+/** How much longer than the broker's own timeout toka waits for an answer. */
+const ANSWER_MARGIN_MS = 10_000;
+/**
+ * How long batches are retried through leader moves and broker restarts without one
+ * of them being acknowledged.
+ */
 const DELIVERY_TIMEOUT_MS = 120_000;
 const RETRY_BACKOFF_MS = 250;
+const MAX_RETRY_BACKOFF_MS = 2_000;
 
 /** Produce errors that pass: a leader moving, too few in-sync replicas for a moment. */
 const RETRIABLE_ERRORS = new Set([
@@ -82,50 +87,94 @@ export class LogWriter {
     topic: string,
     records: readonly OutgoingRecord[],
   ): Promise<ProducedBatch[]> {
-    const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
-    let routing = await this.route(topic, deadline);
-    const queues = batchesPerPartition(records, routing.partitions);
+    let queues: Map<number, PendingBatch[]> | undefined;
     const produced = new Map<number, { baseOffset: number; nextOffset: number }>();
-    for (;;) {
-      const byLeader = new Map<string, { address: BrokerAddress; partitions: number[] }>();
-      for (const [partition, queue] of queues) {
-        if (queue.length === 0) continue;
-        const address = routing.leaders.get(partition);
-        if (!address) continue; // no leader: retried below with fresh metadata
-        const key = `${address.host}:${address.port}`;
-        const group = byLeader.get(key) ?? { address, partitions: [] };
-        byLeader.set(key, group);
-        group.partitions.push(partition);
-      }
-      let lastError: unknown;
-      await Promise.all(
-        [...byLeader.values()].map((g) =>
-          this.writeToLeader(topic, g.address, g.partitions, queues, produced).catch(
-            (error: unknown) => {
-              lastError = error;
-            },
+    const progress = { batches: 0 };
+    const unwritten = () => [...(queues ?? [])].find(([, q]) => q.length > 0)?.[0];
+    // An attempt after a failure starts from fresh metadata: a leader that died or moved
+    // is left behind.
+    await retrying(
+      async () => {
+        try {
+          const routing = await this.route(topic);
+          // A topic just created may not be known to the broker asked yet: records placed
+          // by key need its partition count.
+          if (routing.partitions === 0) {
+            throw new TokaError(
+              TokaErrorCode.ProduceFailed,
+              "the topic's partitions are not known yet",
+              { topic, retriable: true },
+            );
+          }
+          queues ??= batchesPerPartition(records, routing.partitions);
+          await this.writeRound(topic, routing, queues, produced, progress);
+        } catch (error) {
+          this.routes.delete(topic);
+          throw error;
+        }
+      },
+      {
+        timeoutMs: DELIVERY_TIMEOUT_MS,
+        initialDelayMs: RETRY_BACKOFF_MS,
+        maxDelayMs: MAX_RETRY_BACKOFF_MS,
+        progress: () => progress.batches,
+        exhausted: (error) =>
+          new TokaError(
+            TokaErrorCode.ProduceFailed,
+            `records were not written: no batch was acknowledged for ${DELIVERY_TIMEOUT_MS / 1000} s; check that the topic's partition leaders are reachable; last failure: ${(error as Error).message}`,
+            { topic, partition: unwritten(), cause: error, retriable: true },
           ),
-        ),
-      );
-      if ([...queues.values()].every((q) => q.length === 0)) break;
-      if (lastError && !isRetriable(lastError)) throw lastError;
-      if (Date.now() > deadline) {
-        throw new TokaError(
-          TokaErrorCode.ProduceFailed,
-          `records were not written within ${DELIVERY_TIMEOUT_MS / 1000} s; check that the topic's partition leaders are reachable`,
-          { topic, cause: lastError, retriable: true },
-        );
-      }
-      await sleep(RETRY_BACKOFF_MS);
-      this.routes.delete(topic);
-      routing = await this.route(topic, deadline);
-    }
+      },
+    );
     return [...produced].map(([partition, p]) => ({
       topic,
       partition,
       baseOffset: String(p.baseOffset),
       nextOffset: String(p.nextOffset),
     }));
+  }
+
+  /**
+   * Writes every queue to its partition's leader, leaders in parallel.
+   * @throws the first failure, a failure that is not retriable before any that is; a
+   * retriable TokaError when a partition has no leader.
+   */
+  private async writeRound(
+    topic: string,
+    routing: TopicLeaders,
+    queues: Map<number, PendingBatch[]>,
+    produced: Map<number, { baseOffset: number; nextOffset: number }>,
+    progress: { batches: number },
+  ): Promise<void> {
+    const byLeader = new Map<string, { address: BrokerAddress; partitions: number[] }>();
+    const leaderless: number[] = [];
+    for (const [partition, queue] of queues) {
+      if (queue.length === 0) continue;
+      const address = routing.leaders.get(partition);
+      if (!address) {
+        leaderless.push(partition);
+        continue;
+      }
+      const key = `${address.host}:${address.port}`;
+      const group = byLeader.get(key) ?? { address, partitions: [] };
+      byLeader.set(key, group);
+      group.partitions.push(partition);
+    }
+    const results = await Promise.allSettled(
+      [...byLeader.values()].map((g) =>
+        this.writeToLeader(topic, g.address, g.partitions, queues, produced, progress),
+      ),
+    );
+    const failures = results.flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+    const fatal = failures.find((e) => (e as { retriable?: unknown }).retriable !== true);
+    if (failures.length > 0) throw fatal ?? failures[0];
+    if (leaderless.length > 0) {
+      throw new TokaError(
+        TokaErrorCode.ProduceFailed,
+        `partition(s) ${leaderless.join(", ")} have no leader in the brokers' metadata`,
+        { topic, partition: leaderless[0], retriable: true },
+      );
+    }
   }
 
   /**
@@ -138,8 +187,17 @@ export class LogWriter {
     partitions: readonly number[],
     queues: Map<number, PendingBatch[]>,
     produced: Map<number, { baseOffset: number; nextOffset: number }>,
+    progress: { batches: number },
   ): Promise<void> {
-    const connection = await this.connection(address);
+    const lost = (cause: unknown) =>
+      new TokaError(
+        TokaErrorCode.ProduceFailed,
+        `writing partition(s) ${partitions.join(", ")} to their leader ${address.host}:${address.port} failed`,
+        { topic, partition: partitions[0], cause, retriable: true },
+      );
+    const connection = await this.connection(address).catch((error: unknown) => {
+      throw lost(error);
+    });
     for (;;) {
       const heads = partitions.map((p) => queues.get(p)![0]).filter((b) => b !== undefined);
       if (heads.length === 0) return;
@@ -149,10 +207,11 @@ export class LogWriter {
           PRODUCE_API_KEY,
           PRODUCE_VERSION,
           encodeProduceRequest(topic, heads, REQUEST_TIMEOUT_MS),
+          REQUEST_TIMEOUT_MS + ANSWER_MARGIN_MS,
         );
       } catch (error) {
         this.connections.delete(`${address.host}:${address.port}`);
-        throw error;
+        throw lost(error);
       }
       let failed: TokaError | undefined;
       for (const result of decodeProduceResponse(answer)) {
@@ -160,6 +219,7 @@ export class LogWriter {
         const head = queue[0]!;
         if (result.errorCode === 0) {
           queue.shift();
+          progress.batches += 1;
           const before = produced.get(result.partition);
           produced.set(result.partition, {
             baseOffset: before?.baseOffset ?? result.baseOffset,
@@ -177,36 +237,14 @@ export class LogWriter {
     }
   }
 
-  /** The topic's leaders, from the cache or looked up until the deadline. */
-  private async route(topic: string, deadline: number): Promise<TopicLeaders> {
-    for (;;) {
-      let route = this.routes.get(topic);
-      if (!route) {
-        route = this.lookupLeaders(topic);
-        this.routes.set(topic, route);
-      }
-      let error: unknown;
-      try {
-        const found = await route;
-        // A topic just created may not be known to the broker asked yet: records placed
-        // by key need its partition count.
-        if (found.partitions > 0) return found;
-        error = new TokaError(
-          TokaErrorCode.ProduceFailed,
-          "the topic's partitions are not known yet",
-          {
-            topic,
-            retriable: true,
-          },
-        );
-      } catch (cause) {
-        error = cause;
-      }
-      this.routes.delete(topic);
-      // A broker of the bootstrap list may be the one that is down.
-      if (!isRetriable(error) || Date.now() > deadline) throw error;
-      await sleep(RETRY_BACKOFF_MS);
+  /** The topic's leaders, from the cache or looked up (once for concurrent sends). */
+  private route(topic: string): Promise<TopicLeaders> {
+    let route = this.routes.get(topic);
+    if (!route) {
+      route = this.lookupLeaders(topic);
+      this.routes.set(topic, route);
     }
+    return route;
   }
 
   private connection(address: BrokerAddress): Promise<BrokerConnection> {
