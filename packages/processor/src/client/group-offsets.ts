@@ -1,37 +1,72 @@
 import { TokaError, TokaErrorCode } from "../errors.js";
 import { retrying } from "../retry.js";
 import { type BrokerAddress, BrokerConnection } from "./broker-connection.js";
+import type { ClusterMetadata } from "./cluster-metadata.js";
 import { groupByTopic } from "./group-by-topic.js";
 import type { TopicPartitionOffset } from "./kafka-client.js";
 
 /**
  * Commits offsets for a group without joining it (generation -1, no member), as the
- * Java consumer does for manually assigned partitions: FindCoordinator (v1), then
- * OffsetCommit (v2) to the coordinator. kafkajs's `admin.setOffsets` joins the group
- * with a consumer instead, which waits out the broker's initial rebalance delay (3 s
- * by default) every time.
+ * Java consumer does for manually assigned partitions: FindCoordinator (v1) to any
+ * broker that answers, then OffsetCommit (v2) to the coordinator. kafkajs's
+ * `admin.setOffsets` joins the group with a consumer instead, which waits out the
+ * broker's initial rebalance delay (3 s by default) every time.
  */
 const FIND_COORDINATOR = { key: 10, version: 1 } as const;
 const OFFSET_COMMIT = { key: 8, version: 2 } as const;
-/** The coordinator is loading, moved or not there yet: ask again. */
-const COORDINATOR_ERRORS = new Set([14, 15, 16]);
+/**
+ * The coordinator is loading, moved or not there yet (14-16), or the request timed out
+ * while a broker failed over (7): ask again.
+ */
+const COORDINATOR_ERRORS = new Set([7, 14, 15, 16]);
+/**
+ * How long a commit is retried without success: a coordinator's broker dying moves the
+ * group to another one once the controller fences it (`broker.session.timeout.ms`, 9 s
+ * by default) and the new coordinator loaded the group.
+ */
+const COMMIT_TIMEOUT_MS = 60_000;
 
+/**
+ * @throws TokaError `TOKA_KAFKA_FAILED` naming the group and the first offset's topic
+ * and partition, when the group has running members or no coordinator took the commit
+ * within COMMIT_TIMEOUT_MS (then with the last failure, e.g. a connection refused by a
+ * named broker, as its `cause`).
+ */
 export function commitGroupOffsets(
-  bootstrap: BrokerAddress,
+  metadata: ClusterMetadata,
   groupId: string,
   offsets: readonly TopicPartitionOffset[],
 ): Promise<void> {
-  // A moved coordinator and a broken connection (a broker restarting) are retried.
-  return retrying(() => commitOnce(bootstrap, groupId, offsets), { initialDelayMs: 250 });
+  const first = offsets[0];
+  // A moved coordinator and a broken connection (a broker dying) are retried with a
+  // fresh coordinator look-up.
+  return retrying(() => commitOnce(metadata, groupId, offsets), {
+    timeoutMs: COMMIT_TIMEOUT_MS,
+    initialDelayMs: 250,
+    maxDelayMs: 2_000,
+    exhausted: (error) =>
+      new TokaError(
+        TokaErrorCode.KafkaFailed,
+        `committing the group's offsets did not succeed within ${COMMIT_TIMEOUT_MS / 1000} s: ${(error as Error).message}`,
+        {
+          group: groupId,
+          topic: first?.topic,
+          partition: first?.partition,
+          offset: first?.offset,
+          cause: error,
+          retriable: true,
+        },
+      ),
+  });
 }
 
 /** One attempt: FindCoordinator, then OffsetCommit to the coordinator. */
 async function commitOnce(
-  bootstrap: BrokerAddress,
+  metadata: ClusterMetadata,
   groupId: string,
   offsets: readonly TopicPartitionOffset[],
 ): Promise<void> {
-  const coordinator = await findCoordinator(bootstrap, groupId);
+  const coordinator = await findCoordinator(metadata, groupId);
   const errorCode =
     typeof coordinator === "number"
       ? coordinator
@@ -67,31 +102,30 @@ async function offsetCommit(
 
 /** The coordinator's address, or the error code of the answer. */
 async function findCoordinator(
-  bootstrap: BrokerAddress,
+  metadata: ClusterMetadata,
   groupId: string,
 ): Promise<BrokerAddress | number> {
-  const connection = await BrokerConnection.open(bootstrap);
-  try {
-    const key = Buffer.from(groupId);
-    const body = Buffer.alloc(2 + key.byteLength + 1);
-    body.writeInt16BE(key.byteLength, 0);
-    key.copy(body, 2);
-    body.writeInt8(0, 2 + key.byteLength); // key type: a group
-    const answer = await connection.request(FIND_COORDINATOR.key, FIND_COORDINATOR.version, body);
-    let at = 4; // throttle time
-    const errorCode = answer.readInt16BE(at);
-    at += 2;
-    const messageLength = answer.readInt16BE(at);
-    at += 2 + Math.max(0, messageLength);
-    if (errorCode !== 0) return errorCode;
-    at += 4; // node ID
-    const hostLength = answer.readInt16BE(at);
-    const host = answer.toString("utf8", at + 2, at + 2 + hostLength);
-    const port = answer.readInt32BE(at + 2 + hostLength);
-    return { ...bootstrap, host, port };
-  } finally {
-    connection.close();
-  }
+  const key = Buffer.from(groupId);
+  const body = Buffer.alloc(2 + key.byteLength + 1);
+  body.writeInt16BE(key.byteLength, 0);
+  key.copy(body, 2);
+  body.writeInt8(0, 2 + key.byteLength); // key type: a group
+  const { answer } = await metadata.requestAny(
+    FIND_COORDINATOR.key,
+    FIND_COORDINATOR.version,
+    body,
+  );
+  let at = 4; // throttle time
+  const errorCode = answer.readInt16BE(at);
+  at += 2;
+  const messageLength = answer.readInt16BE(at);
+  at += 2 + Math.max(0, messageLength);
+  if (errorCode !== 0) return errorCode;
+  at += 4; // node ID
+  const hostLength = answer.readInt16BE(at);
+  const host = answer.toString("utf8", at + 2, at + 2 + hostLength);
+  const port = answer.readInt32BE(at + 2 + hostLength);
+  return metadata.address(host, port);
 }
 
 function encodeOffsetCommit(groupId: string, offsets: readonly TopicPartitionOffset[]): Buffer {

@@ -99,7 +99,7 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
         else logger.warn(message, entry);
       },
   });
-  const direct = kafkajsDirect(kafka, options.clientId, options.kafka);
+  const direct = kafkajsDirect(options.brokers, options.clientId, options.kafka);
   return {
     admin: () => kafkajsAdmin(kafka, direct),
     producer(producerOptions) {

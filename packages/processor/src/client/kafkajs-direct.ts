@@ -1,6 +1,6 @@
-import type { Admin, Kafka, KafkaConfig } from "kafkajs";
+import type { KafkaConfig } from "kafkajs";
 import { TokaError, TokaErrorCode } from "../errors.js";
-import type { BrokerAddress, LeaderLookup } from "./broker-connection.js";
+import { ClusterMetadata, parseBrokers } from "./cluster-metadata.js";
 import { commitGroupOffsets } from "./group-offsets.js";
 import type {
   ClientProducer,
@@ -23,49 +23,23 @@ export interface DirectAccess {
 }
 
 /**
- * Reads logs, writes non-idempotently and commits group offsets over toka's own connections (with the client's
- * TLS settings), using kafkajs's admin for metadata: faster than kafkajs for these two
+ * Reads logs, writes non-idempotently and commits group offsets over toka's own connections (with the client's TLS settings), with metadata from any
+ * bootstrap broker that answers ({@link ClusterMetadata}): faster than kafkajs for these
  * (see {@link LogReader}, `commitGroupOffsets`). `undefined` when the client
  * authenticates with SASL or brings its own sockets, which only kafkajs speaks.
  */
 export function kafkajsDirect(
-  kafka: Kafka,
+  brokers: readonly string[],
   clientId: string,
   config: Omit<KafkaConfig, "brokers"> | undefined,
 ): DirectAccess | undefined {
   if (config?.sasl || config?.socketFactory) return undefined;
-  const address = (broker: { host: string; port: number }): BrokerAddress => ({
-    host: broker.host,
-    port: broker.port,
+  const metadata = new ClusterMetadata(parseBrokers(brokers), {
     ssl: config?.ssl,
     clientId,
     connectTimeoutMs: config?.connectionTimeout ?? CONNECT_TIMEOUT_MS,
   });
-  const withAdmin = async <T>(use: (admin: Admin) => Promise<T>): Promise<T> => {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      return await use(admin);
-    } finally {
-      await admin.disconnect();
-    }
-  };
-  const lookupLeaders: LeaderLookup = (topic) =>
-    withAdmin(async (admin) => {
-      const [metadata, cluster] = await Promise.all([
-        admin.fetchTopicMetadata({ topics: [topic] }),
-        admin.describeCluster(),
-      ]);
-      const brokers = new Map(cluster.brokers.map((b) => [b.nodeId, b]));
-      const partitions = metadata.topics[0]?.partitions ?? [];
-      const leaders = new Map<number, BrokerAddress>();
-      for (const p of partitions) {
-        const broker = brokers.get(p.leader);
-        // No leader right now: callers retry with fresh metadata.
-        if (broker) leaders.set(p.partitionId, address(broker));
-      }
-      return { partitions: partitions.length, leaders };
-    });
+  const lookupLeaders = metadata.leaders;
   const reader = new LogReader(lookupLeaders);
   return {
     readLog: (request, onBatch) => reader.read(request, onBatch),
@@ -84,11 +58,6 @@ export function kafkajsDirect(
           ),
       };
     },
-    async commitOffsets(groupId, offsets) {
-      const { brokers } = await withAdmin((admin) => admin.describeCluster());
-      const bootstrap = brokers[0];
-      if (!bootstrap) throw new Error("the cluster answered with no brokers");
-      await commitGroupOffsets(address(bootstrap), groupId, offsets);
-    },
+    commitOffsets: (groupId, offsets) => commitGroupOffsets(metadata, groupId, offsets),
   };
 }
