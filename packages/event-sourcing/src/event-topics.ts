@@ -1,4 +1,10 @@
-import { type ClientAdmin, isTokaError, TokaError, TokaErrorCode } from "@toka/processor";
+import {
+  type ClientAdmin,
+  isTokaError,
+  TokaError,
+  TokaErrorCode,
+  waitForTopicLeaders,
+} from "@toka/processor";
 import { Kafka, logLevel } from "kafkajs";
 import type { Connection } from "./connection.js";
 
@@ -18,10 +24,12 @@ export const DEFAULT_PARTITIONS = 8;
  * known (the client boundary creates topics without configs, so a custom `client`
  * without `brokers` creates them with the broker's default retention: create event
  * logs yourself then). An existing event log with a finite retention is reported as a
- * warning, with the command that fixes it.
+ * warning, with the command that fixes it. Resolves once every broker knows a leader of
+ * every partition of the created topics.
  *
  * @returns the partition count.
  * @throws TokaError `TOKA_NOT_COPARTITIONED` when existing topics have different counts,
+ * `TOKA_TIMEOUT` when the created topics' leaders did not reach every broker in time,
  * `TOKA_KAFKA_FAILED` when Kafka fails.
  */
 export async function ensureTopics(
@@ -45,8 +53,9 @@ export async function ensureTopics(
     }
     const missing = topics.filter((t) => !counts.has(t.topic));
     const logs = topics.filter((t) => t.kind === "log").map((t) => t.topic);
-    if (connection.brokers) {
-      await withKafkajsAdmin(connection.brokers, async (kafka) => {
+    const { brokers } = connection;
+    if (brokers) {
+      await withKafkajsAdmin(brokers, async (kafka) => {
         if (missing.length > 0) {
           await kafka.createTopics({
             waitForLeaders: true,
@@ -62,6 +71,9 @@ export async function ensureTopics(
                     : [],
             })),
           });
+          // kafkajs waited for one broker's metadata; the client boundary's createTopics
+          // waits for every broker's, and so does this.
+          await waitForTopicLeaders({ brokers, topics: missing.map((t) => t.topic) });
         }
         await warnAboutRetention(connection, kafka, logs);
       });

@@ -21,6 +21,11 @@ export type {
   TopicSpec,
 } from "./client/kafka-client.js";
 export { type KafkajsClientOptions, kafkajsClient } from "./client/kafkajs-client.js";
+export {
+  type ExpectedTopic,
+  TOPIC_LEADERS_TIMEOUT_MS,
+  waitForTopicLeaders,
+} from "./client/topic-readiness.js";
 export type { Context, EmitOptions as ContextEmitOptions } from "./context.js";
 export { DeadLetterHeader } from "./dead-letter.js";
 export { type EmitOptions, Emitter, type EmitterOptions } from "./emitter.js";

@@ -70,7 +70,13 @@ export interface ClientAdmin {
   disconnect(): Promise<void>;
   /** Partition counts of the topics that exist; missing topics are absent. */
   partitionCounts(topics: readonly string[]): Promise<Map<string, number>>;
-  /** Creates topics; a topic that already exists is not an error. */
+  /**
+   * Creates topics; a topic that already exists is not an error. Resolves once every
+   * partition of the topics has a leader that every broker of the cluster knows, so
+   * that a request to any broker right after finds them.
+   * @throws TokaError `TOKA_TIMEOUT` when some broker still lacks a leader after a
+   * bounded wait, naming the broker, topics and partitions.
+   */
   createTopics(specs: readonly TopicSpec[]): Promise<void>;
   /**
    * The effective values of the named configs of existing topics: a topic's own setting,

@@ -151,6 +151,10 @@ function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdm
           ],
         })),
       });
+      // kafkajs waited for leaders in one broker's metadata; the others learn of the
+      // topic a moment later. By name only: a topic that existed may have another
+      // partition count than its spec. Over SASL only kafkajs's wait is possible.
+      await direct?.awaitLeaders(specs.map((s) => s.topic));
     },
     async topicConfigs(topics, names) {
       const configs = new Map<string, Map<string, string>>();

@@ -10,6 +10,7 @@ import type {
 } from "./kafka-client.js";
 import { LogReader } from "./log-reader.js";
 import { LogWriter } from "./log-writer.js";
+import { awaitTopicLeaders } from "./topic-readiness.js";
 
 /** kafkajs's own default is 1 s, which a loaded broker can miss. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -20,10 +21,13 @@ export interface DirectAccess {
   /** A non-idempotent producer over toka's own connections (see {@link LogWriter}). */
   producer(): ClientProducer;
   commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /** Resolves once every broker knows a leader of every partition of the topics. */
+  awaitLeaders(topics: readonly string[]): Promise<void>;
 }
 
 /**
- * Reads logs, writes non-idempotently and commits group offsets over toka's own connections (with the client's TLS settings), with metadata from any
+ * Reads logs, writes non-idempotently, commits group offsets and checks topic readiness
+ * over toka's own connections (with the client's TLS settings), with metadata from any
  * bootstrap broker that answers ({@link ClusterMetadata}): faster than kafkajs for these
  * (see {@link LogReader}, `commitGroupOffsets`). `undefined` when the client
  * authenticates with SASL or brings its own sockets, which only kafkajs speaks.
@@ -59,5 +63,10 @@ export function kafkajsDirect(
       };
     },
     commitOffsets: (groupId, offsets) => commitGroupOffsets(metadata, groupId, offsets),
+    awaitLeaders: (topics) =>
+      awaitTopicLeaders(
+        metadata,
+        topics.map((topic) => ({ topic })),
+      ),
   };
 }
