@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
+import { waitForTopicLeaders } from "@toka/processor";
 import { type Admin, Kafka, type KafkaMessage, logLevel } from "kafkajs";
 import { inject, onTestFinished } from "vitest";
 
@@ -33,7 +34,22 @@ export async function adminClient(brokerList?: readonly string[]): Promise<Admin
   return admin;
 }
 
-/** Creates a topic with a unique name, deleted when the test finishes. */
+/**
+ * Waits until every broker knows a leader of every partition of topics created with
+ * kafkajs (whose `waitForLeaders` asks one broker only), as toka's own `createTopics`
+ * does: a request to another broker right after creation fails otherwise.
+ */
+export function awaitLeaders(
+  topics: readonly string[],
+  brokerList: readonly string[] = brokers(),
+): Promise<void> {
+  return waitForTopicLeaders({ brokers: brokerList, topics });
+}
+
+/**
+ * Creates a topic with a unique name, deleted when the test finishes; resolves once
+ * every broker knows its partitions' leaders.
+ */
 export async function createTopic(
   prefix: string,
   partitions = 1,
@@ -45,6 +61,7 @@ export async function createTopic(
     waitForLeaders: true,
     topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }],
   });
+  await awaitLeaders([topic]);
   onTestFinished(async () => {
     const cleanup = kafkaClient().admin();
     await cleanup.connect();

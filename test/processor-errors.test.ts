@@ -12,6 +12,7 @@ import { describe, expect, onTestFinished, test } from "vitest";
 import { z } from "zod";
 import {
   adminClient,
+  awaitLeaders,
   brokers,
   createTopic,
   headersOf,
@@ -161,6 +162,7 @@ describe("topic checks at start", () => {
       topics: [{ topic: `${group}-table`, numPartitions: 2 }],
       waitForLeaders: true,
     });
+    await awaitLeaders([`${group}-table`]);
     onTestFinished(() => admin.deleteTopics({ topics: [`${group}-table`] }).catch(() => {}));
     const processor = start(orderGroup(group, input), "fail");
     await expect(processor.start()).rejects.toMatchObject({
