@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # A real Apache Kafka broker without Docker: fetched from Maven Central, run on the JVM.
 #
-#   scripts/kafka.sh start [single|cluster]   start (harmless when already running)
+#   scripts/kafka.sh start [single|cluster]   start (harmless when already running); formats
+#                                             fresh data directories unless every node runs
 #   scripts/kafka.sh stop [single|cluster]    stop by saved PID
 #   scripts/kafka.sh status [single|cluster]  exit 0 when running
 #   scripts/kafka.sh brokers [single|cluster] print the broker list (host:port,...)
+#   scripts/kafka.sh kill-node <id> [cluster|single]     SIGKILL one node by its saved PID
+#                                             (a crash: no controlled shutdown)
+#   scripts/kafka.sh restart-node <id> [cluster|single]  start one node again on its existing
+#                                             data directory (stopping it first if it runs) and
+#                                             wait until it answers; the node rejoins with its log
+#
+# Node commands default to the cluster (nodes 1-3); the others to the single node.
 #
 # Environment: TOKA_KAFKA_PORT (single node, default 19092; its controller uses +1),
 # TOKA_KAFKA_CLUSTER_PORT (cluster, default 29092; brokers use +0..+2, controllers
@@ -24,8 +32,20 @@ heap=${TOKA_KAFKA_HEAP:-512m}
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 log() { echo "kafka.sh: $*" >&2; }
 
-mode=single
-[ $# -ge 2 ] && mode=$2
+command=${1:-}
+node_id=""
+case "$command" in
+  kill-node|restart-node)
+    [ $# -ge 2 ] || die "usage: scripts/kafka.sh $command <node id> [cluster|single]"
+    node_id=$2
+    mode=cluster
+    [ $# -ge 3 ] && mode=$3
+    ;;
+  *)
+    mode=single
+    [ $# -ge 2 ] && mode=$2
+    ;;
+esac
 case "$mode" in single|cluster) ;; *) die "unknown mode '$mode': use single or cluster" ;; esac
 run_dir="$cache/run/$mode"
 
@@ -99,6 +119,12 @@ start_node() {
     -Dlog4j2.configurationFile="$root/scripts/kafka/log4j2.properties" \
     kafka.tools.StorageTool "${format_args[@]}" > "$dir/logs/format.log" 2>&1 \
     || { cat "$dir/logs/format.log" >&2; die "formatting node $id failed"; }
+  launch_node "$id"
+}
+
+# Runs a formatted node on its data directory in the background, saving its PID.
+launch_node() {
+  local id=$1 dir="$run_dir/node-$1"
   nohup java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true \
     -Dkafka.logs.dir="$dir/logs" \
     -Dlog4j2.configurationFile="$root/scripts/kafka/log4j2.properties" \
@@ -116,21 +142,82 @@ fail_start() {
   exit 1
 }
 
+# Waits until a node answers a client; on failure calls $2 (fail_start or fail_node).
+wait_node() {
+  local id=$1 fail=$2 deadline=$3
+  while :; do
+    node_alive "$id" || "$fail" "$id" "broker node $id exited during start-up"
+    if port_open "$(broker_port "$id")" && timeout 30 java -cp "$lib/*" \
+        -Dlog4j2.configurationFile="$root/scripts/kafka/log4j2.properties" -Dkafka.logs.dir="$run_dir/node-$id/logs" \
+        org.apache.kafka.tools.ClusterTool cluster-id --bootstrap-server "127.0.0.1:$(broker_port "$id")" \
+        > /dev/null 2>&1; then
+      return 0
+    fi
+    [ $SECONDS -lt "$deadline" ] || "$fail" "$id" "broker node $id did not answer within ${start_timeout}s"
+    sleep 1
+  done
+}
+
 wait_ready() {
   local id deadline=$((SECONDS + start_timeout))
-  for id in $(node_ids); do
-    while :; do
-      node_alive "$id" || fail_start "$id" "broker node $id exited during start-up"
-      if port_open "$(broker_port "$id")" && timeout 30 java -cp "$lib/*" \
-          -Dlog4j2.configurationFile="$root/scripts/kafka/log4j2.properties" -Dkafka.logs.dir="$run_dir/node-$id/logs" \
-          org.apache.kafka.tools.ClusterTool cluster-id --bootstrap-server "127.0.0.1:$(broker_port "$id")" \
-          > /dev/null 2>&1; then
-        break
-      fi
-      [ $SECONDS -lt $deadline ] || fail_start "$id" "broker node $id did not answer within ${start_timeout}s"
-      sleep 1
-    done
+  for id in $(node_ids); do wait_node "$id" fail_start "$deadline"; done
+}
+
+# Like fail_start, for one node: the other nodes keep running.
+fail_node() {
+  local id=$1 why=$2 dir="$run_dir/node-$1"
+  log "$why"
+  for f in "$dir/logs/stdout.log" "$dir/logs/server.log"; do
+    [ -s "$f" ] && { echo "---- tail of $f" >&2; tail -n 40 "$f" >&2; }
   done
+  stop_node "$id"
+  exit 1
+}
+
+check_node_id() {
+  local id
+  for id in $(node_ids); do [ "$id" = "$node_id" ] && return 0; done
+  die "no node '$node_id' in the $mode setup: use one of $(node_ids | tr '\n' ' ')"
+}
+
+# Stops one node: SIGTERM (a controlled shutdown), SIGKILL after 30 s.
+stop_node() {
+  local id=$1 pid
+  pid=$(node_pid "$id")
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$run_dir/node-$id/pid"
+}
+
+kill_node() {
+  check_node_id
+  local pid
+  pid=$(node_pid "$node_id")
+  node_alive "$node_id" || die "node $node_id is not running"
+  kill -9 "$pid"
+  # Wait until the process is gone, so that a restart right after finds its ports free.
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && die "node $node_id (pid $pid) survived SIGKILL"
+  rm -f "$run_dir/node-$node_id/pid"
+  log "killed node $node_id (pid $pid) at 127.0.0.1:$(broker_port "$node_id")"
+}
+
+restart_node() {
+  check_node_id
+  local dir="$run_dir/node-$node_id"
+  [ -f "$dir/server.properties" ] && [ -d "$dir/data" ] \
+    || die "node $node_id has no data directory in $dir; start the $mode setup first"
+  node_alive "$node_id" && stop_node "$node_id"
+  for port in "$(broker_port "$node_id")" "$(controller_port "$node_id")"; do
+    port_open "$port" && die "port $port on 127.0.0.1 is still taken; node $node_id cannot restart"
+  done
+  log "restarting node $node_id on its data directory at 127.0.0.1:$(broker_port "$node_id")"
+  launch_node "$node_id"
+  wait_node "$node_id" fail_node $((SECONDS + start_timeout))
+  log "node $node_id is back at 127.0.0.1:$(broker_port "$node_id")"
+  brokers
 }
 
 start_all() {
@@ -179,10 +266,12 @@ status() {
   return $ok
 }
 
-case "${1:-}" in
+case "$command" in
   start) start_all ;;
   stop) stop_all ;;
   status) status ;;
   brokers) brokers ;;
-  *) die "usage: scripts/kafka.sh start|stop|status|brokers [single|cluster]" ;;
+  kill-node) kill_node ;;
+  restart-node) restart_node ;;
+  *) die "usage: scripts/kafka.sh start|stop|status|brokers [single|cluster], or kill-node|restart-node <id> [cluster|single]" ;;
 esac
