@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -34,6 +34,22 @@ export async function stopCluster(): Promise<void> {
 export async function killNode(id: number): Promise<void> {
   const pidFile = `${process.env.TOKA_KAFKA_CACHE ?? `${root}/.cache/kafka`}/run/cluster/node-${id}/pid`;
   process.kill(Number((await readFile(pidFile, "utf8")).trim()), "SIGKILL");
+}
+
+/**
+ * SIGKILLs one node (1 to 3) through `kafka.sh kill-node` and returns once it is gone:
+ * synchronous, for a callback that must kill at an exact point (a fold at its n-th event).
+ */
+export function killNodeNow(id: number): void {
+  execFileSync("bash", [script, "kill-node", String(id)], { stdio: "ignore", timeout: 60_000 });
+}
+
+/**
+ * Starts a killed node again on its data directory (`kafka.sh restart-node`, not the
+ * formatting `start`) and resolves once it answers; it then rejoins with its log.
+ */
+export async function restartNode(id: number): Promise<void> {
+  await run("bash", [script, "restart-node", String(id)], { timeout: 300_000 });
 }
 
 /**
