@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { jsonCodec } from "@toka/codec";
 import { eventLog, type Fold, Replay } from "@toka/event-sourcing";
-import { silentLogger } from "@toka/processor";
+import { kafkajsClient, silentLogger } from "@toka/processor";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { z } from "zod";
 import { clusterTests, killNodeNow, restartNode, startCluster, stopCluster } from "./cluster.js";
@@ -219,4 +219,78 @@ describe.runIf(clusterTests)("replay on a three-node cluster while a broker dies
     },
     300_000,
   );
+
+  test("right after the first bootstrap broker dies, a group-offset commit succeeds and readLog reads the whole log", async () => {
+    const seed = Number(process.env.TOKA_TEST_SEED ?? Date.now() % 1_000_000_007);
+    console.log(`replay-failover (readLog): seed ${seed}`);
+    const rand = random(seed);
+    const topic = uniqueName("read-log");
+    const admin = await adminClient(cluster);
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3 }],
+    });
+    await awaitLeaders([topic], cluster);
+    await writeLog(topic, rand);
+    const ends = await admin.fetchTopicOffsets(topic);
+    const client = kafkajsClient({
+      brokers: cluster,
+      clientId: uniqueName("read-log"),
+      logger: silentLogger,
+    });
+    const group = uniqueName("read-log-group");
+    const first = nodeOf(cluster[0]!);
+
+    // Before the controller fences it (broker.session.timeout.ms), the dead node is still
+    // in the metadata, leading its partitions and perhaps coordinating the group.
+    killNodeNow(first);
+    const commitAdmin = client.admin();
+    await commitAdmin.connect();
+    onTestFinished(() => commitAdmin.disconnect());
+    await commitAdmin.commitOffsets(
+      group,
+      ends.map((e) => ({ topic, partition: e.partition, offset: e.high })),
+    );
+    const read: string[] = [];
+    await client.readLog(
+      {
+        topic,
+        ranges: ends.map((e) => ({ partition: e.partition, start: e.low, end: e.high })),
+        readCommitted: true,
+        maxBytesPerPartition: 16 * 1024,
+      },
+      async (batch) => {
+        for (const r of batch.records) {
+          read.push(
+            `${batch.partition}/${r.offset} ${r.keyText()}=${Buffer.from(r.value!).toString()}`,
+          );
+        }
+      },
+    );
+
+    await restartAndRejoin(first, topic);
+    expect(await commitAdmin.committedOffsets(group, topic)).toEqual(
+      new Map(ends.map((e) => [e.partition, e.high])),
+    );
+    const expected: string[] = [];
+    await readToEnd(
+      topic,
+      (m, partition) =>
+        expected.push(`${partition}/${m.offset} ${m.key!.toString()}=${m.value!.toString()}`),
+      cluster,
+    );
+    const order = (a: string, b: string) => {
+      const [pa, oa] = a.split(" ")[0]!.split("/").map(Number);
+      const [pb, ob] = b.split(" ")[0]!.split("/").map(Number);
+      return pa! - pb! || oa! - ob!;
+    };
+    read.sort(order);
+    expected.sort(order);
+    const at = expected.findIndex((e, i) => read[i] !== e);
+    expect(
+      at === -1 && read.length === expected.length
+        ? "equal"
+        : `seed ${seed}: first difference at ${at}: expected ${expected[at]} actual ${read[at]}; ${expected.length} expected, ${read.length} read`,
+    ).toBe("equal");
+  }, 300_000);
 });
