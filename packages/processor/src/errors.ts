@@ -99,6 +99,18 @@ export function isTokaError(error: unknown): error is TokaError {
   );
 }
 
+/**
+ * The message at the bottom of an error's `cause` chain (e.g. `connect ECONNREFUSED
+ * 127.0.0.1:9092`): what an error that gave up after retries names as the last failure,
+ * keeping the whole chain as its `cause`.
+ */
+export function rootMessage(error: unknown): string {
+  let e = error;
+  while ((e as { cause?: unknown } | null)?.cause !== undefined)
+    e = (e as { cause: unknown }).cause;
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** The error's code if it is a toka error, else `undefined`. */
 export function tokaErrorCode(error: unknown): string | undefined {
   return isTokaError(error) ? error.code : undefined;

@@ -1,4 +1,4 @@
-import { TokaError, TokaErrorCode } from "../errors.js";
+import { rootMessage, TokaError, TokaErrorCode } from "../errors.js";
 import { retrying } from "../retry.js";
 import { type BrokerAddress, BrokerConnection } from "./broker-connection.js";
 import type { ClusterMetadata } from "./cluster-metadata.js";
@@ -47,7 +47,7 @@ export function commitGroupOffsets(
     exhausted: (error) =>
       new TokaError(
         TokaErrorCode.KafkaFailed,
-        `committing the group's offsets did not succeed within ${COMMIT_TIMEOUT_MS / 1000} s: ${(error as Error).message}`,
+        `committing the group's offsets did not succeed within ${COMMIT_TIMEOUT_MS / 1000} s; last failure: ${rootMessage(error)}`,
         {
           group: groupId,
           topic: first?.topic,

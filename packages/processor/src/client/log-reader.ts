@@ -1,5 +1,5 @@
 import kafkajs, { type CompressionTypes } from "kafkajs";
-import { TokaError, TokaErrorCode } from "../errors.js";
+import { rootMessage, TokaError, TokaErrorCode } from "../errors.js";
 import { isRetriable, retrying } from "../retry.js";
 import { type BrokerAddress, BrokerConnection, type LeaderLookup } from "./broker-connection.js";
 import {
@@ -80,7 +80,11 @@ interface FetchedRange {
 export class LogReader {
   private readonly fetchVersionChecked = new Set<string>();
 
-  constructor(private readonly lookupLeaders: LeaderLookup) {}
+  /** @param noProgressTimeoutMs how long to retry without progress (default 60 s). */
+  constructor(
+    private readonly lookupLeaders: LeaderLookup,
+    private readonly noProgressTimeoutMs = RETRY_DEADLINE_MS,
+  ) {}
 
   /** See `KafkaClient.readLog`. */
   async read(request: LogReadRequest, onBatch: (batch: LogBatch) => Promise<void>): Promise<void> {
@@ -95,7 +99,7 @@ export class LogReader {
     try {
       // Each attempt starts from fresh metadata: a leader that died or moved is left behind.
       await retrying(() => this.readRound(states, request, onBatch), {
-        timeoutMs: RETRY_DEADLINE_MS,
+        timeoutMs: this.noProgressTimeoutMs,
         initialDelayMs: RETRY_BACKOFF_MS,
         maxDelayMs: MAX_RETRY_BACKOFF_MS,
         progress: () => states.reduce((sum, s) => sum + s.position, 0),
@@ -106,7 +110,7 @@ export class LogReader {
           const left = unfinished();
           return new TokaError(
             TokaErrorCode.KafkaFailed,
-            `reading the log made no progress for ${RETRY_DEADLINE_MS / 1000} s; check that its partition leaders are reachable; partitions left (at offset, of end): ${left.map((s) => `${s.partition} (${s.position} of ${s.end})`).join(", ")}; last failure: ${(error as Error).message}`,
+            `reading the log made no progress for ${this.noProgressTimeoutMs / 1000} s; check that its partition leaders are reachable; partitions left (at offset, of end): ${left.map((s) => `${s.partition} (${s.position} of ${s.end})`).join(", ")}; last failure: ${rootMessage(error)}`,
             {
               topic: request.topic,
               partition: left[0]?.partition,

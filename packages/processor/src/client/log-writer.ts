@@ -1,4 +1,4 @@
-import { TokaError, TokaErrorCode } from "../errors.js";
+import { rootMessage, TokaError, TokaErrorCode } from "../errors.js";
 import { retrying } from "../retry.js";
 import {
   type BrokerAddress,
@@ -63,7 +63,11 @@ export class LogWriter {
   /** Leaders per topic, looked up again only after a write failed. */
   private readonly routes = new Map<string, Promise<TopicLeaders>>();
 
-  constructor(private readonly lookupLeaders: LeaderLookup) {}
+  /** @param noProgressTimeoutMs how long to retry without an acknowledged batch (default 120 s). */
+  constructor(
+    private readonly lookupLeaders: LeaderLookup,
+    private readonly noProgressTimeoutMs = DELIVERY_TIMEOUT_MS,
+  ) {}
 
   /**
    * Writes the records; resolves when every in-sync replica of every partition written
@@ -114,14 +118,14 @@ export class LogWriter {
         }
       },
       {
-        timeoutMs: DELIVERY_TIMEOUT_MS,
+        timeoutMs: this.noProgressTimeoutMs,
         initialDelayMs: RETRY_BACKOFF_MS,
         maxDelayMs: MAX_RETRY_BACKOFF_MS,
         progress: () => progress.batches,
         exhausted: (error) =>
           new TokaError(
             TokaErrorCode.ProduceFailed,
-            `records were not written: no batch was acknowledged for ${DELIVERY_TIMEOUT_MS / 1000} s; check that the topic's partition leaders are reachable; last failure: ${(error as Error).message}`,
+            `records were not written: no batch was acknowledged for ${this.noProgressTimeoutMs / 1000} s; check that the topic's partition leaders are reachable; last failure: ${rootMessage(error)}`,
             { topic, partition: unwritten(), cause: error, retriable: true },
           ),
       },
