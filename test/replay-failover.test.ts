@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { jsonCodec } from "@toka/codec";
 import { eventLog, type Fold, Replay } from "@toka/event-sourcing";
-import { kafkajsClient, silentLogger } from "@toka/processor";
+import { kafkajsClient, silentLogger, waitForTopicLeaders } from "@toka/processor";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { z } from "zod";
 import { clusterTests, killNodeNow, restartNode, startCluster, stopCluster } from "./cluster.js";
@@ -293,4 +293,20 @@ describe.runIf(clusterTests)("replay on a three-node cluster while a broker dies
         : `seed ${seed}: first difference at ${at}: expected ${expected[at]} actual ${read[at]}; ${expected.length} expected, ${read.length} read`,
     ).toBe("equal");
   }, 300_000);
+
+  test("toka's createTopics resolves only once every broker's metadata has a leader for every partition", async () => {
+    const topic = uniqueName("ready");
+    const admin = kafkajsClient({
+      brokers: cluster,
+      clientId: uniqueName("ready"),
+      logger: silentLogger,
+    }).admin();
+    await admin.connect();
+    onTestFinished(() => admin.disconnect());
+    await admin.createTopics([
+      { topic, partitions: PARTITIONS, compacted: false, replicationFactor: 3 },
+    ]);
+    // One check of each broker's metadata, right away: no time to wait.
+    await waitForTopicLeaders({ brokers: cluster, topics: [topic], timeoutMs: 1 });
+  });
 });
