@@ -11,6 +11,7 @@ import type { Message } from "kafkajs";
 import { expect, onTestFinished, test } from "vitest";
 import {
   adminClient,
+  awaitLeaders,
   brokers,
   createTopic,
   headersOf,
@@ -274,6 +275,7 @@ test("a letter larger than an existing dead-letter topic allows is stored cut, a
       },
     ],
   });
+  await awaitLeaders([`${group}-dlq`]);
   onTestFinished(() =>
     admin.deleteTopics({ topics: [`${group}-table`, `${group}-dlq`] }).catch(() => {}),
   );

@@ -2,7 +2,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { adminClient, waitUntil } from "./helpers.js";
+import { adminClient, awaitLeaders, waitUntil } from "./helpers.js";
 
 const run = promisify(execFile);
 const script = fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url));
@@ -54,8 +54,9 @@ export async function restartNode(id: number): Promise<void> {
 
 /**
  * Creates RF 3 topics on the cluster and waits until every broker's metadata shows a
- * leader for each of their partitions: right after creation (or a node's restart) a
- * broker may still answer "does not host this topic-partition".
+ * leader for each of their partitions (toka's own wait, `waitForTopicLeaders`): right
+ * after creation (or a node's restart) a broker may still answer "does not host this
+ * topic-partition".
  */
 export async function createClusterTopics(
   brokers: readonly string[],
@@ -69,19 +70,5 @@ export async function createClusterTopics(
     });
     return true;
   });
-  for (const broker of brokers) {
-    const one = await adminClient([broker]);
-    await waitUntil(
-      `every partition of ${topics.join(", ")} led, as ${broker} sees it`,
-      async () => {
-        const { topics: seen } = await one.fetchTopicMetadata({ topics: [...topics] });
-        return (
-          seen.length === topics.length &&
-          seen.every(
-            (t) => t.partitions.length === partitions && t.partitions.every((p) => p.leader >= 0),
-          )
-        );
-      },
-    );
-  }
+  await awaitLeaders(topics, brokers);
 }

@@ -4,11 +4,17 @@ import { eventLog, type Fold, Replay } from "@toka/event-sourcing";
 import { kafkajsClient, silentLogger, waitForTopicLeaders } from "@toka/processor";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { z } from "zod";
-import { clusterTests, killNodeNow, restartNode, startCluster, stopCluster } from "./cluster.js";
+import {
+  clusterTests,
+  createClusterTopics,
+  killNodeNow,
+  restartNode,
+  startCluster,
+  stopCluster,
+} from "./cluster.js";
 import { random } from "./event-sourcing-fixture.js";
 import {
   adminClient,
-  awaitLeaders,
   kafkaClient,
   readTable,
   readToEnd,
@@ -140,12 +146,7 @@ describe.runIf(clusterTests)("replay on a three-node cluster while a broker dies
       const rand = random(seed);
 
       const topic = uniqueName("replay-log");
-      const admin = await adminClient(cluster);
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3 }],
-      });
-      await awaitLeaders([topic], cluster);
+      await createClusterTopics(cluster, [topic], PARTITIONS);
       await writeLog(topic, rand);
 
       const leaders = await leadersByNode(topic);
@@ -225,12 +226,8 @@ describe.runIf(clusterTests)("replay on a three-node cluster while a broker dies
     console.log(`replay-failover (readLog): seed ${seed}`);
     const rand = random(seed);
     const topic = uniqueName("read-log");
+    await createClusterTopics(cluster, [topic], PARTITIONS);
     const admin = await adminClient(cluster);
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3 }],
-    });
-    await awaitLeaders([topic], cluster);
     await writeLog(topic, rand);
     const ends = await admin.fetchTopicOffsets(topic);
     const client = kafkajsClient({
