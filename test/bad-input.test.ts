@@ -266,7 +266,7 @@ test("a letter larger than an existing dead-letter topic allows is stored cut, a
   const group = uniqueName("cut");
   const admin = await adminClient();
   await admin.createTopics({
-    waitForLeaders: true,
+    waitForLeaders: false,
     topics: [
       {
         topic: `${group}-dlq`,

@@ -65,7 +65,9 @@ export async function createClusterTopics(
 ): Promise<void> {
   const admin = await adminClient(brokers);
   await waitUntil(`topics ${topics.join(", ")} created`, async () => {
+    // kafkajs's own wait (its default) asks one broker, which may not know the topics yet.
     await admin.createTopics({
+      waitForLeaders: false,
       topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 3 })),
     });
     return true;

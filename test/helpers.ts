@@ -36,8 +36,10 @@ export async function adminClient(brokerList?: readonly string[]): Promise<Admin
 
 /**
  * Waits until every broker knows a leader of every partition of topics created with
- * kafkajs (whose `waitForLeaders` asks one broker only), as toka's own `createTopics`
- * does: a request to another broker right after creation fails otherwise.
+ * kafkajs, as toka's own `createTopics` does: a request to another broker right after
+ * creation fails otherwise. Create with `waitForLeaders: false`: kafkajs's wait asks
+ * one broker and fails with "This server does not host this topic-partition" when that
+ * one has not heard of the topic yet.
  */
 export function awaitLeaders(
   topics: readonly string[],
@@ -58,7 +60,7 @@ export async function createTopic(
   const topic = uniqueName(prefix);
   const admin = await adminClient();
   await admin.createTopics({
-    waitForLeaders: true,
+    waitForLeaders: false,
     topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }],
   });
   await awaitLeaders([topic]);

@@ -160,7 +160,7 @@ describe("topic checks at start", () => {
     const admin = await adminClient();
     await admin.createTopics({
       topics: [{ topic: `${group}-table`, numPartitions: 2 }],
-      waitForLeaders: true,
+      waitForLeaders: false,
     });
     await awaitLeaders([`${group}-table`]);
     onTestFinished(() => admin.deleteTopics({ topics: [`${group}-table`] }).catch(() => {}));

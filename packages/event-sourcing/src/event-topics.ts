@@ -58,7 +58,9 @@ export async function ensureTopics(
       await withKafkajsAdmin(brokers, async (kafka) => {
         if (missing.length > 0) {
           await kafka.createTopics({
-            waitForLeaders: true,
+            // kafkajs's wait asks one broker, which may not know the topic yet and then
+            // fails; waitForTopicLeaders below asks every broker and retries.
+            waitForLeaders: false,
             topics: missing.map((t) => ({
               topic: t.topic,
               numPartitions: count,
@@ -71,8 +73,7 @@ export async function ensureTopics(
                     : [],
             })),
           });
-          // kafkajs waited for one broker's metadata; the client boundary's createTopics
-          // waits for every broker's, and so does this.
+          // As the client boundary's createTopics does.
           await waitForTopicLeaders({ brokers, topics: missing.map((t) => t.topic) });
         }
         await warnAboutRetention(connection, kafka, logs);

@@ -140,7 +140,11 @@ function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdm
     async createTopics(specs: readonly TopicSpec[]) {
       if (specs.length === 0) return;
       await admin.createTopics({
-        waitForLeaders: true,
+        // kafkajs's own wait asks one broker and fails with UNKNOWN_TOPIC_OR_PARTITION
+        // ("This server does not host this topic-partition") when that broker has not
+        // heard of the topic yet; toka's wait below asks every broker and retries. Over
+        // SASL, where toka has no connections of its own, only kafkajs's wait is possible.
+        waitForLeaders: !direct,
         topics: specs.map((s) => ({
           topic: s.topic,
           numPartitions: s.partitions,
@@ -151,9 +155,7 @@ function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdm
           ],
         })),
       });
-      // kafkajs waited for leaders in one broker's metadata; the others learn of the
-      // topic a moment later. By name only: a topic that existed may have another
-      // partition count than its spec. Over SASL only kafkajs's wait is possible.
+      // By name only: a topic that existed may have another partition count than its spec.
       await direct?.awaitLeaders(specs.map((s) => s.topic));
     },
     async topicConfigs(topics, names) {
