@@ -1,7 +1,10 @@
 // One pipeline of the processor benchmark, run in a process of its own so that its peak
 // RSS is its own: either the raw kafkajs consume→produce pipe (the baseline) or a toka
-// processor counting and summing per key. Reads its settings from the environment and
-// prints one JSON line with its result.
+// processor counting and summing per key (workload a) or materializing change data
+// capture rows into its table (workload c). With BENCH_PHASE=restore a toka processor
+// starts with an empty state directory, restores its table and stops: the result is the
+// time that took. Reads its settings from the environment and prints one JSON line with
+// its result.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +28,16 @@ const mode = env("BENCH_MODE");
 const input = env("BENCH_INPUT");
 const expected = Number(env("BENCH_MESSAGES"));
 const group = `${env("BENCH_GROUP")}`;
+/** `counter` (workload a, the default) or `cdc` (workload c). */
+const workload = env("BENCH_WORKLOAD") || "counter";
+/** `process` (the default) or `restore`. */
+const phase = env("BENCH_PHASE") || "process";
+/**
+ * The value that deletes a row in workload c: toka hands input callbacks decoded values,
+ * and an input tombstone (a null value) is a decode failure, so the CDC input for toka
+ * marks deletes with this value instead.
+ */
+const DELETED = "__deleted";
 /** Bytes fetched per partition and request; unset: the processor's default. */
 const batchBytes = env("BENCH_BATCH_BYTES") ? Number(env("BENCH_BATCH_BYTES")) : undefined;
 /** Partitions processed at the same time; unset: the processor's default. */
@@ -126,22 +139,49 @@ async function rawPipe() {
   };
 }
 
+/** Rows of the CDC table, counted by the callback from the value it found before. */
+let rows = 0;
+/** When the processor was constructed: restore time is measured from here. */
+let startedAt = 0;
+let recovered = 0;
+
 async function tokaProcessor(guarantee: Guarantee) {
   const stateDir = await mkdtemp(join(tmpdir(), "toka-bench-"));
   const Totals = z.object({ count: z.number(), sum: z.number() });
   const pending = new Map<number, number[]>();
-  const graph = defineGroup(group, {
-    persist: persist(jsonCodec(Totals)),
-    inputs: ({ input: edge }) => [
-      edge(input, stringCodec, (ctx, amount) => {
-        const t = ctx.value() ?? { count: 0, sum: 0 };
-        ctx.setValue({ count: t.count + 1, sum: t.sum + Number(amount) });
-        const list = pending.get(ctx.partition) ?? [];
-        pending.set(ctx.partition, list);
-        list.push(ctx.timestamp);
-      }),
-    ],
-  });
+  const graph =
+    workload === "cdc"
+      ? defineGroup(group, {
+          persist: persist(stringCodec),
+          inputs: ({ input: edge }) => [
+            edge(input, stringCodec, (ctx, row) => {
+              const existed = ctx.value() !== undefined;
+              if (row === DELETED) {
+                if (existed) rows--;
+                ctx.delete();
+              } else {
+                if (!existed) rows++;
+                ctx.setValue(row);
+              }
+              const list = pending.get(ctx.partition) ?? [];
+              pending.set(ctx.partition, list);
+              list.push(ctx.timestamp);
+            }),
+          ],
+        })
+      : defineGroup(group, {
+          persist: persist(jsonCodec(Totals)),
+          inputs: ({ input: edge }) => [
+            edge(input, stringCodec, (ctx, amount) => {
+              const t = ctx.value() ?? { count: 0, sum: 0 };
+              ctx.setValue({ count: t.count + 1, sum: t.sum + Number(amount) });
+              const list = pending.get(ctx.partition) ?? [];
+              pending.set(ctx.partition, list);
+              list.push(ctx.timestamp);
+            }),
+          ],
+        });
+  startedAt = Date.now();
   const processor = new Processor(graph, {
     brokers,
     guarantee,
@@ -154,6 +194,7 @@ async function tokaProcessor(guarantee: Guarantee) {
     account(pending.get(e.partition) ?? []);
     pending.delete(e.partition);
   });
+  processor.on("partition.recovered", () => recovered++);
   processor.on("processor.failed", (e) => {
     say("failed", { message: e.message });
     process.exit(1);
@@ -168,6 +209,17 @@ async function tokaProcessor(guarantee: Guarantee) {
 }
 
 const stop = mode === "raw" ? await rawPipe() : await tokaProcessor(mode as Guarantee);
+if (phase === "restore") {
+  await stop();
+  say("result", {
+    mode,
+    phase,
+    seconds: (readyAt - startedAt) / 1000,
+    recovered,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+  });
+  process.exit(0);
+}
 await finished.promise;
 const seconds = (Date.now() - readyAt) / 1000;
 await stop();
@@ -183,6 +235,8 @@ function pct(p: number): number {
 }
 say("result", {
   mode,
+  phase,
+  ...(workload === "cdc" && mode !== "raw" ? { rows } : {}),
   messages: done,
   seconds,
   perSecond: done / seconds,
