@@ -31,6 +31,8 @@ const CONTAINER_KAFKA_PORT = 9093;
  * Finds or starts a Kafka for integration tests: the broker list in `KAFKA_BROKERS`
  * when set; otherwise a Kafka container started with Testcontainers when a Docker
  * engine answers; otherwise `options.fallback`. Meant for a vitest `globalSetup`.
+ * Testcontainers (`testcontainers`, `@testcontainers/kafka`) is an optional peer
+ * dependency, loaded only when `KAFKA_BROKERS` is unset; without it the fallback runs.
  *
  * @throws Error when none of the three is available, saying how to provide a broker.
  */
@@ -44,8 +46,12 @@ export async function kafkaForTests(options: KafkaForTestsOptions = {}): Promise
       .filter((b) => b.length > 0);
     return { brokers, source: "env", stop: async () => {} };
   }
-  if (await dockerAnswers()) {
-    const { KafkaContainer } = await import("@testcontainers/kafka");
+  const runtime = await containerRuntime();
+  if (runtime === "reachable") {
+    const { KafkaContainer } = await importOptional(
+      "@testcontainers/kafka",
+      () => import("@testcontainers/kafka"),
+    );
     const container = await new KafkaContainer(options.image ?? DEFAULT_KAFKA_IMAGE)
       .withKraft()
       .start();
@@ -58,19 +64,51 @@ export async function kafkaForTests(options: KafkaForTestsOptions = {}): Promise
     };
   }
   if (options.fallback) return { ...(await options.fallback()), source: "fallback" };
+  const why =
+    runtime === "not-installed"
+      ? `Testcontainers is not installed (${INSTALL_TESTCONTAINERS})`
+      : "no Docker engine answers";
   throw new Error(
-    `No Kafka broker for the tests: ${envVar} is unset and no Docker engine answers. ` +
-      `Set ${envVar}=host:port[,host:port] to use a running broker, or start Docker so ` +
-      "Testcontainers can run one.",
+    `No Kafka broker for the tests: ${envVar} is unset and ${why}. ` +
+      `Set ${envVar}=host:port[,host:port] to use a running broker, or install Testcontainers ` +
+      "and start Docker so it can run one.",
   );
 }
 
-async function dockerAnswers(): Promise<boolean> {
+/** What installs the optional peers `kafkaForTests` runs containers with. */
+const INSTALL_TESTCONTAINERS = "npm install -D testcontainers @testcontainers/kafka";
+
+/**
+ * Whether Testcontainers can run a container here. Testcontainers is an optional peer
+ * dependency: it is imported only now, so users of the in-memory tester never load it.
+ */
+async function containerRuntime(): Promise<"not-installed" | "unreachable" | "reachable"> {
+  let testcontainers: typeof import("testcontainers");
   try {
-    const { getContainerRuntimeClient } = await import("testcontainers");
-    await getContainerRuntimeClient();
-    return true;
-  } catch {
-    return false;
+    testcontainers = await import("testcontainers");
+  } catch (error) {
+    if (isModuleNotFound(error)) return "not-installed";
+    throw error;
   }
+  try {
+    await testcontainers.getContainerRuntimeClient();
+    return "reachable";
+  } catch {
+    return "unreachable";
+  }
+}
+
+async function importOptional<T>(name: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    if (!isModuleNotFound(error)) throw error;
+    const message = `kafkaForTests needs ${name} to start a Kafka container: ${INSTALL_TESTCONTAINERS}`;
+    throw new Error(message, { cause: error });
+  }
+}
+
+function isModuleNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND";
 }
