@@ -147,7 +147,7 @@ async function click(clicksUrl: string, user: string, idempotencyKey?: string): 
   return response.status;
 }
 
-/** `src/main.ts` in a process of its own, as `pnpm start` runs it. */
+/** `src/main.ts` in a process of its own, as its start script runs it. */
 function startService(env: Record<string, string>) {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: exampleDir,

@@ -1,5 +1,6 @@
-// Sends chat traffic to a running messaging service (`pnpm start`) until Ctrl-C:
-// users chatting, and a spammer the detector should block within a few seconds.
+// Sends chat traffic to a running messaging service (`npm run example 3-messaging`)
+// until Ctrl-C: users chatting, and a spammer the detector should block within a few
+// seconds.
 // CHAT_URL (default http://127.0.0.1:8080) and INTERVAL_MS (default 200) change it.
 import { generateLoad } from "./load-generator.js";
 

@@ -1,7 +1,8 @@
 // toka example 3: a chat service as in Goka's messaging example. One process runs the
 // five groups (blocker, translator, filter, collector, spam detector), the query service
 // with inboxes, and the chat API. Start a broker first (`npm run kafka start` from the
-// repository root) unless KAFKA_BROKERS points to one; `pnpm loadgen` sends traffic.
+// repository root) unless KAFKA_BROKERS points to one; `npm run example 3-messaging
+// loadgen` sends traffic.
 import { consoleLogger } from "@toka/processor";
 import { readEnv } from "./env.js";
 import { startMessagingService } from "./messaging-service.js";

@@ -1,7 +1,7 @@
-// The replay demonstration, against a running bank (`pnpm start` in another terminal):
-// opens a few accounts and moves money over HTTP, reads the balances, then rebuilds the
-// balance projection from the event log into a new table while the old one keeps
-// serving, follows the rebuild's progress, and reads the balances again from the
+// The replay demonstration, against a running bank (`npm run example 4-bank` in another
+// terminal): opens a few accounts and moves money over HTTP, reads the balances, then
+// rebuilds the balance projection from the event log into a new table while the old one
+// keeps serving, follows the rebuild's progress, and reads the balances again from the
 // switched table: the same values.
 const commands = process.env.BANK_URL ?? "http://127.0.0.1:8080";
 const query = process.env.QUERY_URL ?? "http://127.0.0.1:8081";
