@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # The second README command: installs what is missing, checks lint and types, and runs
-# every test (unit, then integration against a real Kafka: KAFKA_BROKERS, Docker, or the
-# local JVM broker of scripts/kafka.sh).
+# every test: unit, integration against a real Kafka (KAFKA_BROKERS, Docker, or the local
+# JVM broker of scripts/kafka.sh), the install of the packed packages in a scratch
+# project (scripts/check-install.sh), and the unit tests on the other Node LTS lines
+# (scripts/test-node.sh). Arguments select vitest tests and skip the last two steps.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/bootstrap.sh"
 cd "$root"
-biome ci --error-on-warnings .
-tsc -p tsconfig.check.json
-vitest run "$@"
+timed() {
+  local t=$SECONDS
+  "$@"
+  echo "test: '$*' took $((SECONDS - t)) s" >&2
+}
+timed biome ci --error-on-warnings .
+timed tsc -p tsconfig.check.json
+if [ $# -gt 0 ]; then exec vitest run "$@"; fi
+# One broker for the integration tests and the scratch project's processor.
+timed tsx test/setup/with-kafka.ts bash -ec 'vitest run; bash scripts/check-install.sh'
+timed bash scripts/test-node.sh

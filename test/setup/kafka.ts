@@ -26,7 +26,8 @@ export default async function setup(project: TestProject) {
   return () => kafka.stop();
 }
 
-async function startLocalBroker() {
+/** The local JVM broker of scripts/kafka.sh; `stop` stops it only if this call started it. */
+export async function startLocalBroker() {
   const wasRunning = await run("bash", [kafkaScript, "status"]).then(
     () => true,
     () => false,
