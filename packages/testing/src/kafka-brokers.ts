@@ -48,10 +48,11 @@ export async function kafkaForTests(options: KafkaForTestsOptions = {}): Promise
   }
   const runtime = await containerRuntime();
   if (runtime === "reachable") {
-    const { KafkaContainer } = await importOptional(
-      "@testcontainers/kafka",
-      () => import("@testcontainers/kafka"),
-    );
+    const { KafkaContainer } = await import("@testcontainers/kafka").catch((error: unknown) => {
+      if (!isModuleNotFound(error)) throw error;
+      const message = `kafkaForTests needs @testcontainers/kafka to start a Kafka container: ${INSTALL_TESTCONTAINERS}`;
+      throw new Error(message, { cause: error });
+    });
     const container = await new KafkaContainer(options.image ?? DEFAULT_KAFKA_IMAGE)
       .withKraft()
       .start();
@@ -95,16 +96,6 @@ async function containerRuntime(): Promise<"not-installed" | "unreachable" | "re
     return "reachable";
   } catch {
     return "unreachable";
-  }
-}
-
-async function importOptional<T>(name: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load();
-  } catch (error) {
-    if (!isModuleNotFound(error)) throw error;
-    const message = `kafkaForTests needs ${name} to start a Kafka container: ${INSTALL_TESTCONTAINERS}`;
-    throw new Error(message, { cause: error });
   }
 }
 
