@@ -33,7 +33,8 @@ step() {
 }
 version() { node -p "require('$1/package.json').version"; }
 
-mapfile -t tarballs < <(bash "$root/scripts/pack.sh" "$scratch/tarballs")
+packed=$(bash "$root/scripts/pack.sh" "$scratch/tarballs")
+mapfile -t tarballs <<<"$packed"
 step "checking ${#tarballs[@]} tarballs" node "$root/scripts/check-tarballs.mjs" "${tarballs[@]}"
 
 # The tools the workspace uses, at the versions it uses, so npm's cache has them.
