@@ -9,6 +9,7 @@ import {
   clusterTests,
   createClusterTopics,
   killNode,
+  restartNode,
   startCluster,
   stopCluster,
 } from "./cluster.js";
@@ -56,7 +57,11 @@ interface Located {
  * min ISR 2 still accept writes); then waits until the group has applied everything,
  * stops the processes and reads the table and the ledger, read_committed.
  */
-async function transfersUnderChaos(guarantee: Guarantee, seed: number) {
+async function transfersUnderChaos(
+  guarantee: Guarantee,
+  seed: number,
+  { restartBroker = false } = {},
+) {
   console.log(`cluster transfers (${guarantee}): seed ${seed}`);
   const rand = random(seed);
   const input = uniqueName("transfers");
@@ -87,11 +92,16 @@ async function transfersUnderChaos(guarantee: Guarantee, seed: number) {
   const chaos: string[] = [];
   const chunks = TRANSFERS / CHUNK;
   const brokerKilledAt = 2 + Math.floor(rand() * (chunks - 4));
+  let killed: number | undefined;
   for (let chunk = 0; chunk < chunks; chunk++) {
     if (chunk === brokerKilledAt) {
-      const node = 1 + Math.floor(rand() * 3);
-      await killNode(node);
-      chaos.push(`broker ${node} killed before chunk ${chunk}`);
+      killed = 1 + Math.floor(rand() * 3);
+      await killNode(killed);
+      chaos.push(`broker ${killed} killed before chunk ${chunk}`);
+    } else if (restartBroker && killed !== undefined && chunk === brokerKilledAt + 2) {
+      // Back on its data directory: its log, and the producer state the others moved on from.
+      await restartNode(killed);
+      chaos.push(`broker ${killed} restarted on its data before chunk ${chunk}`);
     } else if (rand() < 0.5) {
       const index = Math.floor(rand() * workers.length);
       await workers[index]!.kill();
@@ -221,6 +231,21 @@ function expectExact(run: Awaited<ReturnType<typeof transfersUnderChaos>>) {
   return byId;
 }
 
+/** A read_committed consumer of the ledger sees every ID once: the transactional promise. */
+function expectEveryLedgerIdOnce(run: Awaited<ReturnType<typeof transfersUnderChaos>>) {
+  const counts = new Map<string, number>();
+  for (const { id } of run.ledgerEntries) counts.set(id, (counts.get(id) ?? 0) + 1);
+  const repeated = [...counts].filter(([, n]) => n !== 1);
+  expect(
+    repeated.slice(0, 20).map(([id, n]) => ({
+      id,
+      n,
+      at: run.ledgerEntries.filter((e) => e.id === id).map((e) => `${e.partition}@${e.offset}`),
+    })),
+    `ledger IDs seen more than once (${repeated.length}) in ${run.ledger}`,
+  ).toEqual([]);
+}
+
 describe.runIf(clusterTests)(
   "transfers on a three-node cluster, processes and a broker killed",
   () => {
@@ -231,17 +256,15 @@ describe.runIf(clusterTests)(
     test("exactly-once-transactional: a read_committed consumer sees every ledger ID exactly once", async () => {
       const run = await transfersUnderChaos("exactly-once-transactional", 12);
       expectExact(run);
-      const counts = new Map<string, number>();
-      for (const { id } of run.ledgerEntries) counts.set(id, (counts.get(id) ?? 0) + 1);
-      const repeated = [...counts].filter(([, n]) => n !== 1);
-      expect(
-        repeated.slice(0, 20).map(([id, n]) => ({
-          id,
-          n,
-          at: run.ledgerEntries.filter((e) => e.id === id).map((e) => `${e.partition}@${e.offset}`),
-        })),
-        `ledger IDs seen more than once (${repeated.length}) in ${run.ledger}`,
-      ).toEqual([]);
+      expectEveryLedgerIdOnce(run);
+    }, 600_000);
+
+    test("exactly-once-transactional with the killed broker restarted on its data directory", async () => {
+      const run = await transfersUnderChaos("exactly-once-transactional", 14, {
+        restartBroker: true,
+      });
+      expectExact(run);
+      expectEveryLedgerIdOnce(run);
     }, 600_000);
 
     test("at-least-once, the same workload: the check sees transfers applied twice", async () => {
