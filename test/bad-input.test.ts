@@ -21,15 +21,7 @@ import {
   uniqueName,
   waitUntil,
 } from "./helpers.js";
-
-/** A deterministic pseudo-random sequence in [0, 1). */
-function random(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
+import { seededRandom as random } from "./seeded-random.js";
 
 /** Header names that are also members of Object.prototype. */
 const WEIRD_NAMES = ["constructor", "toString", "hasOwnProperty", "__proto__", "valueOf"];

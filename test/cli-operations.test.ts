@@ -1,17 +1,8 @@
-import { type CliIo, main } from "@toka/cli";
 import { jsonCodec } from "@toka/codec";
 import { defineGroup, Emitter, Processor, persist, silentLogger } from "@toka/processor";
 import { expect, onTestFinished, test } from "vitest";
+import { toka } from "./cli-runner.js";
 import { brokers, createTopic, headersOf, readToEnd, uniqueName, waitUntil } from "./helpers.js";
-
-/** Runs `toka <args>` in this process; returns its exit code and output. */
-async function toka(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (s) => void out.push(s), err: (s) => void err.push(s), errIsTTY: false };
-  const code = await main(["node", "toka", "--brokers", brokers().join(","), ...args], io);
-  return { code, out: out.join(""), err: err.join("") };
-}
 
 const jsonLines = (text: string) =>
   text

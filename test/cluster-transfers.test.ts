@@ -15,6 +15,7 @@ import {
 } from "./cluster.js";
 import { Transfer } from "./fixtures/transfer-schemas.js";
 import { adminClient, readToEnd, tempDir, uniqueName, waitUntil } from "./helpers.js";
+import { seededRandom as random } from "./seeded-random.js";
 
 const fixture = fileURLToPath(new URL("./fixtures/transfer-processor.ts", import.meta.url));
 
@@ -25,15 +26,6 @@ const PARTITIONS = 6;
 const PROCESSES = 3;
 /** Every DUPLICATE_EVERY-th transfer is sent a second time with the same toka-id. */
 const DUPLICATE_EVERY = 40;
-
-/** A deterministic pseudo-random sequence, so a failing run can be replayed. */
-function random(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 let brokers: string[] = [];
 

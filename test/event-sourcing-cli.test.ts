@@ -1,9 +1,9 @@
 import { fileURLToPath } from "node:url";
-import { type CliIo, main } from "@toka/cli";
 import { jsonCodec } from "@toka/codec";
 import { startAggregate, startProjection } from "@toka/event-sourcing";
 import { Emitter, silentLogger } from "@toka/processor";
 import { expect, onTestFinished, test } from "vitest";
+import { toka } from "./cli-runner.js";
 import {
   accounts,
   Balance,
@@ -14,15 +14,6 @@ import {
 import { adminClient, brokers, readTable, uniqueName } from "./helpers.js";
 
 const moduleFile = fileURLToPath(new URL("./event-sourcing-cli-module.ts", import.meta.url));
-
-/** Runs `toka <args>` in this process; returns its exit code and output. */
-async function toka(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (s) => void out.push(s), err: (s) => void err.push(s), errIsTTY: false };
-  const code = await main(["node", "toka", "--brokers", brokers().join(","), ...args], io);
-  return { code, out: out.join(""), err: err.join("") };
-}
 
 test("the CLI shows values and histories, computes past states, replays, switches aliases and resets a stopped group", async () => {
   const name = uniqueName("cli");

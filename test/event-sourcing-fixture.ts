@@ -3,6 +3,7 @@
 import { jsonCodec } from "@toka/codec";
 import { defineAggregate, defineProjection, reject } from "@toka/event-sourcing";
 import { z } from "zod";
+import { seededRandom } from "./seeded-random.js";
 
 export const Command = z.discriminatedUnion("type", [
   z.object({ type: z.literal("open"), owner: z.string() }),
@@ -63,18 +64,9 @@ export function accounts(name: string) {
   return { aggregate, balances };
 }
 
-/** A deterministic pseudo-random sequence. */
-export function random(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
 /** `count` commands over `keys` accounts: opens first, then deposits and withdrawals. */
 export function commandSequence(seed: number, keys: number, count: number): [string, Command][] {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const out: [string, Command][] = [];
   for (let k = 0; k < keys; k++) out.push([`acct-${k}`, { type: "open", owner: `owner-${k}` }]);
   for (let i = 0; i < count; i++) {

@@ -6,6 +6,7 @@ import { describe, expect, onTestFinished, test } from "vitest";
 import { BankWorker, waitForGroupCaughtUp } from "./bank-workers.js";
 import { Deposit } from "./fixtures/bank-schemas.js";
 import { brokers, createTopic, readTable, readToEnd, tempDir, uniqueName } from "./helpers.js";
+import { seededRandom as random } from "./seeded-random.js";
 
 const MESSAGES = 50_000;
 const ACCOUNTS = 1_000;
@@ -14,15 +15,6 @@ const PROCESSES = 3;
 const KILLS = 12;
 /** Every DUPLICATE_EVERY-th deposit is sent a second time with the same toka-id. */
 const DUPLICATE_EVERY = 100;
-
-/** A deterministic pseudo-random sequence, so a failing run can be replayed. */
-function random(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 /**
  * Runs the deposit workload through PROCESSES processor processes while killing them

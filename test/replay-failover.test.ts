@@ -12,7 +12,6 @@ import {
   startCluster,
   stopCluster,
 } from "./cluster.js";
-import { random } from "./event-sourcing-fixture.js";
 import {
   adminClient,
   kafkaClient,
@@ -21,6 +20,7 @@ import {
   uniqueName,
   waitUntil,
 } from "./helpers.js";
+import { seededRandom as random } from "./seeded-random.js";
 
 /**
  * A replay over an RF 3 log on the three-node cluster of scripts/kafka.sh while a node

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from "@toka/event-sourcing";
 import type { Logger } from "@toka/processor";
 import { InvalidArgumentError } from "commander";
+import { type Admin, Kafka, logLevel } from "kafkajs";
 import type { CliIo } from "./cli-io.js";
 
 /** What every command gets: the streams and the connection from the global options. */
@@ -77,5 +78,24 @@ export class CliExit extends Error {
     readonly exitCode: number,
   ) {
     super(message);
+  }
+}
+
+/** Runs `use` with a connected kafkajs admin of the `--brokers`, disconnected afterwards. */
+export async function withKafkaAdmin<T>(
+  context: CliContext,
+  use: (admin: Admin) => Promise<T>,
+): Promise<T> {
+  const { brokers } = context.connection();
+  const admin = new Kafka({
+    brokers: [...brokers],
+    clientId: "toka-cli",
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    return await use(admin);
+  } finally {
+    await admin.disconnect();
   }
 }

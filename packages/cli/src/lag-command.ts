@@ -1,6 +1,5 @@
 import { Command } from "commander";
-import { Kafka, logLevel } from "kafkajs";
-import { type CliContext, CliExit } from "./cli-context.js";
+import { type CliContext, CliExit, withKafkaAdmin } from "./cli-context.js";
 
 /** One partition's position of a group. */
 interface PartitionLag {
@@ -30,14 +29,7 @@ export function lagCommand(context: CliContext): Command {
     .option("--json", "one JSON object per partition, one per line")
     .action(async (options: { group: string; topic?: string[]; json?: boolean }) => {
       const { io } = context;
-      const { brokers } = context.connection();
-      const admin = new Kafka({
-        brokers: [...brokers],
-        clientId: "toka-cli",
-        logLevel: logLevel.NOTHING,
-      }).admin();
-      await admin.connect();
-      try {
+      await withKafkaAdmin(context, async (admin) => {
         const committed = await admin.fetchOffsets({
           groupId: options.group,
           ...(options.topic ? { topics: options.topic } : {}),
@@ -71,8 +63,6 @@ export function lagCommand(context: CliContext): Command {
           );
         }
         io.out(`total lag ${rows.reduce((sum, r) => sum + r.lag, 0)}\n`);
-      } finally {
-        await admin.disconnect();
-      }
+      });
     });
 }

@@ -1,6 +1,5 @@
 import { Command, Option } from "commander";
-import { Kafka, logLevel } from "kafkajs";
-import { type CliContext, parseOffsets, parseTime } from "./cli-context.js";
+import { type CliContext, parseOffsets, parseTime, withKafkaAdmin } from "./cli-context.js";
 
 /** Group states in which Kafka lets offsets be changed: no member is in the group. */
 const STOPPED = new Set(["Empty", "Dead"]);
@@ -49,14 +48,7 @@ export function resetGroupCommand(context: CliContext): Command {
             "give exactly one of --to-time, --to-earliest, --to-latest, --to-offsets",
           );
         }
-        const { brokers } = context.connection();
-        const admin = new Kafka({
-          brokers: [...brokers],
-          clientId: "toka-cli",
-          logLevel: logLevel.NOTHING,
-        }).admin();
-        await admin.connect();
-        try {
+        await withKafkaAdmin(context, async (admin) => {
           const { groups } = await admin.describeGroups([options.group]);
           const group = groups[0];
           if (group && !STOPPED.has(group.state)) {
@@ -113,9 +105,7 @@ export function resetGroupCommand(context: CliContext): Command {
             partitions: [...next].map(([partition, offset]) => ({ partition, offset })),
           });
           io.err(`reset ${next.size} partition(s)\n`);
-        } finally {
-          await admin.disconnect();
-        }
+        });
       },
     );
 }
