@@ -245,13 +245,7 @@ describe.runIf(clusterTests)(
       expectExact(await transfersUnderChaos("exactly-once", 11));
     }, 600_000);
 
-    test("exactly-once-transactional: a read_committed consumer sees every ledger ID exactly once", async () => {
-      const run = await transfersUnderChaos("exactly-once-transactional", 12);
-      expectExact(run);
-      expectEveryLedgerIdOnce(run);
-    }, 600_000);
-
-    test("exactly-once-transactional with the killed broker restarted on its data directory", async () => {
+    test("exactly-once-transactional, the killed broker restarted on its data: a read_committed consumer sees every ledger ID exactly once", async () => {
       const run = await transfersUnderChaos("exactly-once-transactional", 14, {
         restartBroker: true,
       });
