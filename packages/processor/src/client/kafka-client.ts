@@ -219,8 +219,10 @@ export interface ProducerOptions {
   readonly transactionalId?: string;
   /**
    * Default `true`: a retried request never writes a record twice. `false` lets a client
-   * use a faster writer, for records whose duplicates are harmless (a new table's
-   * latest values); such a producer has no transactions.
+   * use its own writer (toka's, which counts a send as written only when every partition
+   * acknowledged it), for records whose duplicates are harmless: a table's latest values,
+   * a processor's writes outside transactions (dropped by message ID downstream); such a
+   * producer has no transactions.
    */
   readonly idempotent?: boolean;
 }
