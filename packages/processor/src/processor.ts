@@ -17,18 +17,13 @@ import {
 } from "./options.js";
 import { type PartitionHost, PartitionProcessor } from "./partition-processor.js";
 import { logProcessorEvents } from "./processor-log.js";
-import { retrying } from "./retry.js";
+import { retrying, THROUGH_FAILOVER } from "./retry.js";
 import { runUntilClosed, waitForStatus } from "./status-wait.js";
 import { compareOffsets } from "./table-entry.js";
 import { observeLag, processorMetrics } from "./telemetry.js";
 import { prepareGroupTopics } from "./topic-manager.js";
 import { View } from "./view.js";
 
-/**
- * Retries of what a partition's set-up asks the cluster (watermarks, committed offsets):
- * about two minutes, through a broker's death and its partitions' new leaders.
- */
-const THROUGH_FAILOVER = { attempts: 30, initialDelayMs: 200 } as const;
 /** Per-partition figures of {@link Processor.stats}. */
 export interface PartitionStats {
   readonly partition: number;

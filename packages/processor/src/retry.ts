@@ -96,3 +96,10 @@ export function isRetriable(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Retries of what a partition's or a view's set-up asks the cluster (partition counts,
+ * watermarks, committed offsets): about two minutes, through a broker's death, its
+ * partitions' new leaders, or a new topic's metadata not yet known everywhere.
+ */
+export const THROUGH_FAILOVER = { attempts: 30, initialDelayMs: 200 } as const;

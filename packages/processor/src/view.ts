@@ -8,6 +8,7 @@ import type {
   TopicPartition,
 } from "./client/kafka-client.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
+import { retrying, THROUGH_FAILOVER } from "./retry.js";
 import { runUntilClosed, waitForStatus } from "./status-wait.js";
 import { compareOffsets } from "./table-entry.js";
 import {
@@ -576,7 +577,12 @@ export class View<T> {
     const { client, table } = this.options;
     this.admin = client.admin();
     await this.admin.connect();
-    const count = (await this.admin.partitionCounts([table])).get(table);
+    const admin = this.admin;
+    // Right after the table topic was created, or while a broker dies, a broker may not
+    // know its leaders yet (NOT_LEADER_FOR_PARTITION): asked again, not a failed start.
+    const count = (await retrying(() => admin.partitionCounts([table]), THROUGH_FAILOVER)).get(
+      table,
+    );
     if (count === undefined) {
       throw new TokaError(
         TokaErrorCode.TopicMissing,
@@ -584,7 +590,12 @@ export class View<T> {
         { topic: table },
       );
     }
-    const watermarks = new Map((await this.admin.watermarks(table)).map((w) => [w.partition, w]));
+    const watermarks = new Map(
+      (await retrying(() => admin.watermarks(table), THROUGH_FAILOVER)).map((w) => [
+        w.partition,
+        w,
+      ]),
+    );
     this.partitionCount = count;
     this.recoveryStartedAt = Date.now();
     for (let partition = 0; partition < count; partition++) {
