@@ -23,7 +23,13 @@ const COMPACTED = [{ name: "cleanup.policy", value: "compact" }];
 
 /** Produces with Kafka's default (murmur2) partitioner, as toka's producers do. */
 async function produce(topic: string, messages: Message[]) {
-  const producer = kafkaClient().producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  // Idempotent: a request retried on a loaded machine must not write its records twice,
+  // or the recovery counts below would see the copies.
+  const producer = kafkaClient().producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
   await producer.connect();
   try {
     for (let i = 0; i < messages.length; i += 500) {
