@@ -105,7 +105,7 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
     producer(producerOptions) {
       const transactionalId = producerOptions?.transactionalId;
       if (transactionalId) {
-        return kafkajsTransactionalProducer(kafka, transactionalId, logger, () =>
+        return kafkajsTransactionalProducer(kafka, transactionalId, () =>
           kafka.producer({
             ...transactionalProducerConfig(transactionalId),
             retry: { retries: PRODUCER_RETRIES },

@@ -1,7 +1,5 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { type Admin, type Kafka, Partitioners, type Producer } from "kafkajs";
 import { TokaError, TokaErrorCode } from "../errors.js";
-import type { Logger } from "../logger.js";
 import type { ClientProducer, ProducedBatch, TopicPartitionOffset } from "./kafka-client.js";
 import {
   byPartition,
@@ -11,10 +9,6 @@ import {
   type SendBatch,
   sendPartition,
 } from "./kafkajs-partition-sends.js";
-
-/** How long one transaction is tried again through failovers before the batch fails. */
-const DELIVERY_TIMEOUT_MS = 120_000;
-const MAX_BACKOFF_MS = 5_000;
 
 /** What a transaction commits besides its records. */
 interface TransactionOffsets {
@@ -39,11 +33,12 @@ interface TransactionOffsets {
 export function kafkajsTransactionalProducer(
   kafka: Kafka,
   transactionalId: string,
-  logger: Logger,
   newProducer: () => Producer,
 ): ClientProducer {
   let producer: Producer | undefined;
   let admin: Admin | undefined;
+  /** A commit was sent and failed, and whether it went through is not known yet. */
+  let inDoubt = false;
   const counts = new PartitionCounts(kafka);
 
   const current = async (): Promise<Producer> => {
@@ -116,52 +111,49 @@ export function kafkajsTransactionalProducer(
         ),
       ),
     async sendInTransaction(records, offsets) {
-      const partitions = await byPartition(records, counts);
-      const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
-      for (let backoff = 100; ; backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)) {
-        const phase = { committing: false };
-        let failure: unknown;
-        try {
-          return await attempt(partitions, offsets, phase);
-        } catch (error) {
-          failure = error;
-        }
-        await discard();
-        if (fenced(failure)) {
-          throw new TokaError(
-            TokaErrorCode.ProducerFenced,
-            `the transactional producer "${transactionalId}" was fenced by a newer one: another instance owns the partition now`,
-            { cause: failure },
-          );
-        }
-        try {
-          // Only a commit that was sent can have gone through; a new producer settles it.
-          if (phase.committing) {
-            await current();
-            if (await committed(offsets)) return [];
-          }
-        } catch (error) {
-          failure = new TokaError(
-            TokaErrorCode.ProduceFailed,
-            "cannot tell whether the transaction committed yet; trying again",
-            { cause: error, retriable: true },
-          );
-        }
-        // Any other failure is redone: the new producer starts from a clean transaction.
-        if (isPermanent(failure) || Date.now() + backoff > deadline) {
-          throw new TokaError(
-            TokaErrorCode.ProduceFailed,
-            `the transaction of "${transactionalId}" failed and was aborted`,
-            { cause: failure, retriable: !isPermanent(failure) },
-          );
-        }
-        logger.warn("transaction failed; aborted and sent again with a new producer", {
-          transactionalId,
-          committing: phase.committing,
-          error: failure,
-        });
-        await sleep(backoff);
+      // A commit of an earlier call whose outcome was not known: the caller redoes the
+      // same batch, so a commit that went through means this one is done.
+      if (inDoubt) {
+        await current();
+        const done = await committed(offsets);
+        inDoubt = false;
+        if (done) return [];
       }
+      const partitions = await byPartition(records, counts);
+      const phase = { committing: false };
+      let failure: unknown;
+      try {
+        return await attempt(partitions, offsets, phase);
+      } catch (error) {
+        failure = error;
+      }
+      await discard();
+      if (fenced(failure)) {
+        throw new TokaError(
+          TokaErrorCode.ProducerFenced,
+          `the transactional producer "${transactionalId}" was fenced by a newer one: another instance owns the partition now`,
+          { cause: failure },
+        );
+      }
+      // Only a commit that was sent can have gone through; a new producer settles it.
+      if (phase.committing) {
+        inDoubt = true;
+        try {
+          await current();
+          const done = await committed(offsets);
+          inDoubt = false;
+          if (done) return [];
+        } catch {
+          // Settled at the next call, before anything is sent again.
+        }
+      }
+      // One attempt per call: the caller waits and keeps its group membership alive
+      // between attempts, so a new producer is never started for a partition that moved.
+      throw new TokaError(
+        TokaErrorCode.ProduceFailed,
+        `the transaction of "${transactionalId}" failed and was aborted`,
+        { cause: failure, retriable: !isPermanent(failure) },
+      );
     },
   };
 }
