@@ -19,6 +19,7 @@ export type {
   TopicPartition,
   TopicPartitionOffset,
   TopicSpec,
+  TransactionOffsets,
 } from "./client/kafka-client.js";
 export { type KafkajsClientOptions, kafkajsClient } from "./client/kafkajs-client.js";
 export {

@@ -302,8 +302,8 @@ export class PartitionProcessor {
     topic: string,
     records: readonly IncomingRecord[],
     highWatermark: string,
-    heartbeat: () => Promise<void> = async () => {},
-  ): Promise<void> {
+    heartbeat: () => Promise<boolean> = async () => true,
+  ): Promise<boolean> {
     const attributes = {
       "toka.group": this.group,
       "toka.topic": topic,
@@ -397,20 +397,24 @@ export class PartitionProcessor {
     return next;
   }
 
+  /**
+   * Resolves `false` when the batch was left unwritten: the partition is closing, or the
+   * group is rebalancing (its new owner, maybe this instance again, reads it again).
+   */
   private async runBatch(
     topic: string,
     incoming: readonly IncomingRecord[],
     highWatermark: string,
-    heartbeat: () => Promise<void>,
-  ) {
-    if (this.state !== PartitionState.Running) return;
+    heartbeat: () => Promise<boolean>,
+  ): Promise<boolean> {
+    if (this.state !== PartitionState.Running) return false;
     const started = Date.now();
     this.highWatermarks.set(topic, highWatermark);
     const from = this.inputOffsets.get(topic);
     // Records before the position were fetched before a seek took effect: already done.
     const records = from ? incoming.filter((r) => compareOffsets(r.offset, from) >= 0) : incoming;
     const last = records.at(-1);
-    if (!last) return;
+    if (!last) return true;
     const handler = this.handlers.get(topic);
     if (!handler)
       throw this.error(TokaErrorCode.InvalidState, `no callback for topic "${topic}"`, { topic });
@@ -427,7 +431,7 @@ export class PartitionProcessor {
     let failed = 0;
 
     for (let i = 0; i < records.length; i++) {
-      if (i % HEARTBEAT_EVERY === HEARTBEAT_EVERY - 1) await heartbeat();
+      if (i % HEARTBEAT_EVERY === HEARTBEAT_EVERY - 1 && !(await heartbeat())) return false;
       const record = records[i]!;
       const key = keys[i];
       if (key === undefined) {
@@ -491,9 +495,10 @@ export class PartitionProcessor {
     const tableRecords = states ? this.tableRecords(states) : [];
     const nextInput = addToOffset(last.offset, 1);
     const position = { topic, partition: this.partition, offset: nextInput };
-    await heartbeat();
-    const produced = await this.produce(tableRecords, out, position, heartbeat);
-    if (!produced) return;
+    const start = { topic, partition: this.partition, offset: from ?? records[0]!.offset };
+    if (!(await heartbeat())) return false;
+    const produced = await this.produce(tableRecords, out, { start, end: position }, heartbeat);
+    if (!produced) return false;
     await heartbeat();
     const tableOffset = this.tableOffsetAfter(produced, tableRecords.length);
 
@@ -526,6 +531,7 @@ export class PartitionProcessor {
       failed,
       durationMs: Date.now() - started,
     });
+    return true;
   }
 
   /** The batch's keys in every joined table: one storage read per table. */
@@ -785,17 +791,18 @@ export class PartitionProcessor {
    *
    * Writes that fail retriably (a broker dying, leaders moving) are sent again with
    * backoff until they succeed, keeping the group membership alive meanwhile; resolves
-   * `undefined` when the partition is closed first.
+   * `undefined` when the partition is closed or the group rebalances first.
    */
   private async produce(
     tableRecords: OutgoingRecord[],
     others: OutgoingRecord[],
-    position: TopicPartitionOffset,
-    heartbeat: () => Promise<void>,
+    input: { start: TopicPartitionOffset; end: TopicPartitionOffset },
+    heartbeat: () => Promise<boolean>,
   ): Promise<ProducedBatch[] | undefined> {
+    const position = input.end;
     for (let backoffMs = 500; ; backoffMs = Math.min(backoffMs * 2, MAX_REDO_BACKOFF_MS)) {
       try {
-        return await this.produceOnce(tableRecords, others, position);
+        return await this.produceOnce(tableRecords, others, input);
       } catch (cause) {
         const error = this.error(
           isTokaError(cause) && cause.code === TokaErrorCode.ProducerFenced
@@ -817,9 +824,9 @@ export class PartitionProcessor {
           error,
         });
         await sleep(backoffMs);
-        await heartbeat();
-        // A partition taken away meanwhile is left to its new owner, unwritten.
-        if (this.state === PartitionState.Closing) return undefined;
+        // A partition taken away meanwhile, or about to be given out again, is left to
+        // its owner after the rebalance, unwritten by this attempt.
+        if (!(await heartbeat()) || this.state === PartitionState.Closing) return undefined;
       }
     }
   }
@@ -827,13 +834,14 @@ export class PartitionProcessor {
   private async produceOnce(
     tableRecords: OutgoingRecord[],
     others: OutgoingRecord[],
-    position: TopicPartitionOffset,
+    input: { start: TopicPartitionOffset; end: TopicPartitionOffset },
   ): Promise<ProducedBatch[]> {
     const { producer, options } = this.host;
     if (options.guarantee === "exactly-once-transactional") {
       return producer.sendInTransaction([...tableRecords, ...others], {
         groupId: this.group,
-        offsets: [position],
+        offsets: [input.end],
+        from: [input.start],
       });
     }
     if (options.guarantee === "exactly-once" && tableRecords.length > 0 && others.length > 0) {

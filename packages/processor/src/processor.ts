@@ -229,18 +229,25 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   private async doStart() {
     const { client } = this.options;
     this.stopObservingLag ??= observeLag(() => this.stats());
-    this.admin = client.admin();
-    await this.admin.connect();
-    // A new topic's metadata reaches every broker of a cluster a moment later.
-    const topics = await retrying(() => prepareGroupTopics(this.admin!, this.graph, this.options));
+    // Every step that asks the cluster is retried through a broker's death (a seed
+    // broker that is gone, leaders not moved yet) and a new topic's metadata that has not
+    // reached every broker: a process restarted meanwhile must not fail to start.
+    const admin = client.admin();
+    this.admin = admin;
+    await retrying(() => admin.connect(), THROUGH_FAILOVER);
+    const topics = await retrying(
+      () => prepareGroupTopics(admin, this.graph, this.options),
+      THROUGH_FAILOVER,
+    );
     this.deadLetterMaxBytes = topics.deadLetterMaxBytes;
     if (this.options.guarantee !== "exactly-once-transactional") {
       // toka's own writer where the client has one: it counts a batch as written only
       // when every partition acknowledged it, and writes again what was not. Duplicates
       // it may write after a lost acknowledgement are harmless here: at-least-once allows
       // them, exactly-once drops them by message ID, table records are latest values.
-      this.producer = client.producer({ idempotent: false });
-      await this.producer.connect();
+      const producer = client.producer({ idempotent: false });
+      this.producer = producer;
+      await retrying(() => producer.connect(), THROUGH_FAILOVER);
     }
     this.consumer = client.consumer({
       groupId: this.group,
@@ -264,11 +271,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       this.lookups.set(table, view);
       await view.start();
     }
-    await this.consumer.connect();
+    const consumer = this.consumer;
+    await retrying(() => consumer.connect(), THROUGH_FAILOVER);
     this.subscribed.push(...this.inputTopics());
     if (this.graph.persist) this.subscribed.push(this.graph.tableTopic);
     this.subscribed.push(...this.graph.joins.keys());
-    await this.consumer.subscribe(this.subscribed);
+    await retrying(() => consumer.subscribe(this.subscribed), THROUGH_FAILOVER);
     // Armed before run(): the first assignment may be applied before run() returns
     // (an instance that gets no partition has nothing to open).
     const joined = new Promise<void>((resolve, reject) => {
@@ -423,22 +431,18 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       if (processor.state !== PartitionState.Running) {
         // Fetched before the pause took effect: deliver again once recovered.
         this.pauseInputs([batch.partition]);
-        const first = batch.records[0];
-        if (first)
-          this.consumer!.seek({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: first.offset,
-          });
+        this.deliverAgain(batch);
         return false;
       }
-      await processor.processBatch(
+      const done = await processor.processBatch(
         batch.topic,
         batch.records,
         batch.highWatermark,
         batch.heartbeat,
       );
-      return true;
+      // Left unwritten for a rebalance: fetched again unless the partition goes away.
+      if (!done && processor.state === PartitionState.Running) this.deliverAgain(batch);
+      return done;
     } catch (cause) {
       const error = this.asTokaError(cause, "processing a batch failed");
       if (error.code === TokaErrorCode.ProducerFenced) {
@@ -455,6 +459,13 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       // Thrown so the consumer stops without committing this batch.
       throw error;
     }
+  }
+
+  /** Has the consumer fetch a batch again from its first record. */
+  private deliverAgain(batch: IncomingBatch) {
+    const first = batch.records[0];
+    if (first)
+      this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: first.offset });
   }
 
   private onBatchDone(tp: TopicPartition, lastOffset: string) {

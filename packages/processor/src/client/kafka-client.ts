@@ -110,8 +110,22 @@ export interface ClientProducer {
    */
   sendInTransaction(
     records: readonly OutgoingRecord[],
-    offsets: { readonly groupId: string; readonly offsets: readonly TopicPartitionOffset[] },
+    offsets: TransactionOffsets,
   ): Promise<ProducedBatch[]>;
+}
+
+/** The consumer offsets a transaction commits with its records. */
+export interface TransactionOffsets {
+  readonly groupId: string;
+  /** The input positions after the batch. */
+  readonly offsets: readonly TopicPartitionOffset[];
+  /**
+   * The positions the batch started from, as the group's committed offsets should still
+   * be. A producer that replaces a failed one checks them first: offsets another
+   * instance moved on mean the partition is no longer this one's, and a new producer
+   * would fence its owner.
+   */
+  readonly from?: readonly TopicPartitionOffset[];
 }
 
 export interface IncomingBatch extends TopicPartition {
@@ -121,9 +135,11 @@ export interface IncomingBatch extends TopicPartition {
   /**
    * Keeps the consumer's group membership alive during a long batch (a client may
    * throttle it); without it, a batch longer than the session timeout loses the
-   * partition and its commit.
+   * partition and its commit. Resolves `false` when the group is rebalancing or no
+   * longer knows this member: the batch should then be left unwritten, so that a
+   * partition about to move is not written by two instances.
    */
-  readonly heartbeat?: () => Promise<void>;
+  readonly heartbeat?: () => Promise<boolean>;
 }
 
 /** Callbacks of a consumer. */

@@ -72,6 +72,14 @@ async function withDeliveryTimeout<T>(send: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Heartbeat answers that mean this member's partitions are being, or were, given out again. */
+const MEMBERSHIP_LOST = new Set([
+  "REBALANCE_IN_PROGRESS",
+  "ILLEGAL_GENERATION",
+  "UNKNOWN_MEMBER_ID",
+  "FENCED_INSTANCE_ID",
+]);
+
 /** Retries of the idempotent producer: bounded so a lost cluster surfaces as an error. */
 const PRODUCER_RETRIES = 10;
 
@@ -402,10 +410,14 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
             partition: batch.partition,
             records,
             highWatermark: batch.highWatermark,
-            // kafkajs sends one only when the heartbeat interval has passed. Best effort:
-            // a rebalance it reports is noticed again after the batch (the commit fails,
-            // the consumer rejoins), so it must not abort the batch halfway.
-            heartbeat: () => heartbeat().catch(() => {}),
+            // kafkajs sends one only when the heartbeat interval has passed. A rebalance
+            // it reports is noticed by kafkajs again after the batch, which then rejoins;
+            // other failures (a coordinator moving) are left to its next heartbeat.
+            heartbeat: () =>
+              heartbeat().then(
+                () => true,
+                (error: { type?: string }) => !MEMBERSHIP_LOST.has(error.type ?? ""),
+              ),
           });
           const last = batch.messages.at(-1);
           if (handled && last) resolveOffset(last.offset);

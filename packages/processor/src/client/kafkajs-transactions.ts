@@ -1,6 +1,6 @@
 import { type Admin, type Kafka, Partitioners, type Producer } from "kafkajs";
 import { TokaError, TokaErrorCode } from "../errors.js";
-import type { ClientProducer, ProducedBatch, TopicPartitionOffset } from "./kafka-client.js";
+import type { ClientProducer, ProducedBatch, TransactionOffsets } from "./kafka-client.js";
 import {
   byPartition,
   isPermanent,
@@ -9,12 +9,6 @@ import {
   type SendBatch,
   sendPartition,
 } from "./kafkajs-partition-sends.js";
-
-/** What a transaction commits besides its records. */
-interface TransactionOffsets {
-  readonly groupId: string;
-  readonly offsets: readonly TopicPartitionOffset[];
-}
 
 /**
  * A transactional producer that trusts no blind retry (KIP-98 transactions over kafkajs).
@@ -26,7 +20,11 @@ interface TransactionOffsets {
  * - on any failure the producer is thrown away. A new one with the same transactional
  *   id (InitProducerId) aborts what the old one left open, or first completes a commit
  *   that the coordinator had already accepted; the group's committed offsets then tell
- *   which of the two happened, and only an aborted transaction is sent again.
+ *   which of the two happened, and only an aborted transaction is sent again;
+ * - before that new producer is started, the group's committed offsets must still be
+ *   where the batch started (or where it ends, after a commit that went through): when
+ *   another instance moved them on, the partition is its own, and a new producer here
+ *   would fence it and commit an older position over its work.
  * A producer fenced by a newer one with the same id (another instance owns the
  * partition now) is reported with {@link TokaErrorCode.ProducerFenced}, never re-fenced.
  */
@@ -39,6 +37,8 @@ export function kafkajsTransactionalProducer(
   let admin: Admin | undefined;
   /** A commit was sent and failed, and whether it went through is not known yet. */
   let inDoubt = false;
+  /** A transaction was tried: a producer missing since then was discarded after a failure. */
+  let attempted = false;
   const counts = new PartitionCounts(kafka);
 
   const current = async (): Promise<Producer> => {
@@ -55,21 +55,49 @@ export function kafkajsTransactionalProducer(
     producer = undefined;
     await old?.disconnect().catch(() => {});
   };
-  /** Whether the group's committed offsets already include these (the commit went through). */
-  const committed = async ({ groupId, offsets }: TransactionOffsets): Promise<boolean> => {
-    if (offsets.length === 0) return false;
+  /** The group's committed offset of each input partition of the transaction. */
+  const groupPositions = async ({ groupId, offsets }: TransactionOffsets) => {
     if (!admin) {
       const fresh = kafka.admin();
       await fresh.connect();
       admin = fresh;
     }
-    for (const { topic, partition, offset } of offsets) {
+    const positions = new Map<string, bigint | undefined>();
+    for (const topic of new Set(offsets.map((o) => o.topic))) {
       const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const found = result?.partitions.find((p) => p.partition === partition)?.offset;
-      if (found === undefined || found === "-1" || BigInt(found) < BigInt(offset)) return false;
+      for (const p of result?.partitions ?? []) {
+        positions.set(`${topic}/${p.partition}`, p.offset === "-1" ? undefined : BigInt(p.offset));
+      }
     }
-    return true;
+    return positions;
   };
+  /**
+   * Where the group's offsets stand for a batch whose previous attempt failed: `done`
+   * when they include the batch (its commit went through), `moved` when another
+   * instance committed past where the batch started (it owns the partition now).
+   */
+  const settle = async (offsets: TransactionOffsets): Promise<"done" | "moved" | "open"> => {
+    if (offsets.offsets.length === 0) return "open";
+    const positions = await groupPositions(offsets);
+    const at = (o: { topic: string; partition: number }) =>
+      positions.get(`${o.topic}/${o.partition}`);
+    const done = offsets.offsets.every((o) => {
+      const committed = at(o);
+      return committed !== undefined && committed >= BigInt(o.offset);
+    });
+    if (done) return "done";
+    const moved = (offsets.from ?? []).some((o) => {
+      const committed = at(o);
+      return committed !== undefined && committed > BigInt(o.offset);
+    });
+    return moved ? "moved" : "open";
+  };
+  const fencedError = (cause: unknown) =>
+    new TokaError(
+      TokaErrorCode.ProducerFenced,
+      `the transactional producer "${transactionalId}" was fenced by a newer one: another instance owns the partition now`,
+      { cause },
+    );
 
   const attempt = async (
     partitions: readonly PartitionRecords[],
@@ -111,14 +139,33 @@ export function kafkajsTransactionalProducer(
         ),
       ),
     async sendInTransaction(records, offsets) {
-      // A commit of an earlier call whose outcome was not known: the caller redoes the
-      // same batch, so a commit that went through means this one is done.
-      if (inDoubt) {
+      if (!producer && attempted) {
+        // The previous attempt failed and its producer was thrown away. Before a new
+        // one (InitProducerId) fences whoever uses this transactional id now: a partition
+        // that moved meanwhile is its new owner's, and a commit whose outcome was unknown
+        // may have gone through, so that this batch is done.
+        const standing = await settle(offsets);
+        if (standing === "done" && inDoubt) {
+          inDoubt = false;
+          return [];
+        }
+        // Past the batch without this producer's commit, or past its start: another's.
+        if (standing !== "open") {
+          throw fencedError(
+            new Error(
+              `group ${offsets.groupId} committed offsets of ${offsets.offsets.map((o) => `${o.topic}/${o.partition}`).join(", ")} that this producer did not: another instance processed the batch`,
+            ),
+          );
+        }
         await current();
-        const done = await committed(offsets);
+        // InitProducerId completes a commit the coordinator had accepted.
+        if (inDoubt && (await settle(offsets)) === "done") {
+          inDoubt = false;
+          return [];
+        }
         inDoubt = false;
-        if (done) return [];
       }
+      attempted = true;
       const partitions = await byPartition(records, counts);
       const phase = { committing: false };
       let failure: unknown;
@@ -128,25 +175,9 @@ export function kafkajsTransactionalProducer(
         failure = error;
       }
       await discard();
-      if (fenced(failure)) {
-        throw new TokaError(
-          TokaErrorCode.ProducerFenced,
-          `the transactional producer "${transactionalId}" was fenced by a newer one: another instance owns the partition now`,
-          { cause: failure },
-        );
-      }
-      // Only a commit that was sent can have gone through; a new producer settles it.
-      if (phase.committing) {
-        inDoubt = true;
-        try {
-          await current();
-          const done = await committed(offsets);
-          inDoubt = false;
-          if (done) return [];
-        } catch {
-          // Settled at the next call, before anything is sent again.
-        }
-      }
+      if (fenced(failure)) throw fencedError(failure);
+      // Only a commit that was sent can have gone through: settled at the next call.
+      inDoubt = phase.committing;
       // One attempt per call: the caller waits and keeps its group membership alive
       // between attempts, so a new producer is never started for a partition that moved.
       throw new TokaError(

@@ -1,0 +1,162 @@
+import type { Kafka, Producer } from "kafkajs";
+import { expect, test } from "vitest";
+import { kafkajsTransactionalProducer } from "../src/client/kafkajs-transactions.js";
+import { TokaErrorCode } from "../src/index.js";
+
+/**
+ * A transaction coordinator and group coordinator as the transactional producer sees
+ * them through kafkajs: producers (each `connect` is an InitProducerId that fences the
+ * ones before), transactions that can be made to fail at a step, and the group's
+ * committed offset of input partition 0.
+ */
+class FakeCoordinators {
+  /** The group's committed offset of `in/0`; undefined when none. */
+  committed: bigint | undefined = 10n;
+  /** InitProducerIds so far: each one fences the producers before it. */
+  initProducerIds = 0;
+  /** The next transaction fails at this step. */
+  failAt: "send" | "commit" | undefined;
+  /** Whether a failing commit still went through at the coordinator. */
+  commitLands = false;
+  /** Runs at the next InitProducerId (the coordinator completing a prepared commit). */
+  onInit: (() => void) | undefined;
+
+  readonly kafka = {
+    admin: () => ({
+      connect: async () => {},
+      disconnect: async () => {},
+      fetchOffsets: async () => [
+        {
+          topic: "in",
+          partitions: [
+            { partition: 0, offset: this.committed === undefined ? "-1" : String(this.committed) },
+          ],
+        },
+      ],
+    }),
+  } as unknown as Kafka;
+
+  newProducer = (): Producer => {
+    let offsets: bigint | undefined;
+    return {
+      connect: async () => {
+        this.initProducerIds += 1;
+        this.onInit?.();
+        this.onInit = undefined;
+      },
+      disconnect: async () => {},
+      transaction: async () => ({
+        sendBatch: async () => {
+          if (this.failAt === "send") {
+            this.failAt = undefined;
+            throw Object.assign(new Error("connection lost"), { retriable: true });
+          }
+          return [{ topicName: "out", partition: 0, errorCode: 0, baseOffset: "0" }];
+        },
+        sendOffsets: async ({ topics }: { topics: { partitions: { offset: string }[] }[] }) => {
+          offsets = BigInt(topics[0]!.partitions[0]!.offset);
+        },
+        commit: async () => {
+          if (this.failAt === "commit") {
+            this.failAt = undefined;
+            if (this.commitLands) this.committed = offsets;
+            throw Object.assign(new Error("request timed out"), { retriable: true });
+          }
+          this.committed = offsets;
+        },
+      }),
+    } as unknown as Producer;
+  };
+}
+
+const records = [{ topic: "out", partition: 0, key: "k", value: null, headers: {} }];
+/** A batch of input offsets 10 to 14: the group's offset goes from 10 to 15. */
+const batch = {
+  groupId: "g",
+  offsets: [{ topic: "in", partition: 0, offset: "15" }],
+  from: [{ topic: "in", partition: 0, offset: "10" }],
+};
+
+async function started(coordinators: FakeCoordinators) {
+  const producer = kafkajsTransactionalProducer(
+    coordinators.kafka,
+    "g-0",
+    coordinators.newProducer,
+  );
+  await producer.connect();
+  return producer;
+}
+
+test("a failed send is redone by a new producer when the group's offsets are still the batch's start", async () => {
+  const coordinators = new FakeCoordinators();
+  const producer = await started(coordinators);
+  coordinators.failAt = "send";
+  await expect(producer.sendInTransaction(records, batch)).rejects.toMatchObject({
+    code: TokaErrorCode.ProduceFailed,
+    retriable: true,
+  });
+  await producer.sendInTransaction(records, batch);
+  expect(coordinators.initProducerIds).toBe(2);
+  expect(coordinators.committed).toBe(15n);
+});
+
+test("after a failed attempt, offsets another instance moved on fence this producer without starting a new one", async () => {
+  const coordinators = new FakeCoordinators();
+  const producer = await started(coordinators);
+  coordinators.failAt = "send";
+  await expect(producer.sendInTransaction(records, batch)).rejects.toThrow();
+  // Meanwhile the partition's new owner processed input 10 to 12.
+  coordinators.committed = 13n;
+  await expect(producer.sendInTransaction(records, batch)).rejects.toMatchObject({
+    code: TokaErrorCode.ProducerFenced,
+  });
+  // A new producer here would have fenced the owner and committed 15 over its 13.
+  expect(coordinators.initProducerIds).toBe(1);
+  expect(coordinators.committed).toBe(13n);
+});
+
+test("offsets at the batch's end that this producer did not commit are another instance's", async () => {
+  const coordinators = new FakeCoordinators();
+  const producer = await started(coordinators);
+  coordinators.failAt = "send";
+  await expect(producer.sendInTransaction(records, batch)).rejects.toThrow();
+  coordinators.committed = 15n;
+  await expect(producer.sendInTransaction(records, batch)).rejects.toMatchObject({
+    code: TokaErrorCode.ProducerFenced,
+  });
+  expect(coordinators.initProducerIds).toBe(1);
+});
+
+test("a commit whose answer was lost but which went through is not sent again", async () => {
+  const coordinators = new FakeCoordinators();
+  const producer = await started(coordinators);
+  coordinators.failAt = "commit";
+  coordinators.commitLands = true;
+  await expect(producer.sendInTransaction(records, batch)).rejects.toThrow();
+  expect(await producer.sendInTransaction(records, batch)).toEqual([]);
+  expect(coordinators.initProducerIds).toBe(1);
+});
+
+test("a prepared commit that the new producer's InitProducerId completes is not sent again", async () => {
+  const coordinators = new FakeCoordinators();
+  const producer = await started(coordinators);
+  coordinators.failAt = "commit";
+  await expect(producer.sendInTransaction(records, batch)).rejects.toThrow();
+  coordinators.onInit = () => {
+    coordinators.committed = 15n;
+  };
+  expect(await producer.sendInTransaction(records, batch)).toEqual([]);
+  expect(coordinators.initProducerIds).toBe(2);
+});
+
+test("an aborted commit is sent again by the new producer", async () => {
+  const coordinators = new FakeCoordinators();
+  const producer = await started(coordinators);
+  coordinators.failAt = "commit";
+  await expect(producer.sendInTransaction(records, batch)).rejects.toThrow();
+  expect(coordinators.committed).toBe(10n);
+  const produced = await producer.sendInTransaction(records, batch);
+  expect(produced).toHaveLength(1);
+  expect(coordinators.committed).toBe(15n);
+  expect(coordinators.initProducerIds).toBe(2);
+});
