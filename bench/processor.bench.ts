@@ -7,6 +7,7 @@
 //   tsx bench/processor.bench.ts [--messages 1000000] [--keys 100000] [--rate 5000] [--seconds 10]
 //                                [--heap-mb 256] [--batch-bytes 1048576] [--concurrency 8]
 //                                [--modes raw,at-least-once,...] [--rounds 1] [--value-bytes 0]
+//                                [--cpu-prof-dir DIR]
 // --seconds 0 skips the latency phase. With --rounds N the throughput phase runs the
 // pipelines N times in turn over the same backlog and reports each pipeline's median
 // throughput, the median of its per-round ratios and its highest RSS: the machine may
@@ -41,6 +42,9 @@ const { values: args } = parseArgs({
     // processor's default.
     concurrency: { type: "string" },
     rounds: { type: "string", default: "1" },
+    // Writes a V8 CPU profile of each pipeline process into this directory (open it in
+    // Chrome's DevTools): where a pipeline's time goes.
+    "cpu-prof-dir": { type: "string" },
   },
 });
 const messages = Number(args.messages);
@@ -107,10 +111,14 @@ interface Result {
 /** Starts a pipeline process; resolves `ready` when it is consuming and `result` at the end. */
 function pipeline(mode: string, input: string, expected: number, round = 0) {
   const heap = args["heap-mb"] ? [`--max-old-space-size=${args["heap-mb"]}`] : [];
+  const profile = args["cpu-prof-dir"]
+    ? ["--cpu-prof", `--cpu-prof-dir=${args["cpu-prof-dir"]}`]
+    : [];
   const child = spawn(
     process.execPath,
     [
       ...heap,
+      ...profile,
       "--import",
       "tsx",
       fileURLToPath(new URL("./processor-pipeline.ts", import.meta.url)),

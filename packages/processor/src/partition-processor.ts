@@ -14,7 +14,7 @@ import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { PartitionState, type ProcessorEvents } from "./events.js";
 import type { AnyContext, Callback, GroupGraph } from "./group-graph.js";
 import type { ResolvedProcessorOptions } from "./options.js";
-import { invalidKey, keyText, warnInvalidTableKey } from "./record-key.js";
+import { invalidKey, keyText } from "./record-key.js";
 import { isRetriable } from "./retry.js";
 import {
   addToOffset,
@@ -23,10 +23,10 @@ import {
   decodeTableEntry,
   encodeTableEntry,
   type KeyDedup,
-  parseDedup,
   type TableEntry,
 } from "./table-entry.js";
 import { TableReplica } from "./table-replica.js";
+import { restoreTable } from "./table-restore.js";
 import { inBatchSpan } from "./telemetry.js";
 import { ID_HEADER } from "./topic-names.js";
 import { inMessageSpan, withTraceContext } from "./trace-context.js";
@@ -93,13 +93,15 @@ export class PartitionProcessor {
   private recoveryStart = Date.now();
   private recoveryTarget = "0";
   /**
-   * Whether {@link beginRecovery} set the target. Table batches fetched before (the
-   * consumer reads a new partition's tables as soon as the group is joined) are dropped:
-   * against the initial target of 0 a first batch would end recovery early, and the seek
-   * that precedes `beginRecovery` reads them again.
+   * Whether {@link beginRecovery} set the targets. Joined tables' batches fetched before
+   * (the consumer reads a new partition's tables as soon as the group is joined) are
+   * dropped: against the initial target of 0 a first batch would end recovery early, and
+   * the seek that precedes `beginRecovery` reads them again.
    */
   private recoveryBegun = false;
   private recoveredRecords = 0;
+  /** Stops a table restore when the partition is closed. */
+  private readonly restoring = new AbortController();
   private readonly handlers = new Map<string, Handler>();
   private readonly group: string;
   private readonly exactlyOnce: boolean;
@@ -217,71 +219,68 @@ export class PartitionProcessor {
     if (read === undefined || compareOffsets(next, read) > 0) this.readPositions.set(topic, next);
   }
 
-  /** Like {@link noteTableProgress}, for a joined table. */
+  /**
+   * Told after every handled batch of a joined table (also ones with only transaction
+   * markers): its recovery ends once the target offset is passed.
+   */
   noteJoinProgress(table: string, lastOffset: string): boolean {
     if (!this.recoveryBegun) return false;
     this.replicas.get(table)?.noteProgress(lastOffset);
     return this.maybeRecovered();
   }
 
-  /** Applies table records read during recovery to storage, in one atomic write. */
-  recoverBatch(records: readonly IncomingRecord[]): Promise<void> {
-    return this.serialize(async () => {
-      if (this.state !== PartitionState.Recovering || !this.storage || !this.recoveryBegun) return;
-      const puts = new Map<string, Uint8Array>();
-      const deletes = new Set<string>();
-      let next = this.tableOffset;
-      for (const record of records) {
-        // Records before the checkpoint were fetched before the seek took effect.
-        if (compareOffsets(record.offset, this.tableOffset) < 0) continue;
-        const key = keyText(record.key);
-        if (key === undefined) {
-          warnInvalidTableKey(this.host.options.logger, record, this.group);
-        } else {
-          const dedup = this.exactlyOnce ? parseDedup(record.headers[DEDUP_HEADER]) : undefined;
-          if (record.value === null && !dedup) {
-            puts.delete(key);
-            deletes.add(key);
-          } else {
-            deletes.delete(key);
-            puts.set(key, encodeTableEntry({ value: record.value ?? undefined, dedup }));
-          }
-        }
-        next = addToOffset(record.offset, 1);
-        this.recoveredRecords += 1;
-      }
-      if (next === this.tableOffset) return;
-      await this.write({
-        puts,
-        deletes,
-        tableOffset: next,
-        inputOffsets: this.currentInputOffsets(),
-      });
-      this.tableOffset = next;
-      this.host.emit("partition.recovering", {
-        partition: this.partition,
-        recovered: this.recoveredRecords,
-        total:
-          this.recoveredRecords + Math.max(0, Number(BigInt(this.recoveryTarget) - BigInt(next))),
-      });
-    });
-  }
-
   /**
-   * Told after every handled table batch (also ones with only transaction markers, which
-   * never reach `recoverBatch`): recovery ends once the target offset is passed.
+   * Restores the partition's table from the checkpoint up to the recovery target through
+   * toka's log reader (see `table-restore.ts`), one atomic write per chunk with the table
+   * offset after it; true once the partition is recovered (its joined tables too). A
+   * restore stopped by {@link close} resolves false.
    */
-  noteTableProgress(lastOffset: string): boolean {
-    if (this.state !== PartitionState.Recovering || !this.recoveryBegun) return false;
-    const next = addToOffset(lastOffset, 1);
-    if (
-      compareOffsets(next, this.tableOffset) > 0 &&
-      compareOffsets(next, this.recoveryTarget) >= 0
-    ) {
-      // Only markers lie between what storage has and the target: nothing to apply.
-      this.tableOffset = next;
+  async restoreTable(): Promise<boolean> {
+    const storage = this.storage;
+    if (!storage || this.state !== PartitionState.Recovering || !this.recoveryBegun)
+      return this.maybeRecovered();
+    try {
+      await restoreTable({
+        client: this.host.options.client,
+        topic: this.host.graph.tableTopic,
+        partition: this.partition,
+        from: this.tableOffset,
+        to: this.recoveryTarget,
+        exactlyOnce: this.exactlyOnce,
+        group: this.group,
+        logger: this.host.options.logger,
+        signal: this.restoring.signal,
+        write: (chunk) =>
+          this.serialize(async () => {
+            if (this.state !== PartitionState.Recovering) return;
+            await this.write({
+              puts: chunk.puts,
+              deletes: chunk.deletes,
+              tableOffset: chunk.nextOffset,
+              inputOffsets: this.currentInputOffsets(),
+            });
+            this.tableOffset = chunk.nextOffset;
+            this.recoveredRecords += chunk.records;
+            this.host.emit("partition.recovering", {
+              partition: this.partition,
+              recovered: this.recoveredRecords,
+              total:
+                this.recoveredRecords +
+                Math.max(0, Number(BigInt(this.recoveryTarget) - BigInt(chunk.nextOffset))),
+            });
+          }),
+      });
+    } catch (cause) {
+      if (this.restoring.signal.aborted) return false;
+      throw isTokaError(cause)
+        ? cause
+        : this.error(TokaErrorCode.KafkaFailed, "restoring the table partition failed", {
+            cause,
+            topic: this.host.graph.tableTopic,
+            offset: this.tableOffset,
+          });
     }
-    return this.maybeRecovered();
+    return this.serialize(async () => this.maybeRecovered());
   }
 
   private maybeRecovered(): boolean {
@@ -382,6 +381,7 @@ export class PartitionProcessor {
   /** Waits for the in-flight batch and its commit, then closes storage. */
   close(): Promise<void> {
     this.state = PartitionState.Closing;
+    this.restoring.abort(new Error("the partition was closed"));
     clearTimeout(this.commitRetry);
     this.commitRetry = undefined;
     return this.serialize(async () => {

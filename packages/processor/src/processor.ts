@@ -274,7 +274,6 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     const consumer = this.consumer;
     await retrying(() => consumer.connect(), THROUGH_FAILOVER);
     this.subscribed.push(...this.inputTopics());
-    if (this.graph.persist) this.subscribed.push(this.graph.tableTopic);
     this.subscribed.push(...this.graph.joins.keys());
     await retrying(() => consumer.subscribe(this.subscribed), THROUGH_FAILOVER);
     // Armed before run(): the first assignment may be applied before run() returns
@@ -300,9 +299,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     this.pauseInputs(
       [...assigned].filter((p) => this.partitions.get(p)?.state !== PartitionState.Running),
     );
-    // And the tables of partitions new to this instance, until the set-up has sought them
-    // to the local checkpoints and knows how far recovery must read.
-    this.pauseTables([...assigned].filter((p) => !this.partitions.has(p)));
+    // And the joined tables of partitions new to this instance, until the set-up has
+    // sought them to the local checkpoints and knows how far recovery must read.
+    this.pauseJoinedTables([...assigned].filter((p) => !this.partitions.has(p)));
     this.assignmentWork = this.assignmentWork
       .then(() => this.applyAssignment(assigned))
       .catch((error) =>
@@ -360,14 +359,6 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     for (const processor of added) {
       const { partition } = processor;
       const tables: TopicPartition[] = [];
-      if (this.graph.persist) {
-        tables.push({ topic: this.graph.tableTopic, partition });
-        this.consumer!.seek({
-          topic: this.graph.tableTopic,
-          partition,
-          offset: processor.tableOffset,
-        });
-      }
       // Joined tables are followed for as long as the partition is owned.
       for (const [table, replica] of processor.replicas) {
         tables.push({ topic: table, partition });
@@ -377,16 +368,34 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         [...joined].map(([table, marks]) => [table, marks.get(partition) ?? "0"]),
       );
       const recovered = processor.beginRecovery(own.get(partition) ?? "0", joinTargets);
-      // The own table is read only while recovering; joined tables always.
-      this.consumer!.resume(tables.filter((t) => t.topic !== this.graph.tableTopic || !recovered));
+      this.consumer!.resume(tables);
       if (recovered) await this.activate(processor);
+      // The own table is restored by toka's reader, beside the group consumer; partitions
+      // restore at the same time.
+      else if (this.graph.persist) void this.restore(processor);
     }
   }
 
-  /** A recovered partition: stop reading its table, position and resume its inputs. */
+  private async restore(processor: PartitionProcessor) {
+    try {
+      if (!(await processor.restoreTable())) return;
+    } catch (error) {
+      if (this.partitions.get(processor.partition) !== processor || this.isStopping()) return;
+      await this.fail(this.asTokaError(error, "restoring a table partition failed"));
+      return;
+    }
+    this.assignmentWork = this.assignmentWork
+      .then(() => this.activate(processor))
+      .catch((error) =>
+        this.fail(this.asTokaError(error, "resuming a recovered partition failed")),
+      );
+  }
+
+  /** A recovered partition: position and resume its inputs. */
   private async activate(processor: PartitionProcessor) {
     const { partition } = processor;
-    if (this.graph.persist) this.consumer!.pause([{ topic: this.graph.tableTopic, partition }]);
+    // Closed (revoked) while its recovery finished.
+    if (this.partitions.get(partition) !== processor) return;
     const checkpointed = processor.checkpointedInputs();
     for (const topic of this.inputTopics()) {
       const committed = (
@@ -420,10 +429,6 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     const processor = this.partitions.get(batch.partition);
     if (!processor || this.isStopping()) return false;
     try {
-      if (batch.topic === this.graph.tableTopic) {
-        await processor.recoverBatch(batch.records);
-        return true;
-      }
       if (this.graph.joins.has(batch.topic)) {
         await processor.applyJoinBatch(batch.topic, batch.records);
         return true;
@@ -472,8 +477,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     const processor = this.partitions.get(tp.partition);
     if (!processor) return;
     let recovered = false;
-    if (tp.topic === this.graph.tableTopic) recovered = processor.noteTableProgress(lastOffset);
-    else if (this.graph.joins.has(tp.topic))
+    if (this.graph.joins.has(tp.topic))
       recovered = processor.noteJoinProgress(tp.topic, lastOffset);
     else processor.noteInputEnd(tp.topic, lastOffset);
     if (recovered) {
@@ -485,9 +489,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     }
   }
 
-  private pauseTables(partitions: readonly number[]) {
+  private pauseJoinedTables(partitions: readonly number[]) {
     const tables = [...this.graph.joins.keys()];
-    if (this.graph.persist) tables.push(this.graph.tableTopic);
     if (!this.consumer || partitions.length === 0 || tables.length === 0) return;
     this.consumer.pause(
       tables.flatMap((topic) => partitions.map((partition) => ({ topic, partition }))),
