@@ -98,7 +98,10 @@ async function depositsUnderCrashes(guarantee: Guarantee, seed: number) {
     const dedup = headers["toka-dedup"];
     if (dedup) duplicatesCounted += JSON.parse(dedup).duplicates;
   }
-  const wrong = [...expected].filter(([key, sum]) => balances.get(key) !== sum);
+  // Each wrong balance as [key, expected, found], the evidence a failure prints.
+  const wrong = [...expected]
+    .filter(([key, sum]) => balances.get(key) !== sum)
+    .map(([key, sum]) => [key, sum, balances.get(key)] as const);
   return {
     expected,
     balances,

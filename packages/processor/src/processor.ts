@@ -90,6 +90,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     logProcessorEvents(this.events, this.options.logger, graph.name);
   }
 
+  /**
+   * Partitions kept over a rebalance, held back until {@link partitionsBehindGroup} has
+   * checked that nobody else wrote them meanwhile.
+   */
+  private readonly checking = new Set<number>();
+
   /** Unregisters the lag gauge; set while started. */
   private stopObservingLag: (() => void) | undefined;
 
@@ -295,10 +301,10 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   private onAssignment(assignment: readonly TopicPartition[]) {
     const assigned = new Set(assignment.map((tp) => tp.partition));
     // Hold back inputs at once: kafkajs fetches as soon as it joined, before the async
-    // set-up below has opened storage and recovered the table.
-    this.pauseInputs(
-      [...assigned].filter((p) => this.partitions.get(p)?.state !== PartitionState.Running),
-    );
+    // set-up below has opened storage and recovered the table, or has checked that a
+    // partition kept over the rebalance was not written by another instance meanwhile.
+    for (const p of assigned) if (this.partitions.has(p)) this.checking.add(p);
+    this.pauseInputs([...assigned]);
     // And the joined tables of partitions new to this instance, until the set-up has
     // sought them to the local checkpoints and knows how far recovery must read.
     this.pauseJoinedTables([...assigned].filter((p) => !this.partitions.has(p)));
@@ -311,8 +317,25 @@ export class Processor<G extends GroupGraph = GroupGraph> {
 
   private async applyAssignment(assigned: Set<number>) {
     if (this.isStopping()) return;
+    const behind = await this.partitionsBehindGroup(assigned);
+    const unchanged = [...this.partitions.values()].filter(
+      (p) => assigned.has(p.partition) && !behind.has(p.partition),
+    );
+    // Checked: partitions behind are restored below and held back by their state.
+    this.checking.clear();
+    this.consumer!.resume(
+      unchanged
+        .filter((p) => p.state === PartitionState.Running)
+        .flatMap((p) => this.inputTopics().map((topic) => ({ topic, partition: p.partition }))),
+    );
     for (const [partition, processor] of this.partitions) {
-      if (assigned.has(partition)) continue;
+      if (assigned.has(partition) && !behind.has(partition)) continue;
+      if (behind.has(partition)) {
+        this.options.logger.warn(
+          "the group's offsets of a partition kept over a rebalance moved past this instance's position (another instance, or a commit whose outcome was unknown, wrote it meanwhile); restoring its table again",
+          { group: this.group, partition },
+        );
+      }
       await processor.close();
       this.partitions.delete(partition);
       await this.transactional.get(partition)?.disconnect();
@@ -391,6 +414,35 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       );
   }
 
+  /**
+   * Running partitions this instance keeps over a rebalance whose group offsets are past
+   * its own input positions: someone wrote them while this instance was not the owner
+   * (it lost its membership and got them back), or a transaction whose outcome it did
+   * not know committed. Its local table is then behind the table topic and must be
+   * restored again before anything more is processed. (This instance's own commits never
+   * pass its positions: they are made from them.)
+   */
+  private async partitionsBehindGroup(assigned: ReadonlySet<number>): Promise<Set<number>> {
+    const kept = [...this.partitions.values()].filter(
+      (p) => assigned.has(p.partition) && p.state === PartitionState.Running,
+    );
+    const behind = new Set<number>();
+    if (kept.length === 0) return behind;
+    for (const topic of this.inputTopics()) {
+      const committed = await retrying(
+        () => this.admin!.committedOffsets(this.group, topic),
+        THROUGH_FAILOVER,
+      );
+      for (const processor of kept) {
+        const group = committed.get(processor.partition);
+        const local = processor.inputOffsets.get(topic);
+        if (group !== undefined && (local === undefined || compareOffsets(group, local) > 0))
+          behind.add(processor.partition);
+      }
+    }
+    return behind;
+  }
+
   /** A recovered partition: position and resume its inputs. */
   private async activate(processor: PartitionProcessor) {
     const { partition } = processor;
@@ -433,8 +485,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         await processor.applyJoinBatch(batch.topic, batch.records);
         return true;
       }
-      if (processor.state !== PartitionState.Running) {
-        // Fetched before the pause took effect: deliver again once recovered.
+      if (processor.state !== PartitionState.Running || this.checking.has(batch.partition)) {
+        // Fetched before the pause took effect: deliver again once recovered or checked.
         this.pauseInputs([batch.partition]);
         this.deliverAgain(batch);
         return false;

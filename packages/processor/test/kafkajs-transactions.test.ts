@@ -160,3 +160,19 @@ test("an aborted commit is sent again by the new producer", async () => {
   expect(coordinators.committed).toBe(15n);
   expect(coordinators.initProducerIds).toBe(2);
 });
+
+test("a commit in doubt that went through, then another batch from the same start: reported behind, not sent", async () => {
+  const coordinators = new FakeCoordinators();
+  const producer = await started(coordinators);
+  coordinators.failAt = "commit";
+  coordinators.commitLands = true;
+  await expect(producer.sendInTransaction(records, batch)).rejects.toThrow();
+  // The batch came back smaller after a rebalance: 10 to 12. Its input 10 to 14 is in
+  // the table already, so the local state it was computed from is behind.
+  const smaller = { ...batch, offsets: [{ topic: "in", partition: 0, offset: "13" }] };
+  await expect(producer.sendInTransaction(records, smaller)).rejects.toMatchObject({
+    code: TokaErrorCode.ProducerFenced,
+  });
+  expect(coordinators.committed).toBe(15n);
+  expect(coordinators.initProducerIds).toBe(1);
+});

@@ -35,8 +35,8 @@ export function kafkajsTransactionalProducer(
 ): ClientProducer {
   let producer: Producer | undefined;
   let admin: Admin | undefined;
-  /** A commit was sent and failed, and whether it went through is not known yet. */
-  let inDoubt = false;
+  /** The batch whose commit was sent and failed: whether it went through is not known yet. */
+  let doubtful: TransactionOffsets | undefined;
   /** A transaction was tried: a producer missing since then was discarded after a failure. */
   let attempted = false;
   const counts = new PartitionCounts(kafka);
@@ -72,26 +72,34 @@ export function kafkajsTransactionalProducer(
     return positions;
   };
   /**
-   * Where the group's offsets stand for a batch whose previous attempt failed: `done`
-   * when they include the batch (its commit went through), `moved` when another
-   * instance committed past where the batch started (it owns the partition now).
+   * Where the group's offsets stand for a batch after a failed attempt: `done` when they
+   * end exactly where the batch whose commit was in doubt ends (that commit went
+   * through, and this is the same batch again), `moved` when anything committed past
+   * where this batch starts (another instance, or an in-doubt commit of another batch:
+   * either way this instance's local state is behind the table).
    */
   const settle = async (offsets: TransactionOffsets): Promise<"done" | "moved" | "open"> => {
     if (offsets.offsets.length === 0) return "open";
     const positions = await groupPositions(offsets);
     const at = (o: { topic: string; partition: number }) =>
       positions.get(`${o.topic}/${o.partition}`);
-    const done = offsets.offsets.every((o) => {
-      const committed = at(o);
-      return committed !== undefined && committed >= BigInt(o.offset);
-    });
-    if (done) return "done";
+    const sameBatch =
+      doubtful !== undefined &&
+      sameOffsets(doubtful.offsets, offsets.offsets) &&
+      sameOffsets(doubtful.from ?? [], offsets.from ?? []);
+    if (sameBatch && offsets.offsets.every((o) => at(o) === BigInt(o.offset))) return "done";
     const moved = (offsets.from ?? []).some((o) => {
       const committed = at(o);
       return committed !== undefined && committed > BigInt(o.offset);
     });
     return moved ? "moved" : "open";
   };
+  const behind = (offsets: TransactionOffsets) =>
+    fencedError(
+      new Error(
+        `group ${offsets.groupId} committed offsets of ${offsets.offsets.map((o) => `${o.topic}/${o.partition}`).join(", ")} past where this batch starts: another instance, or an earlier commit of this one whose outcome was unknown, wrote the partition; its local state must be restored again`,
+      ),
+    );
   const fencedError = (cause: unknown) =>
     new TokaError(
       TokaErrorCode.ProducerFenced,
@@ -144,26 +152,24 @@ export function kafkajsTransactionalProducer(
         // one (InitProducerId) fences whoever uses this transactional id now: a partition
         // that moved meanwhile is its new owner's, and a commit whose outcome was unknown
         // may have gone through, so that this batch is done.
-        const standing = await settle(offsets);
-        if (standing === "done" && inDoubt) {
-          inDoubt = false;
+        const before = await settle(offsets);
+        if (before === "moved") throw behind(offsets);
+        if (before === "open") {
+          await current();
+          // InitProducerId completes a commit the coordinator had accepted.
+          if (doubtful) {
+            const after = await settle(offsets);
+            if (after === "moved") {
+              doubtful = undefined;
+              throw behind(offsets);
+            }
+            if (after === "open") doubtful = undefined;
+          }
+        }
+        if (doubtful) {
+          doubtful = undefined;
           return [];
         }
-        // Past the batch without this producer's commit, or past its start: another's.
-        if (standing !== "open") {
-          throw fencedError(
-            new Error(
-              `group ${offsets.groupId} committed offsets of ${offsets.offsets.map((o) => `${o.topic}/${o.partition}`).join(", ")} that this producer did not: another instance processed the batch`,
-            ),
-          );
-        }
-        await current();
-        // InitProducerId completes a commit the coordinator had accepted.
-        if (inDoubt && (await settle(offsets)) === "done") {
-          inDoubt = false;
-          return [];
-        }
-        inDoubt = false;
       }
       attempted = true;
       const partitions = await byPartition(records, counts);
@@ -177,7 +183,7 @@ export function kafkajsTransactionalProducer(
       await discard();
       if (fenced(failure)) throw fencedError(failure);
       // Only a commit that was sent can have gone through: settled at the next call.
-      inDoubt = phase.committing;
+      doubtful = phase.committing ? offsets : undefined;
       // One attempt per call: the caller waits and keeps its group membership alive
       // between attempts, so a new producer is never started for a partition that moved.
       throw new TokaError(
@@ -187,6 +193,19 @@ export function kafkajsTransactionalProducer(
       );
     },
   };
+}
+
+function sameOffsets(
+  a: readonly { topic: string; partition: number; offset: string }[],
+  b: readonly { topic: string; partition: number; offset: string }[],
+): boolean {
+  return (
+    a.length === b.length &&
+    a.every(
+      (o, i) =>
+        o.topic === b[i]!.topic && o.partition === b[i]!.partition && o.offset === b[i]!.offset,
+    )
+  );
 }
 
 /** Kafka's answer when a newer producer with the same transactional id exists. */
