@@ -74,6 +74,21 @@ export interface ProcessorOptions {
   readonly maxBatchBytes?: number;
   /** Consumer-group session timeout in ms. Default 10 000. */
   readonly sessionTimeoutMs?: number;
+  /**
+   * While a partition's inputs have a backlog, its changed keys wait in a write-back
+   * cache and are written (one table record per key, one local write, then the offset
+   * commit; one transaction with the transactional guarantee) at most this long after
+   * the first change. A batch that reaches the end of its input is written at once.
+   * Longer: fewer table records when keys repeat; more input processed again after a
+   * crash. Default 1 000 ms.
+   */
+  readonly commitIntervalMs?: number;
+  /**
+   * Input bytes a partition applies into its write-back cache before it is written,
+   * whatever the interval: bounds the cache's memory (its keys are at most the messages
+   * of these bytes). Default 1 MiB per partition.
+   */
+  readonly cacheMaxBytes?: number;
   readonly dedup?: DedupWindow;
   readonly logger?: Logger;
   /** Kafka client id. Default `toka-<group>`. */
@@ -92,6 +107,8 @@ export const DEFAULTS = {
   // with 128 KiB and 1.2 GB with 1 MiB.
   maxBatchBytes: 24 * 1024,
   sessionTimeoutMs: 10_000,
+  commitIntervalMs: 1_000,
+  cacheMaxBytes: 1024 * 1024,
   dedupIdsPerKey: 32,
   dedupMaxAgeMs: 24 * 60 * 60 * 1000,
 } as const;
@@ -108,6 +125,8 @@ export interface ResolvedProcessorOptions {
   readonly concurrency: number;
   readonly maxBatchBytes: number;
   readonly sessionTimeoutMs: number;
+  readonly commitIntervalMs: number;
+  readonly cacheMaxBytes: number;
   readonly dedupIdsPerKey: number;
   readonly dedupMaxAgeMs: number;
   readonly logger: Logger;
@@ -127,6 +146,8 @@ const schema = z.object({
   concurrency: positiveInt.max(1024).optional(),
   maxBatchBytes: positiveInt.min(1024).optional(),
   sessionTimeoutMs: positiveInt.min(1000).optional(),
+  commitIntervalMs: z.number().int().min(0).optional(),
+  cacheMaxBytes: z.number().int().min(0).optional(),
   dedup: z
     .object({ idsPerKey: positiveInt.optional(), maxAgeMs: positiveInt.optional() })
     .optional(),
@@ -175,6 +196,8 @@ export function resolveProcessorOptions(
     concurrency: options.concurrency ?? DEFAULTS.concurrency,
     maxBatchBytes: options.maxBatchBytes ?? DEFAULTS.maxBatchBytes,
     sessionTimeoutMs: options.sessionTimeoutMs ?? DEFAULTS.sessionTimeoutMs,
+    commitIntervalMs: options.commitIntervalMs ?? DEFAULTS.commitIntervalMs,
+    cacheMaxBytes: options.cacheMaxBytes ?? DEFAULTS.cacheMaxBytes,
     dedupIdsPerKey: options.dedup?.idsPerKey ?? DEFAULTS.dedupIdsPerKey,
     dedupMaxAgeMs: options.dedup?.maxAgeMs ?? DEFAULTS.dedupMaxAgeMs,
     logger,

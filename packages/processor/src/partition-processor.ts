@@ -30,6 +30,7 @@ import { restoreTable } from "./table-restore.js";
 import { inBatchSpan } from "./telemetry.js";
 import { ID_HEADER } from "./topic-names.js";
 import { inMessageSpan, withTraceContext } from "./trace-context.js";
+import { WriteBackCache } from "./write-back-cache.js";
 
 /** What a partition processor needs from its processor. */
 export interface PartitionHost {
@@ -40,6 +41,8 @@ export interface PartitionHost {
   /** The dead-letter topic's `max.message.bytes`: larger letters are cut to fit. */
   readonly deadLetterMaxBytes: number;
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /** Stops the processor: a failure outside a batch (a timed flush). */
+  fail(error: TokaError): void;
   emit<E extends keyof ProcessorEvents>(event: E, ...args: ProcessorEvents[E]): void;
   lookup(table: string, key: string): Promise<unknown>;
 }
@@ -57,6 +60,12 @@ interface KeyState {
   lastTrace?: Readonly<Record<string, string>> | undefined;
   /** `dedup` as written to the table record's header, reused for local storage. */
   dedupJson?: string;
+}
+
+/** The input positions a write covers: from the last write's to this one's. */
+interface InputRange {
+  readonly from: readonly TopicPartitionOffset[];
+  readonly to: readonly TopicPartitionOffset[];
 }
 
 interface Handler {
@@ -100,6 +109,15 @@ export class PartitionProcessor {
    */
   private recoveryBegun = false;
   private recoveredRecords = 0;
+  /** Changed keys and a transaction's emits, written at the next flush. */
+  private readonly cache: WriteBackCache<KeyState>;
+  /**
+   * Per input topic, the position the last flush wrote (and committed, or will): where a
+   * dropped cache goes back to.
+   */
+  private readonly flushedInputs = new Map<string, string>();
+  /** The timed flush of a cache that no batch flushed. */
+  private flushTimer: NodeJS.Timeout | undefined;
   /** Stops a table restore when the partition is closed. */
   private readonly restoring = new AbortController();
   private readonly handlers = new Map<string, Handler>();
@@ -126,6 +144,10 @@ export class PartitionProcessor {
     const { graph, options } = host;
     this.group = graph.name;
     this.exactlyOnce = options.guarantee !== "at-least-once";
+    this.cache = new WriteBackCache({
+      intervalMs: options.commitIntervalMs,
+      maxBytes: options.cacheMaxBytes,
+    });
     for (const edge of graph.inputs) this.handlers.set(edge.topic, edge);
     for (const [table, storage] of joinStorages)
       this.replicas.set(
@@ -382,6 +404,8 @@ export class PartitionProcessor {
   close(): Promise<void> {
     this.state = PartitionState.Closing;
     this.restoring.abort(new Error("the partition was closed"));
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     clearTimeout(this.commitRetry);
     this.commitRetry = undefined;
     return this.serialize(async () => {
@@ -492,36 +516,30 @@ export class PartitionProcessor {
       for (const r of ctx.records) out.push(r);
     }
 
-    const tableRecords = states ? this.tableRecords(states) : [];
     const nextInput = addToOffset(last.offset, 1);
-    const position = { topic, partition: this.partition, offset: nextInput };
-    const start = { topic, partition: this.partition, offset: from ?? records[0]!.offset };
-    if (!(await heartbeat())) return false;
-    const produced = await this.produce(tableRecords, out, { start, end: position }, heartbeat);
-    if (!produced) return false;
-    await heartbeat();
-    const tableOffset = this.tableOffsetAfter(produced, tableRecords.length);
-
-    if (this.storage) {
-      const puts = new Map<string, Uint8Array>();
-      const deletes = new Set<string>();
-      for (const [key, state] of states) {
-        if (!state.dirty) continue;
-        if (state.encoded === undefined && !state.dedup) deletes.add(key);
-        else
-          puts.set(
-            key,
-            encodeTableEntry({ value: state.encoded, dedup: state.dedup }, state.dedupJson),
-          );
-      }
-      this.inputOffsets.set(topic, nextInput);
-      await this.write({ puts, deletes, tableOffset, inputOffsets: this.currentInputOffsets() });
-    } else {
-      this.inputOffsets.set(topic, nextInput);
+    // Where this topic's inputs stand in what is written: a dropped cache goes back there.
+    if (!this.flushedInputs.has(topic)) this.flushedInputs.set(topic, from ?? records[0]!.offset);
+    if (!(await heartbeat())) return this.dropUnflushed();
+    if (this.host.options.guarantee === "exactly-once-transactional") {
+      // Committed with the flush's table records and offsets, in one transaction.
+      this.cache.records.push(...out);
+    } else if (out.length > 0) {
+      // Out now, before the table records that mark their inputs applied (see produce).
+      if (!(await this.produce([], out, heartbeat))) return this.dropUnflushed();
     }
-    this.tableOffset = tableOffset;
-
-    if (this.host.options.guarantee !== "exactly-once-transactional") this.commitLater(position);
+    for (const [key, state] of states) if (state.dirty) this.cache.set(key, state);
+    this.inputOffsets.set(topic, nextInput);
+    let bytes = 0;
+    for (const r of records) bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0);
+    this.cache.noteInput(bytes);
+    // At the end of the log (a transaction's commit marker may follow the last record):
+    // written at once, so that nothing waits while the input is quiet.
+    const caughtUp = BigInt(highWatermark) - BigInt(nextInput) <= 1n;
+    if (!this.storage || this.cache.isDue(caughtUp)) {
+      if (!(await this.flush(heartbeat))) return this.dropUnflushed();
+    } else {
+      this.flushLater();
+    }
     this.host.emit("batch.processed", {
       topic,
       partition: this.partition,
@@ -532,6 +550,112 @@ export class PartitionProcessor {
       durationMs: Date.now() - started,
     });
     return true;
+  }
+
+  /**
+   * Writes the write-back cache: the changed keys' table records (and, in a
+   * transaction, the batches' emits with the input offsets), then one atomic local
+   * write of the keys with the checkpoint, then the offset commits. False when the
+   * partition is closing or the group rebalances first: nothing of it is committed.
+   */
+  private async flush(heartbeat: () => Promise<boolean>): Promise<boolean> {
+    try {
+      return await this.writeCache(heartbeat);
+    } catch (error) {
+      // Not written, or not all of it: nothing of it may be written later either.
+      this.dropUnflushed();
+      throw error;
+    }
+  }
+
+  private async writeCache(heartbeat: () => Promise<boolean>): Promise<boolean> {
+    const changed = this.cache.changed();
+    const tableRecords = this.tableRecords(changed);
+    const to: TopicPartitionOffset[] = [];
+    const from: TopicPartitionOffset[] = [];
+    for (const [topic, offset] of this.inputOffsets) {
+      const flushed = this.flushedInputs.get(topic);
+      if (flushed === undefined || flushed === offset) continue;
+      to.push({ topic, partition: this.partition, offset });
+      from.push({ topic, partition: this.partition, offset: flushed });
+    }
+    const produced = await this.produce(tableRecords, this.cache.records, heartbeat, {
+      from,
+      to,
+    });
+    if (!produced) return false;
+    await heartbeat();
+    const tableOffset = this.tableOffsetAfter(produced, tableRecords.length);
+    if (this.storage) {
+      const puts = new Map<string, Uint8Array>();
+      const deletes = new Set<string>();
+      for (const [key, state] of changed) {
+        if (state.encoded === undefined && !state.dedup) deletes.add(key);
+        else
+          puts.set(
+            key,
+            encodeTableEntry({ value: state.encoded, dedup: state.dedup }, state.dedupJson),
+          );
+      }
+      await this.write({ puts, deletes, tableOffset, inputOffsets: this.currentInputOffsets() });
+    }
+    this.tableOffset = tableOffset;
+    for (const [topic, offset] of this.inputOffsets) this.flushedInputs.set(topic, offset);
+    this.cache.clear();
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.host.options.guarantee !== "exactly-once-transactional")
+      for (const position of to) this.commitLater(position);
+    return true;
+  }
+
+  /**
+   * Forgets what the write-back cache holds and goes back to the last flush: its inputs
+   * are read again (see {@link unflushedFrom}). What was emitted meanwhile is emitted
+   * again, with the same derived IDs.
+   */
+  private dropUnflushed(): false {
+    this.cache.clear();
+    for (const [topic, offset] of this.flushedInputs) this.inputOffsets.set(topic, offset);
+    return false;
+  }
+
+  /**
+   * Writes the write-back cache now, if the partition still processes and it holds
+   * anything: before a graceful shutdown leaves the group, so that the next owner does
+   * not redo it, and when a backlog stopped short of its log's end (a last batch that
+   * ended before an aborted transaction's records).
+   */
+  flushNow(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    return this.serialize(async () => {
+      if (this.state !== PartitionState.Running || this.cache.isEmpty()) return;
+      if (!(await this.flush(async () => true))) this.dropUnflushed();
+    });
+  }
+
+  /** Flushes after the commit interval unless a batch does it first. */
+  private flushLater() {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flushNow().catch((error) =>
+        this.host.fail(
+          isTokaError(error)
+            ? error
+            : this.error(TokaErrorCode.ProduceFailed, "writing the write-back cache failed", {
+                cause: error,
+              }),
+        ),
+      );
+    }, this.host.options.commitIntervalMs);
+    this.flushTimer.unref();
+  }
+
+  /** Per input topic, the position to read again from after a batch was left unwritten. */
+  unflushedFrom(): ReadonlyMap<string, string> {
+    return this.inputOffsets;
   }
 
   /** The batch's keys in every joined table: one storage read per table. */
@@ -591,7 +715,13 @@ export class PartitionProcessor {
   private async readKeys(keys: readonly string[]): Promise<Map<string, KeyState>> {
     const states = new Map<string, KeyState>();
     if (!this.storage) return states;
-    const unique = [...new Set(keys)];
+    // Keys changed since the last flush are read from the write-back cache.
+    const unique: string[] = [];
+    for (const key of new Set(keys)) {
+      const cached = this.cache.get(key);
+      if (cached) states.set(key, cached);
+      else unique.push(key);
+    }
     let stored: (Uint8Array | undefined)[];
     try {
       stored = await this.storage.getMany(unique);
@@ -754,7 +884,7 @@ export class PartitionProcessor {
   }
 
   /** One table record per changed key: the last value wins (the table is compacted). */
-  private tableRecords(states: Map<string, KeyState>): OutgoingRecord[] {
+  private tableRecords(states: ReadonlyMap<string, KeyState>): OutgoingRecord[] {
     const codec = this.host.graph.persist!;
     const table = this.host.graph.tableTopic;
     const records: OutgoingRecord[] = [];
@@ -794,22 +924,26 @@ export class PartitionProcessor {
    * `undefined` when the partition is closed or the group rebalances first.
    */
   private async produce(
-    tableRecords: OutgoingRecord[],
-    others: OutgoingRecord[],
-    input: { start: TopicPartitionOffset; end: TopicPartitionOffset },
+    tableRecords: readonly OutgoingRecord[],
+    others: readonly OutgoingRecord[],
     heartbeat: () => Promise<boolean>,
+    inputs: InputRange = { from: [], to: [] },
   ): Promise<ProducedBatch[] | undefined> {
-    const position = input.end;
+    const position = inputs.to[0];
     for (let backoffMs = 500; ; backoffMs = Math.min(backoffMs * 2, MAX_REDO_BACKOFF_MS)) {
       try {
-        return await this.produceOnce(tableRecords, others, input);
+        return await this.produceOnce(tableRecords, others, inputs);
       } catch (cause) {
         const error = this.error(
           isTokaError(cause) && cause.code === TokaErrorCode.ProducerFenced
             ? TokaErrorCode.ProducerFenced
             : TokaErrorCode.ProduceFailed,
           "producing the batch's table updates and emits failed",
-          { cause, topic: position.topic, offset: position.offset, retriable: isRetriable(cause) },
+          {
+            cause,
+            ...(position ? { topic: position.topic, offset: position.offset } : {}),
+            retriable: isRetriable(cause),
+          },
         );
         if (!error.retriable) throw error;
         // Redoing the batch's writes is safe under every guarantee: table records are the
@@ -817,9 +951,9 @@ export class PartitionProcessor {
         // was aborted before it is sent again.
         this.host.options.logger.warn("producing a batch failed; sending it again", {
           group: this.group,
-          topic: position.topic,
+          topic: position?.topic,
           partition: this.partition,
-          offset: position.offset,
+          offset: position?.offset,
           backoffMs,
           error,
         });
@@ -832,16 +966,16 @@ export class PartitionProcessor {
   }
 
   private async produceOnce(
-    tableRecords: OutgoingRecord[],
-    others: OutgoingRecord[],
-    input: { start: TopicPartitionOffset; end: TopicPartitionOffset },
+    tableRecords: readonly OutgoingRecord[],
+    others: readonly OutgoingRecord[],
+    inputs: InputRange,
   ): Promise<ProducedBatch[]> {
     const { producer, options } = this.host;
     if (options.guarantee === "exactly-once-transactional") {
       return producer.sendInTransaction([...tableRecords, ...others], {
         groupId: this.group,
-        offsets: [input.end],
-        from: [input.start],
+        offsets: inputs.to,
+        from: inputs.from,
       });
     }
     if (options.guarantee === "exactly-once" && tableRecords.length > 0 && others.length > 0) {

@@ -169,7 +169,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       return this.waitFor(ProcessorStatus.Closed).catch(() => {});
     await this.pending?.catch(() => {});
     this.setStatus(ProcessorStatus.Closing);
-    await this.shutdown();
+    await this.shutdown({ flush: true });
     this.setStatus(ProcessorStatus.Closed);
   }
 
@@ -497,8 +497,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         batch.highWatermark,
         batch.heartbeat,
       );
-      // Left unwritten for a rebalance: fetched again unless the partition goes away.
-      if (!done && processor.state === PartitionState.Running) this.deliverAgain(batch);
+      // Left unwritten for a rebalance, with what the write-back cache held: fetched
+      // again from the last flush, unless the partition goes away.
+      if (!done && processor.state === PartitionState.Running) {
+        for (const [topic, offset] of processor.unflushedFrom())
+          this.consumer?.seek({ topic, partition: batch.partition, offset });
+      }
       return done;
     } catch (cause) {
       const error = this.asTokaError(cause, "processing a batch failed");
@@ -573,6 +577,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       producer: producer!,
       deadLetterMaxBytes: this.deadLetterMaxBytes,
       commit: (offsets) => this.consumer!.commit(offsets),
+      fail: (error) => void this.fail(error),
       emit: (event, ...args) => {
         (this.events.emit as (name: string, ...values: unknown[]) => boolean).call(
           this.events,
@@ -623,15 +628,23 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     this.options.logger.error("processor failed", { group: this.group, error });
     this.setStatus(ProcessorStatus.Failed);
     this.events.emit("processor.failed", error);
-    await this.shutdown().catch(() => {});
+    await this.shutdown({ flush: false }).catch(() => {});
   }
 
-  private async shutdown() {
+  /**
+   * Leaves the group and closes everything. `flush` (a graceful close) first writes the
+   * write-back caches; a failed processor writes nothing more.
+   */
+  private async shutdown({ flush }: { flush: boolean }) {
     this.stopObservingLag?.();
     this.stopObservingLag = undefined;
     // Batches do not wait for their offset commits: those must reach the group before
     // this member leaves it, or the next owner would process the batches again.
-    for (const processor of this.partitions.values()) await processor.settle().catch(() => {});
+    // The write-back caches are written first, while this member still owns the partitions.
+    for (const processor of this.partitions.values()) {
+      if (flush) await processor.flushNow().catch(() => {});
+      await processor.settle().catch(() => {});
+    }
     // Leaving the group waits for the in-flight batches; then storage can close.
     await this.consumer?.disconnect().catch(() => {});
     await this.assignmentWork.catch(() => {});

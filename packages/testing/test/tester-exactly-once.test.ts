@@ -159,7 +159,7 @@ describe("exactly-once on the tester", () => {
     expect(duplicates).toEqual([sums[1]?.id]);
   });
 
-  test("a partly written batch whose produce failed retriably is written again in place; downstream drops the re-emit", async () => {
+  test("a table write that failed retriably is written again in place; the batch's emit is not sent again", async () => {
     const t = tester();
     setup(t, 1);
     const graph = summer();
@@ -174,16 +174,16 @@ describe("exactly-once on the tester", () => {
     down.on("message.duplicate", (e) => duplicates.push(e.id));
     await t.emit("amounts", "alice", 1, { codec });
 
-    // A broker failing mid-produce: the emit is written, the table update is not.
+    // A broker failing mid-produce: the emit is written (it goes out first), the table
+    // update is not; only the table update is sent again.
     t.failNextProduce({ topic: "summer-table", partial: true });
     await t.emit("amounts", "alice", 2, { codec });
     expect(first.status).toBe("running");
     const sums = t.messages("sums", codec);
-    expect(sums.map((m) => m.value)).toEqual([1, 3, 3]);
-    expect(sums[2]?.id).toBe(sums[1]?.id);
+    expect(sums.map((m) => m.value)).toEqual([1, 3]);
     expect(await t.tableValue(graph, "alice")).toBe(3);
     expect(await t.tableValue(downstream, "alice")).toBe(2);
-    expect(duplicates).toEqual([sums[1]?.id]);
+    expect(duplicates).toEqual([]);
   });
 
   test("at-least-once applies redelivered inputs again (what exactly-once prevents)", async () => {
