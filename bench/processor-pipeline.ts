@@ -40,6 +40,10 @@ const phase = env("BENCH_PHASE") || "process";
 const DELETED = "__deleted";
 /** Bytes fetched per partition and request; unset: the processor's default. */
 const batchBytes = env("BENCH_BATCH_BYTES") ? Number(env("BENCH_BATCH_BYTES")) : undefined;
+/** The write-back cache's commit interval; unset: the processor's default. */
+const commitIntervalMs = env("BENCH_COMMIT_INTERVAL_MS")
+  ? Number(env("BENCH_COMMIT_INTERVAL_MS"))
+  : undefined;
 /** Partitions processed at the same time; unset: the processor's default. */
 const concurrency = env("BENCH_CONCURRENCY") ? Number(env("BENCH_CONCURRENCY")) : undefined;
 
@@ -187,6 +191,7 @@ async function tokaProcessor(guarantee: Guarantee) {
     guarantee,
     ...(batchBytes === undefined ? {} : { maxBatchBytes: batchBytes }),
     ...(concurrency === undefined ? {} : { concurrency }),
+    ...(commitIntervalMs === undefined ? {} : { commitIntervalMs }),
     storage: levelStorage({ path: stateDir }),
     logger: silentLogger,
   });

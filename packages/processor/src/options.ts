@@ -79,8 +79,11 @@ export interface ProcessorOptions {
    * cache and are written (one table record per key, one local write, then the offset
    * commit; one transaction with the transactional guarantee) at most this long after
    * the first change. A batch that reaches the end of its input is written at once.
-   * Longer: fewer table records when keys repeat; more input processed again after a
-   * crash. Default 1 000 ms.
+   * Longer: fewer table records and transactions when keys repeat; more input processed
+   * again after a crash, and more memory (changes wait longer, and V8 keeps more old
+   * garbage). Default 100 ms (Kafka Streams' exactly-once default): on the processor
+   * benchmark, 1 000 ms raised peak RSS from about 270 MB to 400–460 MB without raising
+   * throughput for 100k keys.
    */
   readonly commitIntervalMs?: number;
   /**
@@ -107,7 +110,7 @@ export const DEFAULTS = {
   // with 128 KiB and 1.2 GB with 1 MiB.
   maxBatchBytes: 24 * 1024,
   sessionTimeoutMs: 10_000,
-  commitIntervalMs: 1_000,
+  commitIntervalMs: 100,
   cacheMaxBytes: 1024 * 1024,
   dedupIdsPerKey: 32,
   dedupMaxAgeMs: 24 * 60 * 60 * 1000,

@@ -522,7 +522,7 @@ export class PartitionProcessor {
     if (!(await heartbeat())) return this.dropUnflushed();
     if (this.host.options.guarantee === "exactly-once-transactional") {
       // Committed with the flush's table records and offsets, in one transaction.
-      this.cache.records.push(...out);
+      for (const r of out) this.cache.records.push(r);
     } else if (out.length > 0) {
       // Out now, before the table records that mark their inputs applied (see produce).
       if (!(await this.produce([], out, heartbeat))) return this.dropUnflushed();
