@@ -195,7 +195,8 @@ async function tokaProcessor(guarantee: Guarantee) {
     storage: levelStorage({ path: stateDir }),
     logger: silentLogger,
   });
-  processor.on("batch.processed", (e) => {
+  // Counted once durable: a batch's effects wait in the write-back cache until a flush.
+  processor.on("partition.flushed", (e) => {
     account(pending.get(e.partition) ?? []);
     pending.delete(e.partition);
   });

@@ -43,6 +43,12 @@ export interface ProcessorEvents {
       durationMs: number;
     },
   ];
+  /**
+   * The write-back cache of a partition was written: its table records produced, its
+   * local state and checkpoint stored, its input offsets committed (or, transactional,
+   * committed with them). Everything `batch.processed` reported before is now durable.
+   */
+  "partition.flushed": [event: { partition: number; tableRecords: number; durationMs: number }];
   "message.skipped": [error: TokaError];
   "message.dead-lettered": [error: TokaError];
   "message.duplicate": [

@@ -569,6 +569,7 @@ export class PartitionProcessor {
   }
 
   private async writeCache(heartbeat: () => Promise<boolean>): Promise<boolean> {
+    const started = Date.now();
     const changed = this.cache.changed();
     const tableRecords = this.tableRecords(changed);
     const to: TopicPartitionOffset[] = [];
@@ -606,6 +607,11 @@ export class PartitionProcessor {
     this.flushTimer = undefined;
     if (this.host.options.guarantee !== "exactly-once-transactional")
       for (const position of to) this.commitLater(position);
+    this.host.emit("partition.flushed", {
+      partition: this.partition,
+      tableRecords: tableRecords.length,
+      durationMs: Date.now() - started,
+    });
     return true;
   }
 
