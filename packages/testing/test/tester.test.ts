@@ -160,7 +160,8 @@ describe("a processor on the tester", () => {
     const t = tester({ maxBatchRecords: 500 });
     setup(t);
     const graph = counter();
-    const processor = await t.startProcessor(graph);
+    // A commit interval longer than the burst: only the end of the input flushes.
+    const processor = await t.startProcessor(graph, { commitIntervalMs: 60_000 });
     const batches: number[] = [];
     processor.on("batch.processed", (e) => {
       if (e.topic === "amounts") batches.push(e.processed);
