@@ -11,6 +11,7 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
   TopicSpec,
+  TransactionOffsets,
 } from "@toka/processor";
 import { readLogWithConsumer, TokaError, TokaErrorCode } from "@toka/processor";
 import { type GroupMember, type InMemoryBroker, topicConfig, tpKey } from "./in-memory-broker.js";
@@ -133,7 +134,7 @@ class InMemoryProducer implements ClientProducer {
 
   async sendInTransaction(
     records: readonly OutgoingRecord[],
-    offsets: { readonly groupId: string; readonly offsets: readonly TopicPartitionOffset[] },
+    offsets: TransactionOffsets,
   ): Promise<ProducedBatch[]> {
     this.assertConnected();
     const id = this.transactionalId;
