@@ -180,15 +180,29 @@ check_node_id() {
   die "no node '$node_id' in the $mode setup: use one of $(node_ids | tr '\n' ' ')"
 }
 
+# Waits up to $2 tenths of a second for process $1 to exit; fails if it is still there.
+wait_exit() {
+  local pid=$1 tenths=$2
+  for _ in $(seq 1 "$tenths"); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  ! kill -0 "$pid" 2>/dev/null
+}
+
+# Ends a node's process whose SIGTERM was sent: waits for the controlled shutdown, then
+# SIGKILLs it and waits until it is gone, so that its ports are free when this returns.
+finish_node() {
+  local id=$1 pid=$2 grace_tenths=$3
+  wait_exit "$pid" "$grace_tenths" || kill -9 "$pid" 2>/dev/null || true
+  wait_exit "$pid" 100 || die "node $id (pid $pid) survived SIGKILL"
+  rm -f "$run_dir/node-$id/pid"
+}
+
 # Stops one node: SIGTERM (a controlled shutdown), SIGKILL after 30 s.
 stop_node() {
   local id=$1 pid
   pid=$(node_pid "$id")
   [ -n "$pid" ] || return 0
   kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$run_dir/node-$id/pid"
+  finish_node "$id" "$pid" 300
 }
 
 kill_node() {
@@ -197,10 +211,7 @@ kill_node() {
   pid=$(node_pid "$node_id")
   node_alive "$node_id" || die "node $node_id is not running"
   kill -9 "$pid"
-  # Wait until the process is gone, so that a restart right after finds its ports free.
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && die "node $node_id (pid $pid) survived SIGKILL"
-  rm -f "$run_dir/node-$node_id/pid"
+  finish_node "$node_id" "$pid" 0
   log "killed node $node_id (pid $pid) at 127.0.0.1:$(broker_port "$node_id")"
 }
 
@@ -250,10 +261,9 @@ stop_all() {
   for id in $(node_ids); do
     pid=$(node_pid "$id")
     [ -n "$pid" ] || continue
-    # A controlled shutdown takes a few seconds; after 30 s the node is killed.
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$run_dir/node-$id/pid"
+    # A controlled shutdown takes a few seconds. The last node of a cluster stopped
+    # together loses its quorum and cannot finish one; after 15 s it is killed.
+    finish_node "$id" "$pid" 150
   done
 }
 
