@@ -226,14 +226,21 @@ describe("View over a processor's table", () => {
         logger: silentLogger,
       });
       onTestFinished(() => processor.close());
-      let processed = 0;
+      // A read_committed view sees a batch only once its partition's transaction committed:
+      // the messages of a partition count when it is flushed, not when they are processed.
+      const unflushed = new Map<number, number>();
+      let flushed = 0;
       processor.on("batch.processed", (e) => {
-        processed += e.processed;
+        unflushed.set(e.partition, (unflushed.get(e.partition) ?? 0) + e.processed);
+      });
+      processor.on("partition.flushed", (e) => {
+        flushed += unflushed.get(e.partition) ?? 0;
+        unflushed.delete(e.partition);
       });
       await processor.start();
       return {
         processor,
-        done: () => waitUntil(`${messages} messages processed`, () => processed >= messages),
+        done: () => waitUntil(`${messages} messages committed`, () => flushed >= messages),
       };
     };
 

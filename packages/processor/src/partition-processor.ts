@@ -532,14 +532,7 @@ export class PartitionProcessor {
     let bytes = 0;
     for (const r of records) bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0);
     this.cache.noteInput(bytes);
-    // At the end of the log (a transaction's commit marker may follow the last record):
-    // written at once, so that nothing waits while the input is quiet.
-    const caughtUp = BigInt(highWatermark) - BigInt(nextInput) <= 1n;
-    if (!this.storage || this.cache.isDue(caughtUp)) {
-      if (!(await this.flush(heartbeat))) return this.dropUnflushed();
-    } else {
-      this.flushLater();
-    }
+    // Before the flush, so that a partition.flushed makes every batch reported before durable.
     this.host.emit("batch.processed", {
       topic,
       partition: this.partition,
@@ -549,6 +542,14 @@ export class PartitionProcessor {
       failed,
       durationMs: Date.now() - started,
     });
+    // At the end of the log (a transaction's commit marker may follow the last record):
+    // written at once, so that nothing waits while the input is quiet.
+    const caughtUp = BigInt(highWatermark) - BigInt(nextInput) <= 1n;
+    if (!this.storage || this.cache.isDue(caughtUp)) {
+      if (!(await this.flush(heartbeat))) return this.dropUnflushed();
+    } else {
+      this.flushLater();
+    }
     return true;
   }
 
