@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { waitForTopicLeaders } from "@toka/processor";
+import { type Processor, type ProcessorEvents, waitForTopicLeaders } from "@toka/processor";
 import { type Admin, Kafka, type KafkaMessage, logLevel } from "kafkajs";
 import { inject, onTestFinished } from "vitest";
 
@@ -184,4 +184,27 @@ export async function readTable(
     brokerList,
   );
   return table;
+}
+
+type BatchEvent = ProcessorEvents["batch.processed"][0];
+
+/**
+ * Counts a processor's handled messages once they are written: a batch's effects wait in
+ * the write-back cache, and count when its partition's `partition.flushed` follows.
+ * `count` says what of a batch counts (default: the messages handed to callbacks).
+ */
+export function countWritten(
+  processor: Pick<Processor, "on">,
+  count: (batch: BatchEvent) => number = (batch) => batch.processed,
+): () => number {
+  const unflushed = new Map<number, number>();
+  let written = 0;
+  processor.on("batch.processed", (batch) => {
+    unflushed.set(batch.partition, (unflushed.get(batch.partition) ?? 0) + count(batch));
+  });
+  processor.on("partition.flushed", ({ partition }) => {
+    written += unflushed.get(partition) ?? 0;
+    unflushed.delete(partition);
+  });
+  return () => written;
 }

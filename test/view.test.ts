@@ -14,7 +14,15 @@ import { levelStorage, memoryStorage, type StorageFactory } from "@toka/state-st
 import { type Message, Partitioners } from "kafkajs";
 import { describe, expect, onTestFinished, test } from "vitest";
 import { z } from "zod";
-import { brokers, createTopic, kafkaClient, tempDir, uniqueName, waitUntil } from "./helpers.js";
+import {
+  brokers,
+  countWritten,
+  createTopic,
+  kafkaClient,
+  tempDir,
+  uniqueName,
+  waitUntil,
+} from "./helpers.js";
 
 const Profile = z.object({ name: z.string(), visits: z.number().int() });
 type Profile = z.infer<typeof Profile>;
@@ -226,21 +234,12 @@ describe("View over a processor's table", () => {
         logger: silentLogger,
       });
       onTestFinished(() => processor.close());
-      // A read_committed view sees a batch only once its partition's transaction committed:
-      // the messages of a partition count when it is flushed, not when they are processed.
-      const unflushed = new Map<number, number>();
-      let flushed = 0;
-      processor.on("batch.processed", (e) => {
-        unflushed.set(e.partition, (unflushed.get(e.partition) ?? 0) + e.processed);
-      });
-      processor.on("partition.flushed", (e) => {
-        flushed += unflushed.get(e.partition) ?? 0;
-        unflushed.delete(e.partition);
-      });
+      // A read_committed view sees a batch only once its partition's transaction committed.
+      const written = countWritten(processor);
       await processor.start();
       return {
         processor,
-        done: () => waitUntil(`${messages} messages committed`, () => flushed >= messages),
+        done: () => waitUntil(`${messages} messages committed`, () => written() >= messages),
       };
     };
 
