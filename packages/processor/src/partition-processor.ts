@@ -13,6 +13,7 @@ import { deadLetter } from "./dead-letter.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { PartitionState, type ProcessorEvents } from "./events.js";
 import type { AnyContext, Callback, GroupGraph } from "./group-graph.js";
+import { whileMember } from "./membership-guard.js";
 import type { ResolvedProcessorOptions } from "./options.js";
 import { invalidKey, keyText } from "./record-key.js";
 import { isRetriable } from "./retry.js";
@@ -938,9 +939,15 @@ export class PartitionProcessor {
   ): Promise<ProducedBatch[] | undefined> {
     const position = inputs.to[0];
     for (let backoffMs = 500; ; backoffMs = Math.min(backoffMs * 2, MAX_REDO_BACKOFF_MS)) {
+      let lost: AbortSignal | undefined;
       try {
-        return await this.produceOnce(tableRecords, others, inputs);
+        return await whileMember(heartbeat, this.keepAliveMs(), (signal) => {
+          lost = signal;
+          return this.produceOnce(tableRecords, others, inputs, signal);
+        });
       } catch (cause) {
+        // Another member may own the partition by now: nothing more is written.
+        if (lost?.aborted) return undefined;
         const error = this.error(
           isTokaError(cause) && cause.code === TokaErrorCode.ProducerFenced
             ? TokaErrorCode.ProducerFenced
@@ -972,10 +979,16 @@ export class PartitionProcessor {
     }
   }
 
+  /** How often a long write heartbeats: kafkajs sends one per heartbeat interval at most. */
+  private keepAliveMs(): number {
+    return Math.max(500, Math.floor(this.host.options.sessionTimeoutMs / 10));
+  }
+
   private async produceOnce(
     tableRecords: readonly OutgoingRecord[],
     others: readonly OutgoingRecord[],
     inputs: InputRange,
+    signal: AbortSignal,
   ): Promise<ProducedBatch[]> {
     const { producer, options } = this.host;
     if (options.guarantee === "exactly-once-transactional") {
@@ -986,10 +999,10 @@ export class PartitionProcessor {
       });
     }
     if (options.guarantee === "exactly-once" && tableRecords.length > 0 && others.length > 0) {
-      await producer.send(others);
-      return producer.send(tableRecords);
+      await producer.send(others, { signal });
+      return producer.send(tableRecords, { signal });
     }
-    return producer.send([...tableRecords, ...others]);
+    return producer.send([...tableRecords, ...others], { signal });
   }
 
   /**

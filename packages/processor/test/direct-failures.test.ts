@@ -77,6 +77,37 @@ test("a write whose leader refuses connections ends after the no-progress limit 
   expect(causes[2]).toMatchObject({ broker: address, code: "ECONNREFUSED" });
 });
 
+test("a write retried through a dead leader stops at once when its signal is aborted, with the signal's reason", async () => {
+  const { lookup: dead } = await deadLeader();
+  let lookups = 0;
+  const lookup: LeaderLookup = (topic) => {
+    lookups += 1;
+    return dead(topic);
+  };
+  const writer = new LogWriter(lookup, 60_000);
+  const stop = new AbortController();
+  const reason = new Error("membership lost");
+  const sent = writer
+    .send([{ topic: "table", partition: 1, key: "k", value: null, headers: {} }], {
+      signal: stop.signal,
+    })
+    .catch((e: unknown) => e);
+  await waitFor(() => lookups >= 2);
+  // The abort ends the retry loop (which alone starts attempts) long before the
+  // writer's own 60 s limit.
+  stop.abort(reason);
+  expect(await sent).toBe(reason);
+  writer.close();
+});
+
+async function waitFor(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for a retried write");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 test("a partition without a leader is retried, then named with its offset", async () => {
   const lookup: LeaderLookup = async () => ({ partitions: 1, leaders: new Map() });
   await expect(

@@ -103,7 +103,7 @@ export interface ClientProducer {
    * so that no partition's batch exceeds the broker's message size limit); resolves
    * when the broker acknowledged every record. One entry per partition written.
    */
-  send(records: readonly OutgoingRecord[]): Promise<ProducedBatch[]>;
+  send(records: readonly OutgoingRecord[], options?: SendOptions): Promise<ProducedBatch[]>;
   /**
    * Sends the records and commits `offsets` for `groupId` in one Kafka transaction.
    * Only for a producer created with a `transactionalId`.
@@ -112,6 +112,15 @@ export interface ClientProducer {
     records: readonly OutgoingRecord[],
     offsets: TransactionOffsets,
   ): Promise<ProducedBatch[]>;
+}
+
+/** Options of {@link ClientProducer.send}. */
+export interface SendOptions {
+  /**
+   * Stops the retries of a failed write: no attempt starts once it is aborted, and the
+   * send rejects with its reason. A request already sent may still be written.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** The consumer offsets a transaction commits with its records. */

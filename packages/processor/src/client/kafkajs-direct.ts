@@ -52,7 +52,7 @@ export function kafkajsDirect(
       return {
         connect: async () => {},
         disconnect: async () => writer.close(),
-        send: (records) => writer.send(records),
+        send: (records, options) => writer.send(records, options),
         sendInTransaction: () =>
           Promise.reject(
             new TokaError(

@@ -8,7 +8,7 @@ import {
 } from "./broker-connection.js";
 import { defaultPartition } from "./default-partitioner.js";
 import { groupByTopic } from "./group-by-topic.js";
-import type { OutgoingRecord, ProducedBatch } from "./kafka-client.js";
+import type { OutgoingRecord, ProducedBatch, SendOptions } from "./kafka-client.js";
 import {
   decodeProduceResponse,
   encodeProduceRequest,
@@ -73,9 +73,14 @@ export class LogWriter {
    * Writes the records; resolves when every in-sync replica of every partition written
    * has acknowledged them, rejects when one partition could not be written.
    */
-  async send(records: readonly OutgoingRecord[]): Promise<ProducedBatch[]> {
+  async send(
+    records: readonly OutgoingRecord[],
+    options: SendOptions = {},
+  ): Promise<ProducedBatch[]> {
     const topics = await Promise.all(
-      [...groupByTopic(records)].map(([topic, list]) => this.sendTopic(topic, list)),
+      [...groupByTopic(records)].map(([topic, list]) =>
+        this.sendTopic(topic, list, options.signal),
+      ),
     );
     return topics.flat();
   }
@@ -90,6 +95,7 @@ export class LogWriter {
   private async sendTopic(
     topic: string,
     records: readonly OutgoingRecord[],
+    signal: AbortSignal | undefined,
   ): Promise<ProducedBatch[]> {
     let queues: Map<number, PendingBatch[]> | undefined;
     const produced = new Map<number, { baseOffset: number; nextOffset: number }>();
@@ -119,6 +125,7 @@ export class LogWriter {
       },
       {
         timeoutMs: this.noProgressTimeoutMs,
+        signal,
         initialDelayMs: RETRY_BACKOFF_MS,
         maxDelayMs: MAX_RETRY_BACKOFF_MS,
         progress: () => progress.batches,
