@@ -10,7 +10,7 @@ import kafkajs, {
 } from "kafkajs";
 import { isTokaError, TokaError, TokaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { isRetriable } from "../retry.js";
+import { retrying } from "../retry.js";
 import { readLogWithConsumer } from "./consumer-log-reader.js";
 import { copartitionedAssigner } from "./copartitioned-assigner.js";
 import { groupByTopic } from "./group-by-topic.js";
@@ -56,20 +56,17 @@ export interface KafkajsClientOptions {
 const DELIVERY_TIMEOUT_MS = 120_000;
 
 /**
- * Retries `send` on retriable failures until DELIVERY_TIMEOUT_MS. For one partition's
- * request of an idempotent producer, kafkajs resends the same sequence numbers, so the
- * broker keeps one copy.
+ * Retries `send` on retriable failures until DELIVERY_TIMEOUT_MS, or until `signal` is
+ * aborted. For one partition's request of an idempotent producer, kafkajs resends the
+ * same sequence numbers, so the broker keeps one copy.
  */
-async function withDeliveryTimeout<T>(send: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
-  for (let backoff = 250; ; backoff = Math.min(backoff * 2, 5_000)) {
-    try {
-      return await send();
-    } catch (error) {
-      if (!isRetriable(error) || Date.now() + backoff > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, backoff));
-    }
-  }
+function withDeliveryTimeout<T>(send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  return retrying(send, {
+    timeoutMs: DELIVERY_TIMEOUT_MS,
+    initialDelayMs: 250,
+    maxDelayMs: 5_000,
+    signal,
+  });
 }
 
 /** Heartbeat answers that mean this member's partitions are being, or were, given out again. */
@@ -270,9 +267,14 @@ function kafkajsProducer(kafka: Kafka): ClientProducer {
       await replacing?.catch(() => {});
       await producer.disconnect();
     },
-    async send(records) {
-      const partitions = await withDeliveryTimeout(() => byPartition(records, counts));
-      return Promise.all(partitions.map((p) => sendPartition(send, p, withDeliveryTimeout)));
+    async send(records, sendOptions = {}) {
+      const { signal } = sendOptions;
+      const partitions = await withDeliveryTimeout(() => byPartition(records, counts), signal);
+      return Promise.all(
+        partitions.map((p) =>
+          sendPartition(send, p, (attempt) => withDeliveryTimeout(attempt, signal)),
+        ),
+      );
     },
     sendInTransaction: () =>
       Promise.reject(
