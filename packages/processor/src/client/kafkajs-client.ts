@@ -347,6 +347,16 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
   let handlers: ConsumerHandlers | undefined;
   // Set between a crash kafkajs restarts from and the join of the restarted consumer.
   let restarting = false;
+  // From the stop of a run (a crash kafkajs restarts from, or a disconnect) until the
+  // next join: kafkajs has no group then and throws on pause, resume and seek. Those
+  // are skipped: the join's assignment makes the processor set its partitions up again.
+  let betweenRuns = false;
+  consumer.on(consumer.events.STOP, () => {
+    betweenRuns = true;
+  });
+  const whileRunning = (change: () => void) => {
+    if (!betweenRuns) change();
+  };
   // Commits in flight, each with the partitions kafkajs reported committed meanwhile.
   // kafkajs drops a commit silently while its runner is stopped (a restart after a crash,
   // the join before fetching resumes): only its commit event tells a sent commit apart.
@@ -364,6 +374,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
       for (const partition of partitions) assignment.push({ topic, partition });
     }
     ownedPartitions = [...new Set(assignment.map((tp) => tp.partition))];
+    betweenRuns = false;
     handlers?.onAssignment(assignment);
     if (restarting) {
       restarting = false;
@@ -426,9 +437,10 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
         },
       });
     },
-    pause: (partitions) => consumer.pause(groupPartitions(partitions)),
-    resume: (partitions) => consumer.resume(groupPartitions(partitions)),
-    seek: ({ topic, partition, offset }) => consumer.seek({ topic, partition, offset }),
+    pause: (partitions) => whileRunning(() => consumer.pause(groupPartitions(partitions))),
+    resume: (partitions) => whileRunning(() => consumer.resume(groupPartitions(partitions))),
+    seek: ({ topic, partition, offset }) =>
+      whileRunning(() => consumer.seek({ topic, partition, offset })),
     async commit(offsets: readonly TopicPartitionOffset[]) {
       const commit = { waiting: new Set(offsets.map((o) => `${o.topic}/${o.partition}`)) };
       inFlightCommits.add(commit);
