@@ -1,4 +1,4 @@
-import { context, propagation, trace } from "@opentelemetry/api";
+import { context, propagation, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import {
@@ -7,7 +7,7 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { jsonCodec } from "@toka/codec";
-import { defineGroup, Emitter, output, persist, silentLogger } from "@toka/processor";
+import { defineGroup, Emitter, ErrorPolicy, output, persist, silentLogger } from "@toka/processor";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { tester } from "./helpers.js";
 
@@ -87,5 +87,42 @@ describe("tracing across Kafka hops", () => {
     expect(alert?.headers.traceparent).toContain(second.spanContext().spanId);
     const [tableRecord] = t.messages("counter-table", codec);
     expect(tableRecord?.headers.traceparent).toContain(first.spanContext().spanId);
+  });
+  test("an async callback's span ends when it settles; a failing one records its error", async () => {
+    exporter.reset();
+    const t = tester();
+    t.createTopic("payments", 1);
+    const ledger = defineGroup("ledger", {
+      persist: persist(codec),
+      inputs: ({ input }) => [
+        input("payments", codec, async (ctx, n) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (n < 0) throw new Error(`negative payment ${n}`);
+          ctx.setValue((ctx.value() ?? 0) + n);
+        }),
+      ],
+    });
+    await t.startProcessor(ledger, { errorPolicy: ErrorPolicy.Skip });
+    const emitter = new Emitter({
+      client: t.client,
+      topic: "payments",
+      codec,
+      logger: silentLogger,
+    });
+    await emitter.emit("bob", 5);
+    await emitter.emit("bob", -1);
+    await emitter.close();
+    await t.idle();
+
+    const spans = exporter.getFinishedSpans().filter((s) => s.name === "payments process");
+    expect(spans).toHaveLength(2);
+    const [ok, failed] = spans;
+    expect(ok!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(failed!.status).toEqual({ code: SpanStatusCode.ERROR, message: "negative payment -1" });
+    expect(failed!.events.map((e) => e.name)).toEqual(["exception"]);
+    // Set after the await: the table record still continues the span's trace.
+    const [tableRecord] = t.messages("ledger-table", codec);
+    expect(tableRecord?.value).toBe(5);
+    expect(tableRecord?.headers.traceparent).toContain(ok!.spanContext().spanId);
   });
 });
