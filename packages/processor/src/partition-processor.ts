@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Codec } from "@toka/codec";
 import type { Checkpoint, Storage } from "@toka/state-store";
-import type {
-  ClientProducer,
-  IncomingRecord,
-  OutgoingRecord,
-  ProducedBatch,
-  TopicPartitionOffset,
+import {
+  type ClientProducer,
+  heartbeatIntervalMs,
+  type IncomingRecord,
+  type OutgoingRecord,
+  type ProducedBatch,
+  type TopicPartitionOffset,
 } from "./client/kafka-client.js";
 import { type ContextHost, MessageContext } from "./context.js";
 import { deadLetter } from "./dead-letter.js";
@@ -61,6 +62,11 @@ interface KeyState {
   lastTrace?: Readonly<Record<string, string>> | undefined;
   /** `dedup` as written to the table record's header, reused for local storage. */
   dedupJson?: string;
+}
+
+/** The table record of a key this message changes continues the message's trace too. */
+function continueTrace(ctx: MessageContext<unknown>): void {
+  ctx.traceHeaders = withTraceContext({});
 }
 
 /** What a message's callback did: its context's effects, or why it failed. */
@@ -790,13 +796,13 @@ export class PartitionProcessor {
     id: string,
     host: ContextHost<unknown>,
   ): CallbackOutcome | Promise<CallbackOutcome> {
-    const coordinates = { topic, offset: record.offset, key };
+    const { offset } = record;
     if (record.value === null) {
       return {
         error: this.error(
           TokaErrorCode.DecodeFailed,
           "the input message has no value (a tombstone); input callbacks need a value",
-          coordinates,
+          { topic, offset, key },
         ),
       };
     }
@@ -808,10 +814,7 @@ export class PartitionProcessor {
         error: this.error(
           TokaErrorCode.DecodeFailed,
           `the message does not decode with ${handler.codec.name}`,
-          {
-            ...coordinates,
-            cause,
-          },
+          { topic, offset, key, cause },
         ),
       };
     }
@@ -819,31 +822,18 @@ export class PartitionProcessor {
       key,
       topic,
       partition: this.partition,
-      offset: record.offset,
+      offset,
       timestamp: record.timestamp,
       headers: record.headers,
       id,
     });
-    const failed = (cause: unknown): CallbackOutcome => {
-      // toka's own errors (a misused context, a joined value that does not decode) keep their code.
-      if (isTokaError(cause)) return { error: cause as TokaError };
-      return {
-        error: this.error(
-          TokaErrorCode.CallbackFailed,
-          `the callback of "${topic}" failed: ${String((cause as Error)?.message ?? cause)}`,
-          { ...coordinates, cause },
-        ),
-      };
-    };
-    // The table record of a key this message changes continues its trace too.
-    const traced = () => {
-      ctx.traceHeaders = withTraceContext({});
-    };
     let ran: void | Promise<void>;
     try {
       ran = inMessageSpan(
         {
-          ...coordinates,
+          topic,
+          offset,
+          key,
           group: this.group,
           partition: this.partition,
           id,
@@ -853,15 +843,36 @@ export class PartitionProcessor {
           const result: unknown = handler.callback(ctx, message);
           // Any thenable is awaited, not only a native promise.
           if (typeof (result as PromiseLike<void> | undefined)?.then === "function")
-            return Promise.resolve(result as PromiseLike<void>).then(traced);
-          traced();
+            return Promise.resolve(result as PromiseLike<void>).then(() => continueTrace(ctx));
+          continueTrace(ctx);
         },
       );
     } catch (cause) {
-      return failed(cause);
+      return this.callbackFailed(topic, offset, key, cause);
     }
-    if (ran instanceof Promise) return ran.then(() => ({ ctx }), failed);
+    if (ran instanceof Promise)
+      return ran.then(
+        () => ({ ctx }),
+        (cause: unknown) => this.callbackFailed(topic, offset, key, cause),
+      );
     return { ctx };
+  }
+
+  private callbackFailed(
+    topic: string,
+    offset: string,
+    key: string,
+    cause: unknown,
+  ): CallbackOutcome {
+    // toka's own errors (a misused context, a joined value that does not decode) keep their code.
+    if (isTokaError(cause)) return { error: cause as TokaError };
+    return {
+      error: this.error(
+        TokaErrorCode.CallbackFailed,
+        `the callback of "${topic}" failed: ${String((cause as Error)?.message ?? cause)}`,
+        { topic, offset, key, cause },
+      ),
+    };
   }
 
   /**
@@ -969,10 +980,14 @@ export class PartitionProcessor {
     for (let backoffMs = 500; ; backoffMs = Math.min(backoffMs * 2, MAX_REDO_BACKOFF_MS)) {
       let lost: AbortSignal | undefined;
       try {
-        return await whileMember(heartbeat, this.keepAliveMs(), (signal) => {
-          lost = signal;
-          return this.produceOnce(tableRecords, others, inputs, signal);
-        });
+        return await whileMember(
+          heartbeat,
+          heartbeatIntervalMs(this.host.options.sessionTimeoutMs),
+          (signal) => {
+            lost = signal;
+            return this.produceOnce(tableRecords, others, inputs, signal);
+          },
+        );
       } catch (cause) {
         // Another member may own the partition by now: nothing more is written.
         if (lost?.aborted) return undefined;
@@ -1005,11 +1020,6 @@ export class PartitionProcessor {
         if (!(await heartbeat()) || this.state === PartitionState.Closing) return undefined;
       }
     }
-  }
-
-  /** How often a long write heartbeats: kafkajs sends one per heartbeat interval at most. */
-  private keepAliveMs(): number {
-    return Math.max(500, Math.floor(this.host.options.sessionTimeoutMs / 10));
   }
 
   private async produceOnce(

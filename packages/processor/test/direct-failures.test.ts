@@ -1,4 +1,4 @@
-import { expect, test } from "vitest";
+import { expect, test, vi } from "vitest";
 import type { BrokerAddress, LeaderLookup } from "../src/client/broker-connection.js";
 import { LogReader } from "../src/client/log-reader.js";
 import { LogWriter } from "../src/client/log-writer.js";
@@ -92,21 +92,13 @@ test("a write retried through a dead leader stops at once when its signal is abo
       signal: stop.signal,
     })
     .catch((e: unknown) => e);
-  await waitFor(() => lookups >= 2);
+  await vi.waitUntil(() => lookups >= 2, { timeout: 10_000, interval: 10 });
   // The abort ends the retry loop (which alone starts attempts) long before the
   // writer's own 60 s limit.
   stop.abort(reason);
   expect(await sent).toBe(reason);
   writer.close();
 });
-
-async function waitFor(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for a retried write");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 test("a partition without a leader is retried, then named with its offset", async () => {
   const lookup: LeaderLookup = async () => ({ partitions: 1, leaders: new Map() });

@@ -176,6 +176,14 @@ export interface ConsumerHandlers {
   onReconnected?(): void;
 }
 
+/**
+ * How often a group member heartbeats: a tenth of its session timeout (at least 500 ms),
+ * so that several heartbeats may be lost before the session expires.
+ */
+export function heartbeatIntervalMs(sessionTimeoutMs: number): number {
+  return Math.max(500, Math.floor(sessionTimeoutMs / 10));
+}
+
 export interface ConsumerOptions {
   readonly groupId: string;
   /** Give partition p of every subscribed topic to the same member (co-partitioning). */

@@ -14,17 +14,18 @@ import { retrying } from "../retry.js";
 import { readLogWithConsumer } from "./consumer-log-reader.js";
 import { copartitionedAssigner } from "./copartitioned-assigner.js";
 import { groupByTopic } from "./group-by-topic.js";
-import type {
-  ClientAdmin,
-  ClientConsumer,
-  ClientProducer,
-  ConsumerHandlers,
-  ConsumerOptions,
-  KafkaClient,
-  PartitionWatermarks,
-  TopicPartition,
-  TopicPartitionOffset,
-  TopicSpec,
+import {
+  type ClientAdmin,
+  type ClientConsumer,
+  type ClientProducer,
+  type ConsumerHandlers,
+  type ConsumerOptions,
+  heartbeatIntervalMs,
+  type KafkaClient,
+  type PartitionWatermarks,
+  type TopicPartition,
+  type TopicPartitionOffset,
+  type TopicSpec,
 } from "./kafka-client.js";
 import { type DirectAccess, kafkajsDirect } from "./kafkajs-direct.js";
 import {
@@ -333,7 +334,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     // kafkajs waits up to this long per fetch even when a paused/resumed or idle
     // partition holds data back (kafkajs issues #1365, #1258); Java's default is 500 ms.
     maxWaitTimeInMs: options.fetchMaxWaitMs ?? 500,
-    heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
+    heartbeatInterval: heartbeatIntervalMs(options.sessionTimeoutMs),
     rebalanceTimeout: Math.max(60_000, options.sessionTimeoutMs * 2),
     ...(options.copartitioned
       ? { partitionAssigners: [copartitionedAssigner(() => ownedPartitions)] }
