@@ -4,6 +4,7 @@ import type { ClientProducer, KafkaClient, OutgoingRecord } from "./client/kafka
 import { kafkajsClient } from "./client/kafkajs-client.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { consoleLogger, type Logger } from "./logger.js";
+import { observeEmitterQueue } from "./telemetry.js";
 import { ID_HEADER } from "./topic-names.js";
 import { withTraceContext } from "./trace-context.js";
 
@@ -51,7 +52,11 @@ export class Emitter<T> {
   private producer: ClientProducer | undefined;
   private connecting: Promise<ClientProducer> | undefined;
   private queue: Pending[] = [];
+  /** Messages of the request in flight. */
+  private inFlight = 0;
   private flushing: Promise<void> | undefined;
+  /** Unregisters the queue gauge; set from the first connection until close. */
+  private stopObservingQueue: (() => void) | undefined;
   private closed = false;
 
   /** @throws TokaError `TOKA_INVALID_CONFIG` without brokers or client. */
@@ -119,6 +124,8 @@ export class Emitter<T> {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
+    this.stopObservingQueue?.();
+    this.stopObservingQueue = undefined;
     await (await this.connecting?.catch(() => undefined))?.disconnect();
   }
 
@@ -136,6 +143,7 @@ export class Emitter<T> {
 
   private async sendQueued() {
     const batch = this.queue.splice(0, this.maxBatchSize);
+    this.inFlight = batch.length;
     try {
       const producer = await this.connect();
       await producer.send(batch.map((p) => p.record));
@@ -149,11 +157,17 @@ export class Emitter<T> {
             retriable: true,
           });
       for (const p of batch) p.reject(error);
+    } finally {
+      this.inFlight = 0;
     }
   }
 
   private connect(): Promise<ClientProducer> {
     if (this.producer) return Promise.resolve(this.producer);
+    this.stopObservingQueue ??= observeEmitterQueue(
+      this.topic,
+      () => this.queue.length + this.inFlight,
+    );
     this.connecting ??= (async () => {
       const producer = this.client.producer();
       await producer.connect();

@@ -40,6 +40,12 @@ export interface ProcessorEvents {
       /** Messages whose `toka-id` was applied before (an upstream retry). */
       duplicates: number;
       failed: number;
+      /**
+       * Distinct keys of the batch found in the write-back cache (changed since the last
+       * flush), and read from local storage: the cache's hit rate.
+       */
+      cacheHits: number;
+      storageReads: number;
       durationMs: number;
     },
   ];
@@ -49,6 +55,25 @@ export interface ProcessorEvents {
    * committed with them). Everything `batch.processed` reported before is now durable.
    */
   "partition.flushed": [event: { partition: number; tableRecords: number; durationMs: number }];
+  /**
+   * The group's offset of an input partition was committed (not in the transactional
+   * mode, where offsets commit with the flush's transaction).
+   */
+  "offsets.committed": [
+    event: { topic: string; partition: number; offset: string; durationMs: number },
+  ];
+  /** A commit failed; it is retried with backoff (see `docs/guarantees.md`). */
+  "offsets.commit-failed": [
+    event: { topic: string; partition: number; offset: string; error: unknown },
+  ];
+  /** The group gave this instance a new assignment: what it took, gave up and kept. */
+  "group.rebalanced": [
+    event: {
+      assigned: readonly number[];
+      revoked: readonly number[];
+      kept: readonly number[];
+    },
+  ];
   "message.skipped": [error: TokaError];
   "message.dead-lettered": [error: TokaError];
   "message.duplicate": [

@@ -317,6 +317,12 @@ export class PartitionProcessor {
     return this.serialize(async () => this.maybeRecovered());
   }
 
+  /** Table offsets still to restore while recovering; undefined once running. */
+  recoveryRemaining(): number | undefined {
+    if (this.state !== PartitionState.Recovering) return undefined;
+    return Math.max(0, Number(BigInt(this.recoveryTarget) - BigInt(this.tableOffset)));
+  }
+
   private maybeRecovered(): boolean {
     if (this.state !== PartitionState.Recovering || !this.recoveryBegun) return false;
     if (compareOffsets(this.tableOffset, this.recoveryTarget) < 0) return false;
@@ -372,10 +378,23 @@ export class PartitionProcessor {
   private async sendCommitsDue(): Promise<void> {
     for (const [topic, position] of this.commitsDue) {
       this.commitsDue.delete(topic);
+      const started = Date.now();
       try {
         await this.host.commit([position]);
         this.commitBackoffMs = 0;
+        this.host.emit("offsets.committed", {
+          topic,
+          partition: this.partition,
+          offset: position.offset,
+          durationMs: Date.now() - started,
+        });
       } catch (cause) {
+        this.host.emit("offsets.commit-failed", {
+          topic,
+          partition: this.partition,
+          offset: position.offset,
+          error: cause,
+        });
         this.host.options.logger.warn(
           "offset commit failed; retrying, the batch may be redelivered",
           {
@@ -458,7 +477,7 @@ export class PartitionProcessor {
     // A record without a valid key reads no key state: it is invalid input (see below).
     const keys = records.map((r) => keyText(r.key));
     const validKeys = keys.filter((key) => key !== undefined);
-    const states = await this.readKeys(validKeys);
+    const { states, cacheHits, storageReads } = await this.readKeys(validKeys);
     const joined = await this.readJoins(validKeys);
     const position = { offset: "" };
     const host = this.batchHost(states, joined, position);
@@ -556,6 +575,8 @@ export class PartitionProcessor {
       redelivered,
       duplicates,
       failed,
+      cacheHits,
+      storageReads,
       durationMs: Date.now() - started,
     });
     // At the end of the log (a transaction's commit marker may follow the last record):
@@ -735,9 +756,11 @@ export class PartitionProcessor {
   }
 
   /** Reads the batch's keys in one storage round trip. */
-  private async readKeys(keys: readonly string[]): Promise<Map<string, KeyState>> {
+  private async readKeys(
+    keys: readonly string[],
+  ): Promise<{ states: Map<string, KeyState>; cacheHits: number; storageReads: number }> {
     const states = new Map<string, KeyState>();
-    if (!this.storage) return states;
+    if (!this.storage) return { states, cacheHits: 0, storageReads: 0 };
     // Keys changed since the last flush are read from the write-back cache.
     const unique: string[] = [];
     for (const key of new Set(keys)) {
@@ -784,7 +807,7 @@ export class PartitionProcessor {
         lastId: undefined,
       });
     });
-    return states;
+    return { states, cacheHits: states.size - unique.length, storageReads: unique.length };
   }
 
   /** Synchronous for a callback that returns no promise (see {@link inMessageSpan}). */

@@ -20,7 +20,7 @@ import { logProcessorEvents } from "./processor-log.js";
 import { retrying, THROUGH_FAILOVER } from "./retry.js";
 import { runUntilClosed, waitForStatus } from "./status-wait.js";
 import { compareOffsets } from "./table-entry.js";
-import { observeLag, processorMetrics } from "./telemetry.js";
+import { observeProcessorGauges, processorMetrics } from "./telemetry.js";
 import { prepareGroupTopics } from "./topic-manager.js";
 import { View } from "./view.js";
 
@@ -30,6 +30,8 @@ export interface PartitionStats {
   readonly state: PartitionState;
   /** Next table offset applied to local storage. */
   readonly tableOffset: string;
+  /** While recovering: table offsets still to restore (the gauge `toka.recovery.remaining`). */
+  readonly recoveryRemaining: number | undefined;
   readonly inputs: readonly {
     topic: string;
     offset: string | undefined;
@@ -96,8 +98,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
    */
   private readonly checking = new Set<number>();
 
-  /** Unregisters the lag gauge; set while started. */
-  private stopObservingLag: (() => void) | undefined;
+  /** Unregisters the lag and recovery gauges; set while started. */
+  private stopObservingGauges: (() => void) | undefined;
 
   get status(): ProcessorStatus {
     return this.currentStatus;
@@ -212,6 +214,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         partition: p.partition,
         state: p.state,
         tableOffset: p.tableOffset,
+        recoveryRemaining: p.recoveryRemaining(),
         inputs: this.inputTopics().map((topic) => {
           const offset = p.inputOffsets.get(topic);
           const highWatermark = p.highWatermarks.get(topic);
@@ -234,7 +237,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
 
   private async doStart() {
     const { client } = this.options;
-    this.stopObservingLag ??= observeLag(() => this.stats());
+    this.stopObservingGauges ??= observeProcessorGauges(() => this.stats());
     // Every step that asks the cluster is retried through a broker's death (a seed
     // broker that is gone, leaders not moved yet) and a new topic's metadata that has not
     // reached every broker: a process restarted meanwhile must not fail to start.
@@ -328,8 +331,10 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         .filter((p) => p.state === PartitionState.Running)
         .flatMap((p) => this.inputTopics().map((topic) => ({ topic, partition: p.partition }))),
     );
+    const revoked: number[] = [];
     for (const [partition, processor] of this.partitions) {
       if (assigned.has(partition) && !behind.has(partition)) continue;
+      revoked.push(partition);
       if (behind.has(partition)) {
         this.options.logger.warn(
           "the group's offsets of a partition kept over a rebalance moved past this instance's position (another instance, or a commit whose outcome was unknown, wrote it meanwhile); restoring its table again",
@@ -361,6 +366,11 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       await processor.open();
       added.push(processor);
     }
+    this.events.emit("group.rebalanced", {
+      assigned: added.map((p) => p.partition),
+      revoked,
+      kept: unchanged.map((p) => p.partition),
+    });
     if (!this.joined) {
       this.joined = true;
       this.onJoined();
@@ -636,8 +646,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
    * write-back caches; a failed processor writes nothing more.
    */
   private async shutdown({ flush }: { flush: boolean }) {
-    this.stopObservingLag?.();
-    this.stopObservingLag = undefined;
+    this.stopObservingGauges?.();
+    this.stopObservingGauges = undefined;
     // Batches do not wait for their offset commits: those must reach the group before
     // this member leaves it, or the next owner would process the batches again.
     // The write-back caches are written first, while this member still owns the partitions.

@@ -35,6 +35,11 @@ export class ViewPartition<T> {
   recoveredRecords = 0;
   /** Records applied after recovery. */
   updates = 0;
+  /**
+   * When the partition was last known to be at its high watermark (as of the last fetch
+   * response), or opened; its answers are at most this old while it lags.
+   */
+  private caughtUpAt = Date.now();
   private queue: Promise<unknown> = Promise.resolve();
   private closing = false;
 
@@ -95,6 +100,15 @@ export class ViewPartition<T> {
     return Math.max(0, Number(BigInt(this.highWatermark) - BigInt(this.position)));
   }
 
+  /** Milliseconds since the partition was last caught up; 0 while it is. */
+  staleMs(now = Date.now()): number {
+    return this.lag === 0 ? 0 : now - this.caughtUpAt;
+  }
+
+  private noteCaughtUp() {
+    if (this.lag === 0) this.caughtUpAt = Date.now();
+  }
+
   /**
    * Applies a fetched batch in one atomic storage write with the checkpoint
    * `{ tableOffset: last + 1 }`. Records below the position (fetched before a seek took
@@ -151,6 +165,7 @@ export class ViewPartition<T> {
         );
       }
       this.position = next;
+      this.noteCaughtUp();
       // Records below the target belong to the snapshot recovered at start.
       for (const r of applied) {
         if (compareOffsets(r.offset, this.target) < 0) this.recoveredRecords++;
@@ -171,6 +186,7 @@ export class ViewPartition<T> {
     if (compareOffsets(highWatermark, this.highWatermark) > 0) this.highWatermark = highWatermark;
     const next = addToOffset(lastOffset, 1);
     if (compareOffsets(next, this.position) > 0) this.position = next;
+    this.noteCaughtUp();
   }
 
   /** Marks the partition recovered once its position reached the target; true when it just did. */

@@ -11,6 +11,7 @@ import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { retrying, THROUGH_FAILOVER } from "./retry.js";
 import { runUntilClosed, waitForStatus } from "./status-wait.js";
 import { compareOffsets } from "./table-entry.js";
+import { observeViewGauges } from "./telemetry.js";
 import {
   type ResolvedViewOptions,
   resolveViewOptions,
@@ -72,6 +73,11 @@ export interface ViewPartitionStats {
   readonly highWatermark: string;
   /** Offsets behind that high watermark. */
   readonly lag: number;
+  /**
+   * Milliseconds since the partition was last at its high watermark (0 while it is): how
+   * old its answers may be. Known as of the last fetch response.
+   */
+  readonly staleMs: number;
   readonly recovered: boolean;
 }
 
@@ -186,6 +192,8 @@ export class View<T> {
   private readonly undecodable = new Map<string, TokaError>();
   private readonly appliedListeners = new Set<AppliedListener<T>>();
   private readonly progressListeners = new Set<() => void>();
+  /** Unregisters the lag and staleness gauges; set while started. */
+  private stopObservingGauges: (() => void) | undefined;
 
   /** @throws TokaError `TOKA_INVALID_CONFIG` for invalid options, naming the option. */
   constructor(options: ViewOptions<T>) {
@@ -372,6 +380,7 @@ export class View<T> {
         offset: p.position,
         highWatermark: p.highWatermark,
         lag: p.lag,
+        staleMs: p.staleMs(),
         recovered: p.recovered,
       }));
     let updates = 0;
@@ -575,6 +584,7 @@ export class View<T> {
 
   private async doStart() {
     const { client, table } = this.options;
+    this.stopObservingGauges ??= observeViewGauges(() => this.stats());
     this.admin = client.admin();
     await this.admin.connect();
     const admin = this.admin;
@@ -908,6 +918,8 @@ export class View<T> {
   }
 
   private async shutdown() {
+    this.stopObservingGauges?.();
+    this.stopObservingGauges = undefined;
     // Leaving the group waits for the in-flight batches; then storage can close.
     await this.consumer?.disconnect().catch(() => {});
     await Promise.all([...this.ready.values()].map((p) => p.catch(() => {})));

@@ -5,7 +5,7 @@ import {
   type StorageFactory,
   type WriteBatch,
 } from "@toka/state-store";
-import { describe, expect, onTestFinished, test } from "vitest";
+import { describe, expect, onTestFinished, test, vi } from "vitest";
 import { z } from "zod";
 import {
   defaultPartition,
@@ -17,6 +17,7 @@ import {
   ViewStatus,
   type ViewUpdate,
 } from "../src/index.js";
+import { ViewPartition } from "../src/view-partition.js";
 import { FakeKafka } from "./fake-kafka.js";
 
 const TABLE = "accounts-table";
@@ -195,6 +196,33 @@ describe("View recovery", () => {
     const error = await rejection(started);
     expect(error.code).toBe(TokaErrorCode.InvalidState);
     expect(view.status).toBe(ViewStatus.Closed);
+  });
+});
+
+describe("View staleness", () => {
+  test("a partition behind its high watermark is stale since it was last caught up", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: 1_000 });
+    onTestFinished(() => void vi.useRealTimers());
+    const partition = new ViewPartition(TABLE, 0, memoryStorage()(TABLE, 0), codec, silentLogger);
+    await partition.open("0");
+    const record = (offset: number) => ({
+      topic: TABLE,
+      partition: 0,
+      key: Buffer.from("a"),
+      value: Buffer.from(json(offset)),
+      offset: String(offset),
+      timestamp: 0,
+      headers: {},
+    });
+    await partition.apply([record(0), record(1)], "2");
+    expect(partition.staleMs()).toBe(0);
+    vi.setSystemTime(5_000);
+    // A fetch shows two more records than it delivered: behind since 1_000.
+    await partition.apply([], "4");
+    vi.setSystemTime(8_000);
+    expect([partition.lag, partition.staleMs()]).toEqual([2, 7_000]);
+    await partition.apply([record(2), record(3)], "4");
+    expect([partition.lag, partition.staleMs()]).toEqual([0, 0]);
   });
 });
 
