@@ -43,6 +43,13 @@ export interface PartitionHost {
   /** The dead-letter topic's `max.message.bytes`: larger letters are cut to fit. */
   readonly deadLetterMaxBytes: number;
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /**
+   * Outside a batch, where no heartbeat can be sent: whether the group confirmed this
+   * member recently enough that its partitions cannot have been given to another.
+   */
+  stillMember(): boolean;
+  /** Has the consumer fetch this partition's inputs again from these offsets. */
+  readAgain(positions: ReadonlyMap<string, string>): void;
   /** Stops the processor: a failure outside a batch (a timed flush). */
   fail(error: TokaError): void;
   emit<E extends keyof ProcessorEvents>(event: E, ...args: ProcessorEvents[E]): void;
@@ -675,7 +682,13 @@ export class PartitionProcessor {
     this.flushTimer = undefined;
     return this.serialize(async () => {
       if (this.state !== PartitionState.Running || this.cache.isEmpty()) return;
-      if (!(await this.flush(async () => true))) this.dropUnflushed();
+      // No batch, so no heartbeat to send: the write goes on while the group's last
+      // confirmation of this member is recent, and is left to the next owner otherwise.
+      const member = async () => this.host.stillMember();
+      if (await this.flush(member)) return;
+      // Its batches were fetched already: read again from the last flush.
+      this.dropUnflushed();
+      if (this.state === PartitionState.Running) this.host.readAgain(this.unflushedFrom());
     });
   }
 
@@ -684,6 +697,9 @@ export class PartitionProcessor {
     if (this.flushTimer) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
+      // Not confirmed lately (a rebalance under way, a busy fetch loop): tried again after
+      // another interval, unless a batch flushes first.
+      if (!this.host.stillMember()) return this.flushLater();
       this.flushNow().catch((error) =>
         this.host.fail(
           isTokaError(error)

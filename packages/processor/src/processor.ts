@@ -509,10 +509,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       );
       // Left unwritten for a rebalance, with what the write-back cache held: fetched
       // again from the last flush, unless the partition goes away.
-      if (!done && processor.state === PartitionState.Running) {
-        for (const [topic, offset] of processor.unflushedFrom())
-          this.consumer?.seek({ topic, partition: batch.partition, offset });
-      }
+      if (!done && processor.state === PartitionState.Running)
+        this.readAgain(batch.partition, processor.unflushedFrom());
       return done;
     } catch (cause) {
       const error = this.asTokaError(cause, "processing a batch failed");
@@ -530,6 +528,11 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       // Thrown so the consumer stops without committing this batch.
       throw error;
     }
+  }
+
+  /** Has the consumer fetch a partition's inputs again from these offsets. */
+  private readAgain(partition: number, positions: ReadonlyMap<string, string>) {
+    for (const [topic, offset] of positions) this.consumer?.seek({ topic, partition, offset });
   }
 
   /** Has the consumer fetch a batch again from its first record. */
@@ -587,6 +590,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       producer: producer!,
       deadLetterMaxBytes: this.deadLetterMaxBytes,
       commit: (offsets) => this.consumer!.commit(offsets),
+      stillMember: () => this.stillMember(),
+      readAgain: (positions) => this.readAgain(partition, positions),
       fail: (error) => void this.fail(error),
       emit: (event, ...args) => {
         (this.events.emit as (name: string, ...values: unknown[]) => boolean).call(
@@ -608,6 +613,21 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         return view.get(key);
       },
     };
+  }
+
+  /**
+   * Whether the group confirmed this member less than half a session timeout ago: the
+   * coordinator gives its partitions away only after a whole session without a heartbeat,
+   * or after a rebalance this member has not rejoined yet (during which its heartbeats
+   * are refused, so the confirmation ages). A client that cannot tell counts as a member.
+   */
+  private stillMember(): boolean {
+    const consumer = this.consumer;
+    if (!consumer?.memberConfirmedAt) return true;
+    const confirmedAt = consumer.memberConfirmedAt();
+    return (
+      confirmedAt !== undefined && Date.now() - confirmedAt < this.options.sessionTimeoutMs / 2
+    );
   }
 
   private refreshStatus() {

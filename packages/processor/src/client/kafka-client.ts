@@ -211,6 +211,13 @@ export interface ClientConsumer {
   /** Next fetch of the partition starts at `offset`. */
   seek(position: TopicPartitionOffset): void;
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /**
+   * When the group coordinator last confirmed this member (a heartbeat or a join
+   * succeeded); undefined before the first join and from a stopped run until the next
+   * join. A write outside a batch (a timed flush), where no heartbeat can be sent, goes
+   * on only while this is recent. A client without it leaves such writes unguarded.
+   */
+  memberConfirmedAt?(): number | undefined;
 }
 
 /** A record of a log read: an {@link IncomingRecord} that reads single parts cheaply. */

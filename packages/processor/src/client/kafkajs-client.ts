@@ -352,8 +352,14 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
   // next join: kafkajs has no group then and throws on pause, resume and seek. Those
   // are skipped: the join's assignment makes the processor set its partitions up again.
   let betweenRuns = false;
+  let confirmedAt: number | undefined;
   consumer.on(consumer.events.STOP, () => {
     betweenRuns = true;
+    confirmedAt = undefined;
+  });
+  // Emitted by kafkajs only for a heartbeat the coordinator accepted.
+  consumer.on(consumer.events.HEARTBEAT, () => {
+    if (!betweenRuns) confirmedAt = Date.now();
   });
   const whileRunning = (change: () => void) => {
     if (!betweenRuns) change();
@@ -376,6 +382,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     }
     ownedPartitions = [...new Set(assignment.map((tp) => tp.partition))];
     betweenRuns = false;
+    confirmedAt = Date.now();
     handlers?.onAssignment(assignment);
     if (restarting) {
       restarting = false;
@@ -438,6 +445,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
         },
       });
     },
+    memberConfirmedAt: () => confirmedAt,
     pause: (partitions) => whileRunning(() => consumer.pause(groupPartitions(partitions))),
     resume: (partitions) => whileRunning(() => consumer.resume(groupPartitions(partitions))),
     seek: ({ topic, partition, offset }) =>

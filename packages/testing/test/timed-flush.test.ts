@@ -1,0 +1,129 @@
+import { jsonCodec } from "@toka/codec";
+import {
+  type ClientConsumer,
+  defineGroup,
+  Guarantee,
+  type KafkaClient,
+  Processor,
+  persist,
+  silentLogger,
+} from "@toka/processor";
+import { describe, expect, test, vi } from "vitest";
+import type { Tester } from "../src/index.js";
+import { tester } from "./helpers.js";
+
+const codec = jsonCodec<number>();
+
+function summer() {
+  return defineGroup("summer", {
+    persist: persist(codec),
+    inputs: ({ input }) => [
+      input("amounts", codec, (ctx, amount) => ctx.setValue((ctx.value() ?? 0) + amount)),
+    ],
+  });
+}
+
+/** The tester's client, its consumers reporting the group's confirmations that `confirmed` says. */
+function clientWithMembership(t: Tester, confirmed: () => number | undefined) {
+  let asked = 0;
+  const client: KafkaClient = Object.create(t.client);
+  client.consumer = (options) =>
+    Object.assign(t.client.consumer(options), {
+      memberConfirmedAt: () => {
+        asked += 1;
+        return confirmed();
+      },
+    }) satisfies ClientConsumer;
+  return { client, asked: () => asked };
+}
+
+/**
+ * Three amounts, then a transaction that aborted: its record and marker keep the batch
+ * short of the log's end, so the processor writes it on the commit-interval timer, outside
+ * any batch (no heartbeat to send).
+ */
+async function amountsBeforeAnAbortedTransaction(t: Tester) {
+  const record = (amount: number) => ({
+    topic: "amounts",
+    key: "alice",
+    value: codec.encode(amount),
+    headers: {},
+  });
+  const plain = t.client.producer();
+  await plain.connect();
+  await plain.send([1, 2, 3].map(record));
+  const transactional = t.client.producer({ transactionalId: "upstream" });
+  await transactional.connect();
+  t.failNextProduce({ topic: "amounts" });
+  await expect(
+    transactional.sendInTransaction([record(100)], { groupId: "upstream", offsets: [] }),
+  ).rejects.toThrow(/injected/);
+}
+
+describe("a flush on the commit-interval timer", () => {
+  test("waits while the group has not confirmed the member lately, then writes", async () => {
+    const t = tester();
+    t.createTopic("amounts");
+    let confirmedAt: number | undefined;
+    const { client, asked } = clientWithMembership(t, () => confirmedAt);
+    const graph = summer();
+    const processor = new Processor(graph, {
+      client,
+      guarantee: Guarantee.ExactlyOnce,
+      commitIntervalMs: 20,
+      logger: silentLogger,
+    });
+    let flushes = 0;
+    processor.on("partition.flushed", () => {
+      flushes += 1;
+    });
+    await amountsBeforeAnAbortedTransaction(t);
+    await t.start(processor);
+
+    // The timer fired three times and found no recent confirmation each time.
+    const before = asked();
+    await vi.waitUntil(() => asked() >= before + 3);
+    expect(flushes).toBe(0);
+    expect(t.messages("summer-table")).toEqual([]);
+
+    confirmedAt = Date.now();
+    await vi.waitUntil(() => flushes === 1);
+    expect(await t.tableValue(graph, "alice")).toBe(6);
+    await processor.close();
+  });
+
+  test("a confirmation that ages while the write is retried leaves the batch to be read again, applied once", async () => {
+    const t = tester();
+    t.createTopic("amounts");
+    // Fresh for the timer's check, stale when the failed write is about to be sent again,
+    // then fresh.
+    let answers = [Date.now(), undefined];
+    const { client } = clientWithMembership(t, () =>
+      answers.length > 0 ? answers.shift() : Date.now(),
+    );
+    const graph = summer();
+    const processor = new Processor(graph, {
+      client,
+      guarantee: Guarantee.ExactlyOnce,
+      commitIntervalMs: 20,
+      logger: silentLogger,
+    });
+    let processed = 0;
+    let flushes = 0;
+    processor.on("batch.processed", (e) => {
+      processed += e.processed;
+    });
+    processor.on("partition.flushed", () => {
+      flushes += 1;
+    });
+    await amountsBeforeAnAbortedTransaction(t);
+    t.failNextProduce({ topic: "summer-table" });
+    await t.start(processor);
+    await vi.waitUntil(() => flushes === 1, { timeout: 5_000 });
+    // Read again after the abandoned write: the three amounts ran twice, counted once.
+    expect(processed).toBe(6);
+    expect(await t.tableValue(graph, "alice")).toBe(6);
+    answers = [];
+    await processor.close();
+  });
+});
