@@ -124,8 +124,7 @@ function Throughput({ throughput, source }) {
     <h2>Throughput</h2>
     <p>
       <strong class="rate">${perSecond.toFixed(1)} msg/s</strong>
-      over the last ${minutes} min (peak ${max} per ${bucketMs / 1000} s),
-      ${source === "instances" ? "counted by the instances in this process" : "from committed offsets"}
+      ${` over the last ${minutes} min (peak ${max} per ${bucketMs / 1000} s), ${source === "instances" ? "counted by the instances in this process" : "from committed offsets"}`}
     </p>
     <svg viewBox="0 0 ${width} ${height}" width=${width} height=${height} role="img" aria-label="messages per ${bucketMs / 1000} s">
       <polyline points=${points.join(" ")} fill="none" stroke="currentColor" stroke-width="2" />
