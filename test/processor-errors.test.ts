@@ -4,12 +4,10 @@ import {
   type ErrorPolicy,
   isTokaError,
   Processor,
-  persist,
   silentLogger,
   type TokaError,
 } from "@toka/processor";
 import { describe, expect, onTestFinished, test } from "vitest";
-import { z } from "zod";
 import {
   adminClient,
   awaitLeaders,
@@ -22,20 +20,7 @@ import {
   uniqueName,
   waitUntil,
 } from "./helpers.js";
-
-const Order = z.object({ qty: z.number().int() });
-
-function orderGroup(name: string, input: string) {
-  return defineGroup(name, {
-    persist: persist(jsonCodec(z.object({ total: z.number().int() }))),
-    inputs: ({ input: edge }) => [
-      edge(input, jsonCodec(Order), (ctx, order) => {
-        if (order.qty < 0) throw new Error(`negative quantity ${order.qty}`);
-        ctx.setValue({ total: (ctx.value()?.total ?? 0) + order.qty });
-      }),
-    ],
-  });
-}
+import { Order, orderGroup } from "./order-group.js";
 
 /** Good orders around a message of bad bytes and one whose callback throws, all for key "k". */
 async function produceWithPoison(topic: string) {

@@ -1,8 +1,8 @@
+import { type DeadLetter, readDeadLetters, valuePreview } from "@toka/monitor";
 import {
   DeadLetterHeader,
   type KafkaClient,
   kafkajsClient,
-  type LogRecord,
   type OutgoingRecord,
   silentLogger,
 } from "@toka/processor";
@@ -34,81 +34,23 @@ function parsePositions(value: string): LetterPosition[] {
   });
 }
 
-/** A dead letter as the CLI shows it. */
-interface Letter {
-  readonly partition: number;
-  readonly offset: string;
-  readonly timestamp: number;
-  readonly key: string | null;
-  readonly error: { readonly code: string | undefined; readonly message: string | undefined };
-  readonly source: {
-    readonly topic: string | undefined;
-    readonly partition: number | undefined;
-    readonly offset: string | undefined;
-  };
-  readonly truncated: boolean;
-  readonly record: LogRecord;
-}
-
-function letterOf(record: LogRecord): Letter {
-  const h = (name: string) => record.header(name);
-  const partition = h(DeadLetterHeader.SourcePartition);
-  return {
-    partition: record.partition,
-    offset: record.offset,
-    timestamp: record.timestamp,
-    key: record.key === null ? null : Buffer.from(record.key).toString("utf8"),
-    error: { code: h(DeadLetterHeader.ErrorCode), message: h(DeadLetterHeader.ErrorMessage) },
-    source: {
-      topic: h(DeadLetterHeader.SourceTopic),
-      partition: partition === undefined ? undefined : Number(partition),
-      offset: h(DeadLetterHeader.SourceOffset),
-    },
-    truncated: h(DeadLetterHeader.Truncated) === "true",
-    record,
-  };
-}
-
-/** Reads the whole dead-letter topic, read_committed, in partition and offset order. */
-async function readLetters(client: KafkaClient, topic: string): Promise<Letter[]> {
-  const admin = client.admin();
-  await admin.connect();
-  let ranges: { partition: number; start: string; end: string }[];
-  try {
-    const counts = await admin.partitionCounts([topic]);
-    if (!counts.has(topic)) {
-      throw new CliExit(
-        `dead-letter topic "${topic}" does not exist; it is created by the group's first processor start (check --group)`,
-        2,
-      );
-    }
-    ranges = (await admin.watermarks(topic)).map((w) => ({
-      partition: w.partition,
-      start: w.low,
-      end: w.high,
-    }));
-  } finally {
-    await admin.disconnect();
+/** Reads the whole dead-letter topic. @throws CliExit when it does not exist. */
+async function readLetters(client: KafkaClient, topic: string): Promise<DeadLetter[]> {
+  const letters = await readDeadLetters(client, topic);
+  if (!letters) {
+    throw new CliExit(
+      `dead-letter topic "${topic}" does not exist; it is created by the group's first processor start (check --group)`,
+      2,
+    );
   }
-  const letters: Letter[] = [];
-  await client.readLog(
-    { topic, ranges, readCommitted: true, maxBytesPerPartition: 1024 * 1024 },
-    async (batch) => {
-      for (const record of batch.records) letters.push(letterOf(record));
-    },
-  );
-  return letters.sort(
-    (a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)),
-  );
+  return letters;
 }
 
 function preview(value: Uint8Array | null): string {
-  if (value === null) return "(null)";
-  const text = Buffer.from(value).toString("utf8");
-  return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
+  return valuePreview(value, PREVIEW_CHARS);
 }
 
-function summary(letter: Letter) {
+function summary(letter: DeadLetter) {
   return {
     partition: letter.partition,
     offset: letter.offset,
@@ -122,7 +64,7 @@ function summary(letter: Letter) {
 }
 
 /** The letter as it was before it failed: its key, value and headers without toka's error headers. */
-function redriven(letter: Letter, dlq: string): OutgoingRecord {
+function redriven(letter: DeadLetter, dlq: string): OutgoingRecord {
   const own = new Set<string>(Object.values(DeadLetterHeader));
   const headers: Record<string, string> = Object.create(null);
   for (const [name, value] of Object.entries(letter.record.headers)) {

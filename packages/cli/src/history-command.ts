@@ -1,7 +1,7 @@
 import { eventMeta, keyRecords } from "@toka/event-sourcing";
+import { formatBytes, toJson, ValueFormat } from "@toka/monitor";
 import { Command, Option } from "commander";
 import { type CliContext, parseTime } from "./cli-context.js";
-import { formatBytes, toJson, ValueFormat } from "./format-value.js";
 import { loadFold } from "./load-definition.js";
 
 /** `toka history`: the events of one key in an event log. */

@@ -1,3 +1,4 @@
+export { formatBytes, toJson, ValueFormat } from "@toka/monitor";
 export {
   type CliContext,
   cliLogger,
@@ -6,7 +7,6 @@ export {
   parseTime,
 } from "./cli-context.js";
 export { type CliIo, processIo } from "./cli-io.js";
-export { formatBytes, toJson, ValueFormat } from "./format-value.js";
 export { type LoadedFold, loadFold } from "./load-definition.js";
 export { createProgram, main } from "./program.js";
 export { formatDuration, formatProgress, ProgressLine } from "./progress-line.js";

@@ -1,16 +1,6 @@
+import { groupLag } from "@toka/monitor";
 import { Command } from "commander";
 import { type CliContext, CliExit, withKafkaAdmin } from "./cli-context.js";
-
-/** One partition's position of a group. */
-interface PartitionLag {
-  readonly topic: string;
-  readonly partition: number;
-  /** `undefined` when the group committed nothing for the partition. */
-  readonly committed: string | undefined;
-  readonly end: string;
-  /** Records between the committed offset (or the start) and the end. */
-  readonly lag: number;
-}
 
 /**
  * `toka lag`: how far a consumer group (a toka group) is behind on each partition of
@@ -30,27 +20,13 @@ export function lagCommand(context: CliContext): Command {
     .action(async (options: { group: string; topic?: string[]; json?: boolean }) => {
       const { io } = context;
       await withKafkaAdmin(context, async (admin) => {
-        const committed = await admin.fetchOffsets({
-          groupId: options.group,
-          ...(options.topic ? { topics: options.topic } : {}),
-        });
-        if (committed.length === 0) {
+        const rows = await groupLag(admin, options.group, options.topic);
+        if (rows.length === 0) {
           throw new CliExit(
             `group "${options.group}" has no committed offsets; check the name (a toka group's name is its consumer group) or give its topics with --topic`,
             2,
           );
         }
-        const rows: PartitionLag[] = [];
-        for (const { topic, partitions } of committed) {
-          const ends = await admin.fetchTopicOffsets(topic);
-          for (const { partition, high, low } of ends) {
-            const at = partitions.find((p) => p.partition === partition)?.offset;
-            const from = at === undefined || at === "-1" ? undefined : at;
-            const lag = Number(BigInt(high) - BigInt(from ?? low));
-            rows.push({ topic, partition, committed: from, end: high, lag: Math.max(0, lag) });
-          }
-        }
-        rows.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
         if (options.json) {
           for (const row of rows) io.out(`${JSON.stringify({ group: options.group, ...row })}\n`);
           return;

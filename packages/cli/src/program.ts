@@ -11,6 +11,7 @@ import { type CliIo, processIo } from "./cli-io.js";
 import { dlqCommand } from "./dlq-command.js";
 import { historyCommand } from "./history-command.js";
 import { lagCommand } from "./lag-command.js";
+import { monitorCommand } from "./monitor-command.js";
 import { replayCommand } from "./replay-command.js";
 import { resetGroupCommand } from "./reset-group-command.js";
 import { showCommand } from "./show-command.js";
@@ -20,7 +21,7 @@ import { stateAtCommand } from "./state-at-command.js";
 export function createProgram(io: CliIo = processIo): Command {
   const program = new Command("toka")
     .description(
-      "toka operator tools: replays, group resets, lag, dead letters, table values, event histories",
+      "toka operator tools: replays, group resets, lag, dead letters, table values, event histories, the web monitor",
     )
     .option(
       "-b, --brokers <list>",
@@ -48,6 +49,7 @@ export function createProgram(io: CliIo = processIo): Command {
     aliasCommand(context),
     lagCommand(context),
     dlqCommand(context),
+    monitorCommand(context),
   ]) {
     program.addCommand(command);
   }

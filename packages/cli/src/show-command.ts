@@ -1,8 +1,8 @@
 import { keyRecords } from "@toka/event-sourcing";
+import { formatBytes, toJson, ValueFormat } from "@toka/monitor";
 import { DEDUP_HEADER } from "@toka/processor";
 import { Command, Option } from "commander";
 import { type CliContext, CliExit } from "./cli-context.js";
-import { formatBytes, toJson, ValueFormat } from "./format-value.js";
 import { loadFold } from "./load-definition.js";
 
 /** `toka show`: the current value of a key in a table topic. */

@@ -1,7 +1,7 @@
 import { stateAt } from "@toka/event-sourcing";
+import { toJson } from "@toka/monitor";
 import { Command, Option } from "commander";
 import { type CliContext, parseTime } from "./cli-context.js";
-import { toJson } from "./format-value.js";
 import { loadFold } from "./load-definition.js";
 
 /** `toka state-at`: a key's value at a past time, folded from its events. */

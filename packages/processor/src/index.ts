@@ -81,12 +81,21 @@ export {
 } from "./options.js";
 export { type PartitionStats, Processor, type ProcessorStats } from "./processor.js";
 export {
+  type MountedMonitor,
   QUERY_SERVICE_DEFAULTS,
   type QueryableView,
   type QueryService,
   type QueryServiceOptions,
   serveViews,
 } from "./query-service.js";
+export {
+  isMonitorPath,
+  LOOPBACK_HOSTS,
+  MONITOR_PATH,
+  type Refusal,
+  type RequestRules,
+  refusal,
+} from "./request-guard.js";
 export { DEDUP_HEADER, type KeyDedup } from "./table-entry.js";
 export {
   deadLetterTopic,

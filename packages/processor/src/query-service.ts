@@ -7,7 +7,7 @@ import { z } from "zod";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { ProcessorStatus } from "./events.js";
 import { consoleLogger, type Logger } from "./logger.js";
-import { LOOPBACK_HOSTS, type RequestRules, refusal } from "./request-guard.js";
+import { isMonitorPath, LOOPBACK_HOSTS, type RequestRules, refusal } from "./request-guard.js";
 import { type ViewIterateOptions, ViewStatus } from "./view.js";
 
 /** What the query service needs of a view; every {@link View} is one. */
@@ -57,6 +57,17 @@ export interface QueryServiceOptions {
   readonly headersTimeoutMs?: number;
   /** Longest time for a whole request, in ms. Default 30,000. */
   readonly requestTimeoutMs?: number;
+  /**
+   * A web monitor (`createMonitor` of `@toka/monitor`) answered under `/monitor/`. It
+   * checks requests with this service's Host allow-list and token. Default: none.
+   */
+  readonly monitor?: MountedMonitor;
+}
+
+/** What the query service needs of a web monitor it serves under `/monitor/`. */
+export interface MountedMonitor {
+  /** Answers a request under `/monitor`, checking it against `rules` first. */
+  handle(req: IncomingMessage, res: ServerResponse, rules: RequestRules): void;
 }
 
 /** Named defaults of {@link QueryServiceOptions}. */
@@ -82,7 +93,7 @@ export interface QueryService {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const RESERVED = new Set(["health", "ready"]);
+const RESERVED = new Set(["health", "ready", "monitor"]);
 const LIST_PARAMS = new Set(["limit", "prefix", "after"]);
 /** How long `close()` lets in-flight requests finish before it cuts their connections. */
 const CLOSE_GRACE_MS = 5000;
@@ -124,11 +135,23 @@ const schema = z
     tls: z.object({}).passthrough().optional(),
     headersTimeoutMs: z.number().int().positive().optional(),
     requestTimeoutMs: z.number().int().positive().optional(),
+    monitor: z
+      .custom<MountedMonitor>(
+        (m) =>
+          typeof m === "object" && m !== null && typeof (m as MountedMonitor).handle === "function",
+        "expected a monitor of @toka/monitor's createMonitor",
+      )
+      .optional(),
   })
-  .refine((o) => Object.keys(o.views).length + Object.keys(o.processors ?? {}).length > 0, {
-    message: "give at least one view or processor, e.g. { views: { balances: view } }",
-    path: ["views"],
-  })
+  .refine(
+    (o) =>
+      Object.keys(o.views).length + Object.keys(o.processors ?? {}).length > 0 ||
+      o.monitor !== undefined,
+    {
+      message: "give at least one view, processor or monitor, e.g. { views: { balances: view } }",
+      path: ["views"],
+    },
+  )
   .refine((o) => (o.defaultLimit ?? 100) <= (o.maxLimit ?? QUERY_SERVICE_DEFAULTS.maxLimit), {
     message: "defaultLimit must not exceed maxLimit",
     path: ["defaultLimit"],
@@ -179,7 +202,7 @@ export async function serveViews(options: QueryServiceOptions): Promise<QuerySer
     const problem = !/^[A-Za-z0-9._~-]+$/.test(name)
       ? "a view name uses only letters, digits, '.', '_', '~' and '-'"
       : RESERVED.has(name)
-        ? "the names 'health' and 'ready' are taken by the service's own routes"
+        ? "the names 'health', 'ready' and 'monitor' are taken by the service's own routes"
         : undefined;
     if (problem) {
       throw new TokaError(
@@ -204,7 +227,9 @@ export async function serveViews(options: QueryServiceOptions): Promise<QuerySer
     maxLimit: options.maxLimit ?? QUERY_SERVICE_DEFAULTS.maxLimit,
     logger: options.logger ?? consoleLogger(),
   };
+  const { monitor } = options;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    if (monitor && isMonitorPath(req.url)) return monitor.handle(req, res, config.rules);
     respond(config, req, res).catch((error: unknown) => {
       config.logger.error("query service could not answer", { error, url: req.url });
       res.destroy();

@@ -4,6 +4,15 @@ import type { IncomingMessage } from "node:http";
 /** Names of this machine that a browser page cannot make a foreign host resolve to. */
 export const LOOPBACK_HOSTS: readonly string[] = ["localhost", "127.0.0.1", "::1"];
 
+/** Where a query service serves its web monitor, if it has one. */
+export const MONITOR_PATH = "/monitor";
+
+/** Whether a request target is the monitor's page, its files or its API. */
+export function isMonitorPath(url: string | undefined): boolean {
+  const path = pathOf(url);
+  return path === MONITOR_PATH || path.startsWith(`${MONITOR_PATH}/`);
+}
+
 /** Longest request target served: longer ones are refused before routing. */
 export const MAX_URL_LENGTH = 4096;
 
