@@ -1,9 +1,8 @@
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   consoleLogger,
   deadLetterTopic,
-  isTokaError,
+  failedRequestReply,
   kafkajsClient,
   type Logger,
   MONITOR_PATH,
@@ -190,16 +189,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
       try {
         reply = await api(path.slice("/api/".length));
       } catch (error) {
-        const id = randomUUID();
-        logger.warn("monitor request failed", { error, url: req.url, errorId: id });
-        reply = {
-          status: 500,
-          body: {
-            error: `the request failed; the service's log has the details under ${id}`,
-            id,
-            ...(isTokaError(error) ? { code: error.code } : {}),
-          },
-        };
+        reply = failedRequestReply(error, logger, "monitor", req.url);
       }
       return json(res, reply.status, reply.body);
     }

@@ -89,6 +89,7 @@ export {
   serveViews,
 } from "./query-service.js";
 export {
+  failedRequestReply,
   isMonitorPath,
   LOOPBACK_HOSTS,
   MONITOR_PATH,

@@ -1,13 +1,18 @@
-import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { SecureContextOptions } from "node:tls";
 import { z } from "zod";
-import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
+import { TokaError, TokaErrorCode } from "./errors.js";
 import { ProcessorStatus } from "./events.js";
 import { consoleLogger, type Logger } from "./logger.js";
-import { isMonitorPath, LOOPBACK_HOSTS, type RequestRules, refusal } from "./request-guard.js";
+import {
+  failedRequestReply,
+  isMonitorPath,
+  LOOPBACK_HOSTS,
+  type RequestRules,
+  refusal,
+} from "./request-guard.js";
 import { type ViewIterateOptions, ViewStatus } from "./view.js";
 
 /** What the query service needs of a view; every {@link View} is one. */
@@ -306,17 +311,7 @@ async function respond(config: Config, req: IncomingMessage, res: ServerResponse
       ? { status: refused.status, body: { error: refused.error }, headers: refused.headers ?? {} }
       : await route(config, req);
   } catch (error) {
-    // The answer names an id to look up in the log, not the internals of the failure.
-    const id = randomUUID();
-    config.logger.warn("query service request failed", { error, url: req.url, errorId: id });
-    reply = {
-      status: 500,
-      body: {
-        error: `the request failed; the service's log has the details under ${id}`,
-        id,
-        ...(isTokaError(error) ? { code: error.code } : {}),
-      },
-    };
+    reply = { ...failedRequestReply(error, config.logger, "query service", req.url), headers: {} };
   }
   const body = JSON.stringify(reply.body, jsonReplacer);
   res.writeHead(reply.status, {

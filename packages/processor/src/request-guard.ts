@@ -1,5 +1,7 @@
-import { timingSafeEqual } from "node:crypto";
+import { randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { isTokaError } from "./errors.js";
+import type { Logger } from "./logger.js";
 
 /** Names of this machine that a browser page cannot make a foreign host resolve to. */
 export const LOOPBACK_HOSTS: readonly string[] = ["localhost", "127.0.0.1", "::1"];
@@ -87,4 +89,26 @@ function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * The answer to a request that failed inside the service: an id to look up in the log
+ * (where the failure is logged with it), and the toka error code, not the internals.
+ */
+export function failedRequestReply(
+  error: unknown,
+  logger: Logger,
+  what: string,
+  url: string | undefined,
+): { status: 500; body: { error: string; id: string; code?: string } } {
+  const id = randomUUID();
+  logger.warn(`${what} request failed`, { error, url, errorId: id });
+  return {
+    status: 500,
+    body: {
+      error: `the request failed; the service's log has the details under ${id}`,
+      id,
+      ...(isTokaError(error) ? { code: error.code } : {}),
+    },
+  };
 }

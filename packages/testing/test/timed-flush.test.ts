@@ -23,6 +23,30 @@ function summer() {
   });
 }
 
+/**
+ * An exactly-once summer on the tester whose consumer reports the group's confirmations
+ * that `confirmed` says, flushing on a 20 ms commit interval; counts what it processed
+ * and its flushes.
+ */
+function summerWithMembership(t: Tester, confirmed: () => number | undefined) {
+  const { client, asked } = clientWithMembership(t, confirmed);
+  const graph = summer();
+  const processor = new Processor(graph, {
+    client,
+    guarantee: Guarantee.ExactlyOnce,
+    commitIntervalMs: 20,
+    logger: silentLogger,
+  });
+  const counts = { processed: 0, flushes: 0 };
+  processor.on("batch.processed", (e) => {
+    counts.processed += e.processed;
+  });
+  processor.on("partition.flushed", () => {
+    counts.flushes += 1;
+  });
+  return { graph, processor, counts, asked };
+}
+
 /** The tester's client, its consumers reporting the group's confirmations that `confirmed` says. */
 function clientWithMembership(t: Tester, confirmed: () => number | undefined) {
   let asked = 0;
@@ -65,29 +89,18 @@ describe("a flush on the commit-interval timer", () => {
     const t = tester();
     t.createTopic("amounts");
     let confirmedAt: number | undefined;
-    const { client, asked } = clientWithMembership(t, () => confirmedAt);
-    const graph = summer();
-    const processor = new Processor(graph, {
-      client,
-      guarantee: Guarantee.ExactlyOnce,
-      commitIntervalMs: 20,
-      logger: silentLogger,
-    });
-    let flushes = 0;
-    processor.on("partition.flushed", () => {
-      flushes += 1;
-    });
+    const { graph, processor, counts, asked } = summerWithMembership(t, () => confirmedAt);
     await amountsBeforeAnAbortedTransaction(t);
     await t.start(processor);
 
     // The timer fired three times and found no recent confirmation each time.
     const before = asked();
     await vi.waitUntil(() => asked() >= before + 3);
-    expect(flushes).toBe(0);
+    expect(counts.flushes).toBe(0);
     expect(t.messages("summer-table")).toEqual([]);
 
     confirmedAt = Date.now();
-    await vi.waitUntil(() => flushes === 1);
+    await vi.waitUntil(() => counts.flushes === 1);
     expect(await t.tableValue(graph, "alice")).toBe(6);
     await processor.close();
   });
@@ -98,30 +111,15 @@ describe("a flush on the commit-interval timer", () => {
     // Fresh for the timer's check, stale when the failed write is about to be sent again,
     // then fresh.
     let answers = [Date.now(), undefined];
-    const { client } = clientWithMembership(t, () =>
+    const { graph, processor, counts } = summerWithMembership(t, () =>
       answers.length > 0 ? answers.shift() : Date.now(),
     );
-    const graph = summer();
-    const processor = new Processor(graph, {
-      client,
-      guarantee: Guarantee.ExactlyOnce,
-      commitIntervalMs: 20,
-      logger: silentLogger,
-    });
-    let processed = 0;
-    let flushes = 0;
-    processor.on("batch.processed", (e) => {
-      processed += e.processed;
-    });
-    processor.on("partition.flushed", () => {
-      flushes += 1;
-    });
     await amountsBeforeAnAbortedTransaction(t);
     t.failNextProduce({ topic: "summer-table" });
     await t.start(processor);
-    await vi.waitUntil(() => flushes === 1, { timeout: 5_000 });
+    await vi.waitUntil(() => counts.flushes === 1, { timeout: 5_000 });
     // Read again after the abandoned write: the three amounts ran twice, counted once.
-    expect(processed).toBe(6);
+    expect(counts.processed).toBe(6);
     expect(await t.tableValue(graph, "alice")).toBe(6);
     answers = [];
     await processor.close();
