@@ -10,7 +10,7 @@
 #                             (debootstrap + a headless JRE) and the Maven Central jars of
 #                             scripts/kafka.sh; prints the image name
 #   scripts/docker.sh stop    stops the dockerd that 'start' started (and its containers)
-#   scripts/docker.sh host    prints the DOCKER_HOST of the project's dockerd
+#   scripts/docker.sh host    prints the DOCKER_HOST these commands use
 #
 # Everything lives under <repo>/.cache/docker: the engine's data root, exec root, socket and
 # log (so it never meets a system dockerd), the root filesystem and the image tarballs, keyed
@@ -41,7 +41,8 @@ timed() {
   log "$what took $((SECONDS - t)) s"
 }
 
-export DOCKER_HOST="unix://$socket"
+# A DOCKER_HOST set by the caller names the engine to use; otherwise the project's own.
+export DOCKER_HOST=${DOCKER_HOST:-unix://$socket}
 # Docker's legacy builder: BuildKit needs the buildx plugin, which Debian's docker.io lacks.
 export DOCKER_BUILDKIT=0
 
@@ -62,6 +63,7 @@ install_docker() {
 start_engine() {
   if engine_answers; then log "dockerd already answers at $DOCKER_HOST"; echo "$DOCKER_HOST"; return 0; fi
   install_docker
+  [ "$DOCKER_HOST" = "unix://$socket" ] || die "no Docker engine answers at DOCKER_HOST=$DOCKER_HOST"
   [ "$(id -u)" -eq 0 ] || die "dockerd needs root to run"
   mkdir -p "$engine"
   rm -f "$socket"
