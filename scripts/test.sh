@@ -15,6 +15,8 @@ timed() {
   echo "test: '$*' took $((SECONDS - t)) s" >&2
 }
 timed biome ci --error-on-warnings .
+# kafka.sh, docker.sh, the compose files and Testcontainers' default run one Kafka version.
+timed bash scripts/check-kafka-version.sh
 timed tsc -p tsconfig.check.json
 # The monitor's browser test drives Debian's chromium (installed when missing).
 timed bash scripts/chromium.sh || echo "test: without chromium the monitor's browser test fails" >&2
