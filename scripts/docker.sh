@@ -102,7 +102,7 @@ start_engine() {
 }
 
 stop_engine() {
-  local pid
+  local pid target
   pid=$(cat "$engine/started-by-docker.sh" 2>/dev/null || true)
   [ -n "$pid" ] || return 0
   if kill -0 "$pid" 2>/dev/null; then
@@ -112,6 +112,11 @@ stop_engine() {
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
   fi
   rm -f "$engine/started-by-docker.sh"
+  # dockerd 20.10 leaves the mount of its network namespace (exec/netns/default) behind,
+  # which makes .cache undeletable; nothing else may hold mounts under the engine directory.
+  local mounted
+  mounted=$(awk -v dir="$engine/" 'index($2, dir) == 1 { print $2 }' /proc/mounts | sort -r)
+  for target in $mounted; do umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true; done
   # dockerd leaves its bridge behind; remove it when this engine made it.
   if [ -f "$engine/created-docker0" ]; then
     ip link delete docker0 2>/dev/null || true
