@@ -104,22 +104,19 @@ export async function findKafka(
     log(`kafkaForTests: not using Docker: ${reason}`);
   };
 
-  let starter: KafkaContainerStarter | undefined;
-  try {
-    starter = await connect();
-  } catch (error) {
+  const starter = await connect().catch((error: unknown) => {
     if (!(error instanceof Error && error.name === DockerUnavailable.name)) throw error;
     reject(error.message);
-  }
+    return undefined;
+  });
   for (const networking of starter?.networkings ?? []) {
-    try {
-      const container = await starter!.start(networking);
-      return { ...container, source: "testcontainers", rejected };
-    } catch (error) {
+    const started = await starter?.start(networking).catch((error: unknown) => {
       reject(
         `the container failed to start (${networking}): ${messageOf(error)}${ryukHint(error)}`,
       );
-    }
+      return undefined;
+    });
+    if (started) return { ...started, source: "testcontainers", rejected };
   }
 
   if (options.fallback) return { ...(await options.fallback()), source: "fallback", rejected };
