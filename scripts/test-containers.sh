@@ -13,6 +13,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# Run on its own on a fresh clone, it installs and builds first, as npm test does.
+if [ -x node_modules/.bin/tsx ]; then export PATH="$root/node_modules/.bin:$PATH"
+else source scripts/bootstrap.sh; fi
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=(test/processor-counting.test.ts test/view.test.ts test/processor-errors.test.ts)
 
