@@ -88,7 +88,10 @@ start_engine() {
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 30 "$engine/dockerd.log" >&2
       rm -f "$engine/started-by-docker.sh"
-      die "dockerd exited during start-up (log: .cache/docker/engine/dockerd.log)"
+      # Its last error is the reason, e.g. a storage driver or network the kernel refuses.
+      local why
+      why=$(grep -E 'level=(fatal|error)' "$engine/dockerd.log" | tail -n 1 | sed 's/.*msg="\([^"]*\)".*/\1/')
+      die "dockerd exited during start-up: ${why:-see .cache/docker/engine/dockerd.log}"
     fi
     if [ $((SECONDS - t)) -ge "$start_timeout" ]; then
       tail -n 30 "$engine/dockerd.log" >&2
