@@ -6,6 +6,8 @@
 #   scripts/kafka.sh stop [single|cluster]    stop by saved PID
 #   scripts/kafka.sh status [single|cluster]  exit 0 when running
 #   scripts/kafka.sh brokers [single|cluster] print the broker list (host:port,...)
+#   scripts/kafka.sh fetch                    fetch the jars only (docker.sh builds its image from them)
+#   scripts/kafka.sh lib                      print the directory of the fetched jars
 #   scripts/kafka.sh kill-node <id> [cluster|single]     SIGKILL one node by its saved PID
 #                                             (a crash: no controlled shutdown)
 #   scripts/kafka.sh restart-node <id> [cluster|single]  start one node again on its existing
@@ -281,7 +283,9 @@ case "$command" in
   stop) stop_all ;;
   status) status ;;
   brokers) brokers ;;
+  fetch) fetch_jars ;;
+  lib) echo "$lib" ;;
   kill-node) kill_node ;;
   restart-node) restart_node ;;
-  *) die "usage: scripts/kafka.sh start|stop|status|brokers [single|cluster], or kill-node|restart-node <id> [cluster|single]" ;;
+  *) die "usage: scripts/kafka.sh start|stop|status|brokers [single|cluster], fetch, lib, or kill-node|restart-node <id> [cluster|single]" ;;
 esac

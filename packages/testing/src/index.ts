@@ -1,8 +1,10 @@
 export {
   DEFAULT_KAFKA_IMAGE,
+  KAFKA_VERSION,
   type KafkaForTests,
   type KafkaForTestsOptions,
   kafkaForTests,
+  LOCAL_KAFKA_IMAGE,
 } from "./kafka-brokers.js";
 export { OutputQueue } from "./output-queue.js";
 export { DEFAULT_START_TIME, TestClock } from "./test-clock.js";
