@@ -75,6 +75,9 @@ start_engine() {
   # are the project's own, so a system dockerd or another checkout's engine is never touched.
   ip link show docker0 >/dev/null 2>&1 || touch "$engine/created-docker0"
   local t=$SECONDS
+  # The default bridge stays (Testcontainers refuses an engine without one), but the Kafka
+  # container runs on the host's network (kafkaForTests): no container is attached to the
+  # bridge, so nothing is sent to its private-range addresses.
   nohup dockerd --iptables=false --ip-masq=false \
     --host "$DOCKER_HOST" \
     --data-root "$engine/data" \

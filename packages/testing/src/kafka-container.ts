@@ -102,11 +102,12 @@ function apacheStyleStarter(
 ): KafkaContainerStarter {
   const { GenericContainer, Wait } = testcontainers;
   return {
-    // A published port is the usual way, but an engine run with --iptables=false reaches
-    // containers only through docker-proxy, which some hosts cannot route to the bridge.
-    // Host networking needs neither; its cost is that the broker takes host ports, which
-    // is why the caller may choose them.
-    networkings: [ContainerNetworking.publishedPort, ContainerNetworking.hostNetwork],
+    // Host networking keeps every connection on loopback: a published port would reach
+    // the container over the bridge network's private-range addresses (through
+    // docker-proxy), traffic that test machines must not send, and with --iptables=false
+    // some hosts cannot route it anyway. Its cost is that the broker takes host ports,
+    // which is why the caller may choose them.
+    networkings: [ContainerNetworking.hostNetwork],
     async start(networking) {
       const hostNetwork = networking === ContainerNetworking.hostNetwork;
       const brokerPort = port ?? (await freePort());
