@@ -21,12 +21,24 @@ export type {
   TopicSpec,
   TransactionOffsets,
 } from "./client/kafka-client.js";
-export { type KafkajsClientOptions, kafkajsClient } from "./client/kafkajs-client.js";
+export {
+  type KafkajsClient,
+  type KafkajsClientOptions,
+  kafkajsClient,
+} from "./client/kafkajs-client.js";
 export {
   type ExpectedTopic,
   TOPIC_LEADERS_TIMEOUT_MS,
   waitForTopicLeaders,
 } from "./client/topic-readiness.js";
+export {
+  SaslMechanism,
+  type SaslOauthBearerOptions,
+  type SaslOptions,
+  type SaslPasswordOptions,
+  type SecurityOptions,
+  type SslOptions,
+} from "./connection-security.js";
 export type { Context, EmitOptions as ContextEmitOptions } from "./context.js";
 export { DeadLetterHeader } from "./dead-letter.js";
 export { type EmitOptions, Emitter, type EmitterOptions } from "./emitter.js";

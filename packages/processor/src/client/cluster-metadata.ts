@@ -7,6 +7,7 @@ import {
   METADATA_VERSION,
   type MetadataResponse,
 } from "./metadata-request.js";
+import { authorizationError, isSecurityError } from "./security-errors.js";
 
 /** How toka's connections reach any broker: everything of a {@link BrokerAddress} but where. */
 export type ConnectionSettings = Omit<BrokerAddress, "host" | "port">;
@@ -64,6 +65,8 @@ export class ClusterMetadata {
         this.lastAnswered = address;
         return { answer, from: address };
       } catch (error) {
+        // Another broker of the same cluster would refuse the same credentials or certificate.
+        if (isSecurityError(error)) throw error;
         lastError = error;
         failures.push(`${address.host}:${address.port} (${(error as Error).message})`);
       }
@@ -114,6 +117,8 @@ export class ClusterMetadata {
     const metadata = response.topics.find((t) => t.topic === topic);
     if (metadata?.errorCode !== 0) {
       const code = metadata?.errorCode ?? 3;
+      const denied = authorizationError(code, { operation: "Describe", topic });
+      if (denied) throw denied;
       throw new TokaError(
         TokaErrorCode.KafkaFailed,
         `the brokers' metadata of the topic has Kafka error code ${code}${code === 3 ? " (unknown topic: it does not exist, or was created a moment ago)" : ""}`,

@@ -4,6 +4,7 @@ import { type BrokerAddress, BrokerConnection } from "./broker-connection.js";
 import type { ClusterMetadata } from "./cluster-metadata.js";
 import { groupByTopic } from "./group-by-topic.js";
 import type { TopicPartitionOffset } from "./kafka-client.js";
+import { authorizationError } from "./security-errors.js";
 
 /**
  * Commits offsets for a group without joining it (generation -1, no member), as the
@@ -72,6 +73,12 @@ async function commitOnce(
       ? coordinator
       : await offsetCommit(coordinator, groupId, offsets);
   if (errorCode === 0) return;
+  const denied = authorizationError(errorCode, {
+    operation: "Read",
+    group: groupId,
+    topic: offsets[0]?.topic,
+  });
+  if (denied) throw denied;
   throw new TokaError(
     TokaErrorCode.KafkaFailed,
     errorCode === 22 || errorCode === 25

@@ -8,6 +8,7 @@ import kafkajs, {
   Partitioners,
   type Producer,
 } from "kafkajs";
+import type { SecurityOptions } from "../connection-security.js";
 import { isTokaError, TokaError, TokaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { retrying } from "../retry.js";
@@ -35,18 +36,32 @@ import {
   type SendBatch,
   sendPartition,
 } from "./kafkajs-partition-sends.js";
+import { kafkajsAuthorizationError, kafkajsSasl } from "./kafkajs-security.js";
 import {
   kafkajsTransactionalProducer,
   transactionalProducerConfig,
 } from "./kafkajs-transactions.js";
 
-/** Options of {@link kafkajsClient}. */
-export interface KafkajsClientOptions {
+/** Options of {@link kafkajsClient}; `ssl` and `sasl` apply to kafkajs and toka's own connections. */
+export interface KafkajsClientOptions extends SecurityOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly logger: Logger;
-  /** Extra kafkajs settings (ssl, sasl, timeouts). */
-  readonly kafka?: Omit<KafkaConfig, "brokers" | "clientId" | "logCreator" | "logLevel">;
+  /** Extra kafkajs settings (timeouts, retries); TLS and SASL are `ssl` and `sasl`. */
+  readonly kafka?: Omit<
+    KafkaConfig,
+    "brokers" | "clientId" | "logCreator" | "logLevel" | "ssl" | "sasl"
+  >;
+}
+
+/** The kafkajs client, and which way its logs, offset commits and plain writes go. */
+export interface KafkajsClient extends KafkaClient {
+  /**
+   * `"toka"` when reads of logs, non-idempotent writes and offset commits go over toka's
+   * own connections (always, unless kafkajs's `socketFactory` is set); `"kafkajs"` when
+   * they fall back to kafkajs's slower paths.
+   */
+  readonly wirePath: "toka" | "kafkajs";
 }
 
 /**
@@ -82,10 +97,12 @@ const MEMBERSHIP_LOST = new Set([
 const PRODUCER_RETRIES = 10;
 
 /** The kafkajs implementation of the client boundary. */
-export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
+export function kafkajsClient(options: KafkajsClientOptions): KafkajsClient {
   const { logger } = options;
   const kafka = new Kafka({
     ...options.kafka,
+    ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+    ...(options.sasl === undefined ? {} : { sasl: kafkajsSasl(options.sasl) }),
     brokers: [...options.brokers],
     clientId: options.clientId,
     logLevel: logLevel.WARN,
@@ -105,9 +122,20 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
         else logger.warn(message, entry);
       },
   });
-  const direct = kafkajsDirect(options.brokers, options.clientId, options.kafka);
+  const direct = kafkajsDirect(
+    options.brokers,
+    options.clientId,
+    { ssl: options.ssl, sasl: options.sasl },
+    options.kafka,
+  );
+  // kafkajs reports a failed TLS handshake or SASL exchange as a retriable connection
+  // error and retries it; toka's own connection names the cause, so it goes first.
+  const checkAccess = async () => {
+    await direct?.checkAccess();
+  };
   return {
-    admin: () => kafkajsAdmin(kafka, direct),
+    wirePath: direct ? "toka" : "kafkajs",
+    admin: () => kafkajsAdmin(kafka, direct, checkAccess),
     producer(producerOptions) {
       const transactionalId = producerOptions?.transactionalId;
       if (transactionalId) {
@@ -119,20 +147,27 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
         );
       }
       if (producerOptions?.idempotent === false && direct) return direct.producer();
-      return kafkajsProducer(kafka);
+      return kafkajsProducer(kafka, checkAccess);
     },
-    consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions),
+    consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions, checkAccess),
     readLog: (request, onBatch) =>
       direct
         ? direct.readLog(request, onBatch)
-        : readLogWithConsumer((o) => kafkajsConsumer(kafka, o), request, onBatch),
+        : readLogWithConsumer((o) => kafkajsConsumer(kafka, o, checkAccess), request, onBatch),
   };
 }
 
-function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdmin {
+function kafkajsAdmin(
+  kafka: Kafka,
+  direct: DirectAccess | undefined,
+  checkAccess: () => Promise<void>,
+): ClientAdmin {
   const admin = kafka.admin();
   return {
-    connect: () => admin.connect(),
+    async connect() {
+      await checkAccess();
+      await admin.connect();
+    },
     disconnect: () => admin.disconnect(),
     async partitionCounts(topics) {
       const existing = new Set(await admin.listTopics());
@@ -145,11 +180,12 @@ function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdm
     },
     async createTopics(specs: readonly TopicSpec[]) {
       if (specs.length === 0) return;
-      await admin.createTopics({
+      const created = admin.createTopics({
         // kafkajs's own wait asks one broker and fails with UNKNOWN_TOPIC_OR_PARTITION
         // ("This server does not host this topic-partition") when that broker has not
-        // heard of the topic yet; toka's wait below asks every broker and retries. Over
-        // SASL, where toka has no connections of its own, only kafkajs's wait is possible.
+        // heard of the topic yet; toka's wait below asks every broker and retries. With
+        // a socketFactory, where toka has no connections of its own, only kafkajs's wait
+        // is possible.
         waitForLeaders: !direct,
         topics: specs.map((s) => ({
           topic: s.topic,
@@ -160,6 +196,14 @@ function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdm
             ...Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
           ],
         })),
+      });
+      await created.catch((error: unknown) => {
+        throw (
+          kafkajsAuthorizationError(error, {
+            operation: "Create",
+            topic: specs.map((s) => s.topic).join(", "),
+          }) ?? error
+        );
       });
       // By name only: a topic that existed may have another partition count than its spec.
       await direct?.awaitLeaders(specs.map((s) => s.topic));
@@ -223,7 +267,7 @@ function offsetsByTopic(offsets: readonly TopicPartitionOffset[]) {
  * An idempotent producer: each send's records are written once, in order per partition,
  * one kafkajs send per partition (see `kafkajs-partition-sends.ts`).
  */
-function kafkajsProducer(kafka: Kafka): ClientProducer {
+function kafkajsProducer(kafka: Kafka, checkAccess: () => Promise<void>): ClientProducer {
   const create = () =>
     kafka.producer({
       // murmur2 like the Java client, so toka and other producers agree on partitions.
@@ -252,6 +296,11 @@ function kafkajsProducer(kafka: Kafka): ClientProducer {
     try {
       return await used.sendBatch(batch);
     } catch (error) {
+      const denied = kafkajsAuthorizationError(error, {
+        operation: "Write",
+        topic: batch.topicMessages?.map((t) => t.topic).join(", "),
+      });
+      if (denied) throw denied;
       if (!needsNewProducer(error)) throw error;
       void replace(used);
       throw new TokaError(
@@ -262,7 +311,14 @@ function kafkajsProducer(kafka: Kafka): ClientProducer {
     }
   };
   return {
-    connect: () => producer.connect(),
+    async connect() {
+      await checkAccess();
+      // An idempotent producer asks for its producer ID here (InitProducerId), which
+      // needs Write on some topic or IdempotentWrite on the cluster.
+      await producer.connect().catch((error: unknown) => {
+        throw kafkajsAuthorizationError(error, { operation: "IdempotentWrite" }) ?? error;
+      });
+    },
     async disconnect() {
       await counts.close();
       await replacing?.catch(() => {});
@@ -323,7 +379,11 @@ function firstValue(value: unknown): string | undefined {
   return undefined;
 }
 
-function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer {
+function kafkajsConsumer(
+  kafka: Kafka,
+  options: ConsumerOptions,
+  checkAccess: () => Promise<void>,
+): ClientConsumer {
   // What this member owns, reported to the sticky assigner at the next rebalance.
   let ownedPartitions: number[] = [];
   const consumer: Consumer = kafka.consumer({
@@ -399,7 +459,10 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     handlers?.onReconnecting?.(payload.error);
   });
   return {
-    connect: () => consumer.connect(),
+    async connect() {
+      await checkAccess();
+      await consumer.connect();
+    },
     disconnect: () => consumer.disconnect(),
     subscribe: (topics) =>
       consumer.subscribe({ topics: [...topics], fromBeginning: options.fromBeginning }),

@@ -1,4 +1,5 @@
 import type { KafkaConfig } from "kafkajs";
+import type { SecurityOptions } from "../connection-security.js";
 import { TokaError, TokaErrorCode } from "../errors.js";
 import { ClusterMetadata, parseBrokers } from "./cluster-metadata.js";
 import { commitGroupOffsets } from "./group-offsets.js";
@@ -23,26 +24,35 @@ export interface DirectAccess {
   commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
   /** Resolves once every broker knows a leader of every partition of the topics. */
   awaitLeaders(topics: readonly string[]): Promise<void>;
+  /**
+   * Resolves once a bootstrap broker accepted a connection with the client's TLS and SASL
+   * settings (checked once, again after a failure).
+   * @throws TokaError `TOKA_TLS_FAILED` or `TOKA_AUTHENTICATION_FAILED` with what to fix.
+   */
+  checkAccess(): Promise<void>;
 }
 
 /**
  * Reads logs, writes non-idempotently, commits group offsets and checks topic readiness
- * over toka's own connections (with the client's TLS settings), with metadata from any
- * bootstrap broker that answers ({@link ClusterMetadata}): faster than kafkajs for these
- * (see {@link LogReader}, `commitGroupOffsets`). `undefined` when the client
- * authenticates with SASL or brings its own sockets, which only kafkajs speaks.
+ * over toka's own connections (with the client's TLS and SASL settings), with metadata
+ * from any bootstrap broker that answers ({@link ClusterMetadata}): faster than kafkajs
+ * for these (see {@link LogReader}, `commitGroupOffsets`). `undefined` when the client
+ * brings its own sockets (kafkajs's `socketFactory`), which only kafkajs uses.
  */
 export function kafkajsDirect(
   brokers: readonly string[],
   clientId: string,
-  config: Omit<KafkaConfig, "brokers"> | undefined,
+  security: SecurityOptions,
+  config: Omit<KafkaConfig, "brokers" | "ssl" | "sasl"> | undefined,
 ): DirectAccess | undefined {
-  if (config?.sasl || config?.socketFactory) return undefined;
+  if (config?.socketFactory) return undefined;
   const metadata = new ClusterMetadata(parseBrokers(brokers), {
-    ssl: config?.ssl,
+    ssl: security.ssl,
+    sasl: security.sasl,
     clientId,
     connectTimeoutMs: config?.connectionTimeout ?? CONNECT_TIMEOUT_MS,
   });
+  let accessChecked: Promise<void> | undefined;
   const lookupLeaders = metadata.leaders;
   const reader = new LogReader(lookupLeaders);
   return {
@@ -63,6 +73,16 @@ export function kafkajsDirect(
       };
     },
     commitOffsets: (groupId, offsets) => commitGroupOffsets(metadata, groupId, offsets),
+    checkAccess() {
+      accessChecked ??= metadata.fetch([]).then(
+        () => {},
+        (error: unknown) => {
+          accessChecked = undefined;
+          throw error;
+        },
+      );
+      return accessChecked;
+    },
     awaitLeaders: (topics) =>
       awaitTopicLeaders(
         metadata,
