@@ -1,5 +1,6 @@
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import { z } from "zod";
+import { type ErrorCoordinates, TokaError, TokaErrorCode } from "./errors.js";
 
 /** The SASL mechanisms toka speaks, on its own connections and through kafkajs. */
 export const SaslMechanism = {
@@ -77,3 +78,22 @@ export const securityOptionsSchema = z.object({
     )
     .optional(),
 });
+
+/**
+ * Validates the security options of a class that has no options schema of its own.
+ * @throws TokaError `TOKA_INVALID_CONFIG` naming the option (`sasl.username`) and the fix.
+ */
+export function checkSecurityOptions(
+  what: string,
+  options: SecurityOptions,
+  coordinates: ErrorCoordinates = {},
+): void {
+  const parsed = securityOptionsSchema.safeParse({ ssl: options.ssl, sasl: options.sasl });
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0]!;
+  throw new TokaError(
+    TokaErrorCode.InvalidConfig,
+    `invalid ${what} option "${issue.path.join(".")}": ${issue.message}`,
+    { ...coordinates, cause: parsed.error },
+  );
+}

@@ -1,3 +1,4 @@
+export { checkClusterAccess } from "./client/cluster-access.js";
 export { readLogWithConsumer } from "./client/consumer-log-reader.js";
 export { defaultPartition } from "./client/default-partitioner.js";
 export type {
@@ -26,12 +27,14 @@ export {
   type KafkajsClientOptions,
   kafkajsClient,
 } from "./client/kafkajs-client.js";
+export { kafkajsSecurity } from "./client/kafkajs-security.js";
 export {
   type ExpectedTopic,
   TOPIC_LEADERS_TIMEOUT_MS,
   waitForTopicLeaders,
 } from "./client/topic-readiness.js";
 export {
+  checkSecurityOptions,
   SaslMechanism,
   type SaslOauthBearerOptions,
   type SaslOptions,

@@ -36,7 +36,7 @@ import {
   type SendBatch,
   sendPartition,
 } from "./kafkajs-partition-sends.js";
-import { kafkajsAuthorizationError, kafkajsSasl } from "./kafkajs-security.js";
+import { kafkajsAuthorizationError, kafkajsSecurity } from "./kafkajs-security.js";
 import {
   kafkajsTransactionalProducer,
   transactionalProducerConfig,
@@ -101,8 +101,7 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkajsClient {
   const { logger } = options;
   const kafka = new Kafka({
     ...options.kafka,
-    ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
-    ...(options.sasl === undefined ? {} : { sasl: kafkajsSasl(options.sasl) }),
+    ...kafkajsSecurity(options),
     brokers: [...options.brokers],
     clientId: options.clientId,
     logLevel: logLevel.WARN,

@@ -1,5 +1,5 @@
-import type { SASLOptions } from "kafkajs";
-import { SaslMechanism, type SaslOptions } from "../connection-security.js";
+import type { KafkaConfig, SASLOptions } from "kafkajs";
+import { SaslMechanism, type SaslOptions, type SecurityOptions } from "../connection-security.js";
 import type { TokaError } from "../errors.js";
 import { authorizationError, type DeniedOperation } from "./security-errors.js";
 
@@ -37,4 +37,15 @@ export function kafkajsAuthorizationError(
     if (originalError !== undefined) pending.push(originalError);
   }
   return undefined;
+}
+
+/**
+ * toka's `ssl` and `sasl` as kafkajs config, for tools that still make a kafkajs client of
+ * their own (topic configs, the CLI's admin).
+ */
+export function kafkajsSecurity(security: SecurityOptions): Pick<KafkaConfig, "ssl" | "sasl"> {
+  return {
+    ...(security.ssl === undefined ? {} : { ssl: security.ssl }),
+    ...(security.sasl === undefined ? {} : { sasl: kafkajsSasl(security.sasl) }),
+  };
 }
