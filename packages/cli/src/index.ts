@@ -6,6 +6,7 @@ export {
   parseTime,
 } from "./cli-context.js";
 export { type CliIo, processIo } from "./cli-io.js";
+export { type SecurityFlags, securityFromFlags } from "./cli-security.js";
 export { formatBytes, toJson, ValueFormat } from "./format-value.js";
 export { type LoadedFold, loadFold } from "./load-definition.js";
 export { createProgram, main } from "./program.js";
