@@ -171,6 +171,7 @@ function kafkajsAdmin(
     async partitionCounts(topics) {
       const existing = new Set(await admin.listTopics());
       const wanted = topics.filter((t) => existing.has(t));
+      await direct?.checkDescribable(topics.filter((t) => !existing.has(t)));
       const counts = new Map<string, number>();
       if (wanted.length === 0) return counts;
       const meta = await admin.fetchTopicMetadata({ topics: wanted });

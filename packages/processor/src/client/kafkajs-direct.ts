@@ -11,6 +11,7 @@ import type {
 } from "./kafka-client.js";
 import { LogReader } from "./log-reader.js";
 import { LogWriter } from "./log-writer.js";
+import { authorizationError } from "./security-errors.js";
 import { awaitTopicLeaders } from "./topic-readiness.js";
 
 /** kafkajs's own default is 1 s, which a loaded broker can miss. */
@@ -30,6 +31,13 @@ export interface DirectAccess {
    * @throws TokaError `TOKA_TLS_FAILED` or `TOKA_AUTHENTICATION_FAILED` with what to fix.
    */
   checkAccess(): Promise<void>;
+  /**
+   * Asks for the metadata of topics a listing did not show: a broker leaves topics the
+   * principal may not describe out of its listing, so they look missing.
+   * @throws TokaError `TOKA_AUTHORIZATION_FAILED` naming the first topic the principal may
+   * not describe.
+   */
+  checkDescribable(topics: readonly string[]): Promise<void>;
 }
 
 /**
@@ -82,6 +90,14 @@ export function kafkajsDirect(
         },
       );
       return accessChecked;
+    },
+    async checkDescribable(topics) {
+      if (topics.length === 0) return;
+      const response = await metadata.fetch(topics);
+      for (const t of response.topics) {
+        const denied = authorizationError(t.errorCode, { operation: "Describe", topic: t.topic });
+        if (denied) throw denied;
+      }
     },
     awaitLeaders: (topics) =>
       awaitTopicLeaders(
