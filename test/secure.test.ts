@@ -62,7 +62,9 @@ describe.skipIf(missing !== undefined)("TLS and SASL against a SASL_SSL broker",
     const topicAdmin = client(admin("scram-sha-512")).admin();
     await topicAdmin.connect();
     try {
-      await topicAdmin.createTopics(topics.map((topic) => ({ topic, partitions, compacted: false })));
+      await topicAdmin.createTopics(
+        topics.map((topic) => ({ topic, partitions, compacted: false })),
+      );
     } finally {
       await topicAdmin.disconnect();
     }
