@@ -187,6 +187,16 @@ export class BrokerConnection {
     this.socket.destroy();
   }
 
+  /** Whether the connection failed or was closed: every request on it is rejected. */
+  get closed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  /** Lets the process exit while this connection is idle (see `BrokerConnections`). */
+  unref(): void {
+    this.socket.unref();
+  }
+
   private receive(chunk: Buffer) {
     this.chunks.push(chunk);
     this.buffered += chunk.byteLength;

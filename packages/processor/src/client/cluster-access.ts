@@ -18,5 +18,9 @@ export async function checkClusterAccess(
     ssl: options.ssl,
     sasl: options.sasl,
   });
-  await metadata.fetch([]);
+  try {
+    await metadata.fetch([]);
+  } finally {
+    metadata.close();
+  }
 }

@@ -1,6 +1,6 @@
 import { rootMessage, TokaError, TokaErrorCode } from "../errors.js";
 import { retrying } from "../retry.js";
-import { type BrokerAddress, BrokerConnection } from "./broker-connection.js";
+import { type BrokerAddress, REQUEST_TIMEOUT_MS } from "./broker-connection.js";
 import type { ClusterMetadata } from "./cluster-metadata.js";
 import { groupByTopic } from "./group-by-topic.js";
 import type { TopicPartitionOffset } from "./kafka-client.js";
@@ -71,7 +71,7 @@ async function commitOnce(
   const errorCode =
     typeof coordinator === "number"
       ? coordinator
-      : await offsetCommit(coordinator, groupId, offsets);
+      : await offsetCommit(metadata, coordinator, groupId, offsets);
   if (errorCode === 0) return;
   const denied = authorizationError(errorCode, {
     operation: "Read",
@@ -90,21 +90,19 @@ async function commitOnce(
 
 /** OffsetCommit; resolves with the first error code of the answer (0 when all committed). */
 async function offsetCommit(
+  metadata: ClusterMetadata,
   coordinator: BrokerAddress,
   groupId: string,
   offsets: readonly TopicPartitionOffset[],
 ): Promise<number> {
-  const connection = await BrokerConnection.open(coordinator);
-  try {
-    const answer = await connection.request(
-      OFFSET_COMMIT.key,
-      OFFSET_COMMIT.version,
-      encodeOffsetCommit(groupId, offsets),
-    );
-    return firstOffsetCommitError(answer);
-  } finally {
-    connection.close();
-  }
+  const answer = await metadata.request(
+    coordinator,
+    OFFSET_COMMIT.key,
+    OFFSET_COMMIT.version,
+    encodeOffsetCommit(groupId, offsets),
+    REQUEST_TIMEOUT_MS,
+  );
+  return firstOffsetCommitError(answer);
 }
 
 /** The coordinator's address, or the error code of the answer. */

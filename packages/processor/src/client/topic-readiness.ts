@@ -112,7 +112,7 @@ export function waitForTopicLeaders(
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     },
-  );
+  ).finally(() => metadata.close());
 }
 
 /** One check: the cluster's brokers, then each broker's metadata of the topics. */
