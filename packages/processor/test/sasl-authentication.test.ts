@@ -143,6 +143,18 @@ describe("BrokerConnection with SASL", () => {
     );
   });
 
+  test("a listener without SASL is named as such", async () => {
+    const plaintext = await fakeBroker(() => handshakeResponse(34, []));
+    const error = await open(plaintext.port, {
+      mechanism: "plain",
+      username: "alice",
+      password: "secret",
+    }).catch((e: unknown) => e);
+    expect((error as Error).message).toContain(
+      "the listener on this port does not take SASL (ILLEGAL_SASL_STATE)",
+    );
+  });
+
   test("a failing token provider is an authentication error with its cause", async () => {
     const broker = await plainBroker();
     const cause = new Error("no token today");

@@ -25,6 +25,8 @@ const KAFKA_MECHANISM: Record<SaslMechanism, string> = {
 };
 
 const UNSUPPORTED_SASL_MECHANISM = 33;
+/** What a listener without SASL (PLAINTEXT, SSL) answers a SaslHandshake with. */
+const ILLEGAL_SASL_STATE = 34;
 
 /**
  * Authenticates a fresh connection (Kafka's SASL flow since KIP-152): a SaslHandshake
@@ -60,7 +62,9 @@ export async function authenticate(
     throw failed(
       handshake.errorCode === UNSUPPORTED_SASL_MECHANISM
         ? `the broker does not enable ${mechanism} (it enables ${handshake.mechanisms.join(", ") || "none"})`
-        : `the handshake answered Kafka error code ${handshake.errorCode}`,
+        : handshake.errorCode === ILLEGAL_SASL_STATE
+          ? "the listener on this port does not take SASL (ILLEGAL_SASL_STATE); check the port and its security protocol"
+          : `the handshake answered Kafka error code ${handshake.errorCode}`,
     );
   }
   const step = async (message: Buffer): Promise<Buffer> => {
