@@ -3,6 +3,7 @@ import {
   defineGroup,
   Emitter,
   kafkajsClient,
+  kafkajsSecurity,
   Processor,
   persist,
   type SaslOptions,
@@ -10,6 +11,7 @@ import {
   silentLogger,
   View,
 } from "@toka/processor";
+import kafkajs, { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { z } from "zod";
 import { toka } from "./cli-runner.js";
@@ -229,6 +231,53 @@ describe.skipIf(missing !== undefined)("TLS and SASL against a SASL_SSL broker",
     expect(error).toMatchObject({ code: "TOKA_AUTHORIZATION_FAILED", topic: table });
     expect((error as Error).message).toContain(
       `the broker denied Describe on topic ${table} (TOPIC_AUTHORIZATION_FAILED)`,
+    );
+  });
+
+  test("regression: a group the principal may not join stops the processor with TOKA_AUTHORIZATION_FAILED naming the group", async () => {
+    // `denied` may do anything on topics of this prefix, nothing on groups.
+    const prefix = uniqueName("secure-no-group");
+    const kafka = new Kafka({
+      brokers: broker.brokers,
+      logLevel: logLevel.NOTHING,
+      ...kafkajsSecurity(secured(admin("scram-sha-512"))),
+    });
+    const aclAdmin = kafka.admin();
+    await aclAdmin.connect();
+    onTestFinished(() => aclAdmin.disconnect());
+    await aclAdmin.createAcls({
+      acl: [
+        {
+          resourceType: kafkajs.AclResourceTypes.TOPIC,
+          resourceName: prefix,
+          resourcePatternType: kafkajs.ResourcePatternTypes.PREFIXED,
+          principal: "User:denied",
+          host: "*",
+          operation: kafkajs.AclOperationTypes.ALL,
+          permissionType: kafkajs.AclPermissionTypes.ALLOW,
+        },
+      ],
+    });
+    const input = `${prefix}-input`;
+    await createTopics([input], 1);
+    const group = `${prefix}-group`;
+    const graph = defineGroup(group, {
+      persist: persist(stringCodec),
+      inputs: ({ input: edge }) => [edge(input, stringCodec, (ctx, v) => ctx.setValue(v))],
+    });
+    const processor = new Processor(graph, {
+      brokers: broker.brokers,
+      logger: silentLogger,
+      ...secured(denied),
+    });
+    onTestFinished(() => processor.close());
+    const error = await processor
+      .start()
+      .then(() => processor.waitFor("running", { timeoutMs: 60_000 }))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "TOKA_AUTHORIZATION_FAILED", group });
+    expect((error as Error).message).toContain(
+      `the broker denied Describe on group ${group} (GROUP_AUTHORIZATION_FAILED)`,
     );
   });
 

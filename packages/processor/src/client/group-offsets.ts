@@ -105,6 +105,22 @@ async function offsetCommit(
   return firstOffsetCommitError(answer);
 }
 
+/**
+ * Asks any broker for the group's coordinator.
+ * @throws TokaError `TOKA_AUTHORIZATION_FAILED` when the principal may not describe the
+ * group (GROUP_AUTHORIZATION_FAILED), which kafkajs reports only as "Failed to find
+ * group coordinator".
+ */
+export async function checkGroupDescribable(
+  metadata: ClusterMetadata,
+  groupId: string,
+): Promise<void> {
+  const coordinator = await findCoordinator(metadata, groupId);
+  if (typeof coordinator !== "number") return;
+  const denied = authorizationError(coordinator, { operation: "Describe", group: groupId });
+  if (denied) throw denied;
+}
+
 /** The coordinator's address, or the error code of the answer. */
 async function findCoordinator(
   metadata: ClusterMetadata,

@@ -9,7 +9,7 @@ import kafkajs, {
   type Producer,
 } from "kafkajs";
 import type { SecurityOptions } from "../connection-security.js";
-import { isTokaError, TokaError, TokaErrorCode } from "../errors.js";
+import { isTokaError, TokaError, TokaErrorCode, tokaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { retrying } from "../retry.js";
 import { readLogWithConsumer } from "./consumer-log-reader.js";
@@ -148,7 +148,7 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkajsClient {
       if (producerOptions?.idempotent === false && direct) return direct.producer();
       return kafkajsProducer(kafka, checkAccess);
     },
-    consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions, checkAccess),
+    consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions, checkAccess, direct),
     readLog: (request, onBatch) =>
       direct
         ? direct.readLog(request, onBatch)
@@ -383,9 +383,31 @@ function kafkajsConsumer(
   kafka: Kafka,
   options: ConsumerOptions,
   checkAccess: () => Promise<void>,
+  direct?: DirectAccess,
 ): ClientConsumer {
   // What this member owns, reported to the sticky assigner at the next rebalance.
   let ownedPartitions: number[] = [];
+  let subscribed: readonly string[] = [];
+  // A missing ACL (Read on the group for JoinGroup, Read on a topic for Fetch) does not
+  // go away by restarting: it stops the consumer, named as toka names it.
+  const denied = (error: unknown) =>
+    kafkajsAuthorizationError(error, {
+      operation: "Read",
+      group: options.groupId,
+      topic: subscribed.length > 0 ? subscribed.join(", ") : undefined,
+    });
+  // kafkajs turns GROUP_AUTHORIZATION_FAILED from FindCoordinator into "Failed to find
+  // group coordinator", without the code: toka's own FindCoordinator tells.
+  const diagnosed = async (error: unknown): Promise<unknown> => {
+    if ((error as Error | undefined)?.name === "KafkaJSGroupCoordinatorNotFound" && direct) {
+      const check = await direct.checkGroupDescribable(options.groupId).then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      if (tokaErrorCode(check) === TokaErrorCode.AuthorizationFailed) return check;
+    }
+    return denied(error) ?? error;
+  };
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
     readUncommitted: !options.readCommitted,
@@ -402,7 +424,7 @@ function kafkajsConsumer(
     retry: {
       // A handler error (a toka error) stops the consumer; kafkajs's own failures
       // (lost connection, coordinator moved) restart it.
-      restartOnFailure: async (error) => !isTokaError(error),
+      restartOnFailure: async (error) => !isTokaError(error) && denied(error) === undefined,
     },
   });
   let handlers: ConsumerHandlers | undefined;
@@ -451,7 +473,7 @@ function kafkajsConsumer(
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     if (!payload.restart) {
-      handlers?.onCrash(payload.error);
+      void diagnosed(payload.error).then((error) => handlers?.onCrash(error));
       return;
     }
     // kafkajs disconnected the consumer and starts it again after a retry delay.
@@ -464,8 +486,10 @@ function kafkajsConsumer(
       await consumer.connect();
     },
     disconnect: () => consumer.disconnect(),
-    subscribe: (topics) =>
-      consumer.subscribe({ topics: [...topics], fromBeginning: options.fromBeginning }),
+    subscribe: (topics) => {
+      subscribed = [...topics];
+      return consumer.subscribe({ topics: [...topics], fromBeginning: options.fromBeginning });
+    },
     async run(h) {
       handlers = h;
       await consumer.run({

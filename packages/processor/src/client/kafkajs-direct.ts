@@ -2,7 +2,7 @@ import type { KafkaConfig } from "kafkajs";
 import type { SecurityOptions } from "../connection-security.js";
 import { TokaError, TokaErrorCode } from "../errors.js";
 import { ClusterMetadata, parseBrokers } from "./cluster-metadata.js";
-import { commitGroupOffsets } from "./group-offsets.js";
+import { checkGroupDescribable, commitGroupOffsets } from "./group-offsets.js";
 import type {
   ClientProducer,
   LogBatch,
@@ -38,6 +38,11 @@ export interface DirectAccess {
    * not describe.
    */
   checkDescribable(topics: readonly string[]): Promise<void>;
+  /**
+   * Asks for the group's coordinator.
+   * @throws TokaError `TOKA_AUTHORIZATION_FAILED` when the principal may not describe the group.
+   */
+  checkGroupDescribable(groupId: string): Promise<void>;
 }
 
 /**
@@ -99,6 +104,7 @@ export function kafkajsDirect(
         if (denied) throw denied;
       }
     },
+    checkGroupDescribable: (groupId) => checkGroupDescribable(metadata, groupId),
     awaitLeaders: (topics) =>
       awaitTopicLeaders(
         metadata,
