@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from "@toka/event-sourcing";
-import type { Logger } from "@toka/processor";
+import { checkClusterAccess, kafkajsSecurity, type Logger } from "@toka/processor";
 import { InvalidArgumentError } from "commander";
 import { type Admin, Kafka, logLevel } from "kafkajs";
 import type { CliIo } from "./cli-io.js";
@@ -7,7 +7,7 @@ import type { CliIo } from "./cli-io.js";
 /** What every command gets: the streams and the connection from the global options. */
 export interface CliContext {
   readonly io: CliIo;
-  /** `--brokers`, with a logger that writes warnings to stderr. */
+  /** `--brokers` and the TLS/SASL flags, with a logger that writes warnings to stderr. */
   connection(): ConnectionOptions & { readonly brokers: readonly string[] };
 }
 
@@ -86,9 +86,16 @@ export async function withKafkaAdmin<T>(
   context: CliContext,
   use: (admin: Admin) => Promise<T>,
 ): Promise<T> {
-  const { brokers } = context.connection();
+  const { brokers, ...connection } = context.connection();
+  await checkClusterAccess({
+    brokers,
+    ssl: connection.ssl,
+    sasl: connection.sasl,
+    clientId: "toka-cli",
+  });
   const admin = new Kafka({
     brokers: [...brokers],
+    ...kafkajsSecurity(connection),
     clientId: "toka-cli",
     logLevel: logLevel.NOTHING,
   }).admin();

@@ -82,8 +82,14 @@ function redriven(letter: DeadLetter, dlq: string): OutgoingRecord {
 /** `toka dlq list|show|redrive`: a group's dead letters. */
 export function dlqCommand(context: CliContext): Command {
   const client = () => {
-    const { brokers, logger } = context.connection();
-    return kafkajsClient({ brokers, logger: logger ?? silentLogger, clientId: "toka-cli" });
+    const { brokers, logger, ssl, sasl } = context.connection();
+    return kafkajsClient({
+      brokers,
+      logger: logger ?? silentLogger,
+      clientId: "toka-cli",
+      ssl,
+      sasl,
+    });
   };
   const topicOf = (group: string) => `${group}-dlq`;
   const dlq = new Command("dlq").description("list, show and re-publish a group's dead letters");

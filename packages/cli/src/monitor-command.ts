@@ -32,13 +32,15 @@ export function monitorCommand(context: CliContext, signal?: AbortSignal): Comma
         allowedHost?: string[];
         tokenEnv?: string;
       }) => {
-        const { brokers, logger } = context.connection();
+        const { brokers, logger, ssl, sasl } = context.connection();
         const token = options.tokenEnv === undefined ? undefined : process.env[options.tokenEnv];
         if (options.tokenEnv !== undefined && !token) {
           throw new InvalidArgumentError(`environment variable ${options.tokenEnv} is not set`);
         }
         const service = await serveMonitor({
           brokers,
+          ssl,
+          sasl,
           ...(logger ? { logger } : {}),
           port: options.port,
           host: options.host,

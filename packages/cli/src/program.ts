@@ -8,6 +8,7 @@ import {
   parseBrokers,
 } from "./cli-context.js";
 import { type CliIo, processIo } from "./cli-io.js";
+import { type SecurityFlags, securityFromFlags } from "./cli-security.js";
 import { dlqCommand } from "./dlq-command.js";
 import { historyCommand } from "./history-command.js";
 import { lagCommand } from "./lag-command.js";
@@ -28,12 +29,26 @@ export function createProgram(io: CliIo = processIo): Command {
       "Kafka bootstrap brokers, host:port[,...] (env KAFKA_BROKERS)",
       defaultBrokers(),
     )
+    .option("--ssl", "connect to the brokers with TLS")
+    .option(
+      "--ssl-ca <file>",
+      "trust the brokers' certificates signed by this CA (PEM); implies --ssl",
+    )
+    .option(
+      "--sasl-mechanism <mechanism>",
+      "authenticate with SASL: plain, scram-sha-256, scram-sha-512, oauthbearer (token in env TOKA_SASL_TOKEN)",
+    )
+    .option("--sasl-username <name>", "the SASL user")
+    .option("--sasl-password <password>", "the SASL password (env TOKA_SASL_PASSWORD)")
     .option("-v, --verbose", "also show the Kafka client's own log lines");
   const context: CliContext = {
     io,
     connection: () => {
-      const { brokers, verbose } = program.opts<{ brokers: string; verbose?: boolean }>();
+      const { brokers, verbose, ...security } = program.opts<
+        { brokers: string; verbose?: boolean } & SecurityFlags
+      >();
       return {
+        ...securityFromFlags(security),
         brokers: parseBrokers(brokers),
         logger: cliLogger(io, verbose === true),
         clientId: "toka-cli",

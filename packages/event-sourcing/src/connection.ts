@@ -1,15 +1,17 @@
 import {
+  checkSecurityOptions,
   consoleLogger,
   type KafkaClient,
   kafkajsClient,
   type Logger,
+  type SecurityOptions,
   TokaError,
   TokaErrorCode,
 } from "@toka/processor";
 import { z } from "zod";
 
-/** How the tools of this package reach Kafka. */
-export interface ConnectionOptions {
+/** How the tools of this package reach Kafka; `ssl` and `sasl` as in `ProcessorOptions`. */
+export interface ConnectionOptions extends SecurityOptions {
   /** Bootstrap brokers, `host:port`. Required unless `client` is given. */
   readonly brokers?: readonly string[];
   /** A Kafka client of its own (e.g. the in-memory tester's). Default: kafkajs on `brokers`. */
@@ -25,6 +27,8 @@ export interface Connection {
   readonly client: KafkaClient;
   /** The brokers when known: topic configs (retention) need a kafkajs admin on them. */
   readonly brokers: readonly string[] | undefined;
+  /** TLS and SASL for connections made next to `client` (the kafkajs admin of topic configs). */
+  readonly security: SecurityOptions;
   readonly logger: Logger;
 }
 
@@ -54,6 +58,7 @@ export function resolveConnection(
       { ...coordinates, cause: parsed.error },
     );
   }
+  checkSecurityOptions(what, options, coordinates);
   if (!options.client && !options.brokers) {
     throw new TokaError(
       TokaErrorCode.InvalidConfig,
@@ -69,8 +74,11 @@ export function resolveConnection(
         brokers: options.brokers!,
         clientId: options.clientId ?? `toka-${what.replace(/\W+/g, "-")}`,
         logger,
+        ssl: options.ssl,
+        sasl: options.sasl,
       }),
     brokers: options.brokers,
+    security: { ssl: options.ssl, sasl: options.sasl },
     logger,
   };
 }

@@ -1,6 +1,8 @@
 import {
   type ClientAdmin,
   isTokaError,
+  kafkajsSecurity,
+  type SecurityOptions,
   TokaError,
   TokaErrorCode,
   waitForTopicLeaders,
@@ -55,7 +57,7 @@ export async function ensureTopics(
     const logs = topics.filter((t) => t.kind === "log").map((t) => t.topic);
     const { brokers } = connection;
     if (brokers) {
-      await withKafkajsAdmin(brokers, async (kafka) => {
+      await withKafkajsAdmin(brokers, connection.security, async (kafka) => {
         if (missing.length > 0) {
           await kafka.createTopics({
             // kafkajs's wait asks one broker, which may not know the topic yet and then
@@ -74,7 +76,11 @@ export async function ensureTopics(
             })),
           });
           // As the client boundary's createTopics does.
-          await waitForTopicLeaders({ brokers, topics: missing.map((t) => t.topic) });
+          await waitForTopicLeaders({
+            brokers,
+            topics: missing.map((t) => t.topic),
+            ...connection.security,
+          });
         }
         await warnAboutRetention(connection, kafka, logs);
       });
@@ -113,10 +119,12 @@ type KafkajsAdmin = ReturnType<Kafka["admin"]>;
 
 async function withKafkajsAdmin(
   brokers: readonly string[],
+  security: SecurityOptions,
   work: (admin: KafkajsAdmin) => Promise<void>,
 ) {
   const admin = new Kafka({
     brokers: [...brokers],
+    ...kafkajsSecurity(security),
     clientId: "toka-event-topics",
     logLevel: logLevel.NOTHING,
   }).admin();

@@ -11,7 +11,7 @@ import { TableAliases } from "./table-aliases.js";
 /** Options of {@link rebuildProjection}. */
 export interface RebuildOptions extends ReplayOptions {
   /** Options of the processor that continues the new group (connection excluded). */
-  readonly processor?: Omit<ProcessorOptions, "brokers" | "client" | "logger">;
+  readonly processor?: Omit<ProcessorOptions, "brokers" | "client" | "logger" | "ssl" | "sasl">;
   /** Switch the alias (the projection's name) to the new table once caught up. Default `true`. */
   readonly switchAlias?: boolean;
   /** The aliases to switch; default: its own `TableAliases` on the same connection. */

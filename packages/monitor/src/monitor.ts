@@ -4,11 +4,13 @@ import {
   deadLetterTopic,
   failedRequestReply,
   kafkajsClient,
+  kafkajsSecurity,
   type Logger,
   MONITOR_PATH,
   type MountedMonitor,
   type RequestRules,
   refusal,
+  type SecurityOptions,
 } from "@toka/processor";
 import { type Admin, Kafka, logLevel } from "kafkajs";
 import { CommitRate } from "./commit-rate.js";
@@ -20,8 +22,8 @@ import { ProcessorWatch, type WatchableProcessor } from "./processor-watch.js";
 import { lookupTableKey } from "./table-lookup.js";
 import type { ThroughputWindowOptions } from "./throughput-window.js";
 
-/** Options of {@link createMonitor}. */
-export interface MonitorOptions {
+/** Options of {@link createMonitor}; `ssl` and `sasl` as for a processor (docs/security.md). */
+export interface MonitorOptions extends SecurityOptions {
   /** Bootstrap brokers of the cluster, `host:port`. */
   readonly brokers: readonly string[];
   /**
@@ -72,11 +74,18 @@ interface Reply {
  */
 export function createMonitor(options: MonitorOptions): Monitor {
   const logger = options.logger ?? consoleLogger();
-  const client = kafkajsClient({ brokers: options.brokers, logger, clientId: "toka-monitor" });
+  const security = { ssl: options.ssl, sasl: options.sasl };
+  const client = kafkajsClient({
+    brokers: options.brokers,
+    logger,
+    clientId: "toka-monitor",
+    ...security,
+  });
   const kafka = new Kafka({
     brokers: [...options.brokers],
     clientId: "toka-monitor",
     logLevel: logLevel.NOTHING,
+    ...kafkajsSecurity(security),
   });
   let admin: Promise<Admin> | undefined;
   const connectedAdmin = () => {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Codec } from "@toka/codec";
 import type { ClientProducer, KafkaClient, OutgoingRecord } from "./client/kafka-client.js";
 import { kafkajsClient } from "./client/kafkajs-client.js";
+import { checkSecurityOptions, type SecurityOptions } from "./connection-security.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { observeEmitterQueue } from "./telemetry.js";
@@ -9,7 +10,7 @@ import { ID_HEADER } from "./topic-names.js";
 import { withTraceContext } from "./trace-context.js";
 
 /** Options of an {@link Emitter}. */
-export interface EmitterOptions<T> {
+export interface EmitterOptions<T> extends SecurityOptions {
   /** Bootstrap brokers. Required unless `client` is given. */
   readonly brokers?: readonly string[];
   readonly client?: KafkaClient;
@@ -59,8 +60,12 @@ export class Emitter<T> {
   private stopObservingQueue: (() => void) | undefined;
   private closed = false;
 
-  /** @throws TokaError `TOKA_INVALID_CONFIG` without brokers or client. */
+  /**
+   * @throws TokaError `TOKA_INVALID_CONFIG` without brokers or client, or with invalid
+   * `ssl`/`sasl` options.
+   */
   constructor(options: EmitterOptions<T>) {
+    checkSecurityOptions("emitter", options, { topic: options.topic });
     if (!options.client && !options.brokers?.length) {
       throw new TokaError(
         TokaErrorCode.InvalidConfig,
@@ -79,6 +84,8 @@ export class Emitter<T> {
         brokers: options.brokers!,
         clientId: options.clientId ?? `toka-emitter-${options.topic}`,
         logger: options.logger ?? consoleLogger(),
+        ssl: options.ssl,
+        sasl: options.sasl,
       });
   }
 

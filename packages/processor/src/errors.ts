@@ -33,6 +33,22 @@ export const TokaErrorCode = {
   RecoveryFailed: "TOKA_RECOVERY_FAILED",
   /** The Kafka client failed (connection, group membership, ...). */
   KafkaFailed: "TOKA_KAFKA_FAILED",
+  /**
+   * A broker rejected the SASL credentials or mechanism; the message names the broker and
+   * the mechanism. Fix the `sasl` option (username, password, mechanism).
+   */
+  AuthenticationFailed: "TOKA_AUTHENTICATION_FAILED",
+  /**
+   * The TLS handshake with a broker failed (a certificate signed by a CA not trusted, a
+   * name that does not match, a port that does not speak TLS); the message names the
+   * broker and the cause. Fix the `ssl` option (`ca`, `servername`).
+   */
+  TlsFailed: "TOKA_TLS_FAILED",
+  /**
+   * The broker's authorizer denied an operation (an ACL is missing); the message names
+   * the operation and the topic or group. Grant the ACL to the client's principal.
+   */
+  AuthorizationFailed: "TOKA_AUTHORIZATION_FAILED",
   /** An operation was called in a state that does not allow it (e.g. emit after close). */
   InvalidState: "TOKA_INVALID_STATE",
   /** Waiting for something took longer than allowed. */

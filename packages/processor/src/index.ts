@@ -1,3 +1,4 @@
+export { checkClusterAccess } from "./client/cluster-access.js";
 export { readLogWithConsumer } from "./client/consumer-log-reader.js";
 export { defaultPartition } from "./client/default-partitioner.js";
 export type {
@@ -21,12 +22,26 @@ export type {
   TopicSpec,
   TransactionOffsets,
 } from "./client/kafka-client.js";
-export { type KafkajsClientOptions, kafkajsClient } from "./client/kafkajs-client.js";
+export {
+  type KafkajsClient,
+  type KafkajsClientOptions,
+  kafkajsClient,
+} from "./client/kafkajs-client.js";
+export { kafkajsSecurity } from "./client/kafkajs-security.js";
 export {
   type ExpectedTopic,
   TOPIC_LEADERS_TIMEOUT_MS,
   waitForTopicLeaders,
 } from "./client/topic-readiness.js";
+export {
+  checkSecurityOptions,
+  SaslMechanism,
+  type SaslOauthBearerOptions,
+  type SaslOptions,
+  type SaslPasswordOptions,
+  type SecurityOptions,
+  type SslOptions,
+} from "./connection-security.js";
 export type { Context, EmitOptions as ContextEmitOptions } from "./context.js";
 export { DeadLetterHeader } from "./dead-letter.js";
 export { type EmitOptions, Emitter, type EmitterOptions } from "./emitter.js";

@@ -2,6 +2,7 @@ import { memoryStorage, type StorageFactory } from "@toka/state-store";
 import { z } from "zod";
 import type { KafkaClient } from "./client/kafka-client.js";
 import { kafkajsClient } from "./client/kafkajs-client.js";
+import { type SecurityOptions, securityOptionsSchema } from "./connection-security.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import { consoleLogger, type Logger } from "./logger.js";
 
@@ -43,7 +44,7 @@ export interface DedupWindow {
 }
 
 /** Options of a {@link Processor}; see the package README for the table. */
-export interface ProcessorOptions {
+export interface ProcessorOptions extends SecurityOptions {
   /** Bootstrap brokers, `host:port`. Required unless `client` is given. */
   readonly brokers?: readonly string[];
   /** A Kafka client of its own (e.g. the in-memory tester's). Default: kafkajs on `brokers`. */
@@ -156,6 +157,7 @@ const schema = z.object({
     .object({ idsPerKey: positiveInt.optional(), maxAgeMs: positiveInt.optional() })
     .optional(),
   clientId: z.string().min(1).optional(),
+  ...securityOptionsSchema.shape,
 });
 
 /**
@@ -190,6 +192,8 @@ export function resolveProcessorOptions(
         brokers: options.brokers!,
         clientId: options.clientId ?? `toka-${group}`,
         logger,
+        ssl: options.ssl,
+        sasl: options.sasl,
       }),
     storage: options.storage ?? memoryStorage(),
     guarantee: options.guarantee ?? DEFAULTS.guarantee,

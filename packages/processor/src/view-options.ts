@@ -3,11 +3,12 @@ import { memoryStorage, type StorageFactory } from "@toka/state-store";
 import { z } from "zod";
 import type { KafkaClient } from "./client/kafka-client.js";
 import { kafkajsClient } from "./client/kafkajs-client.js";
+import { type SecurityOptions, securityOptionsSchema } from "./connection-security.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import { consoleLogger, type Logger } from "./logger.js";
 
 /** Options of a {@link View}; see `docs/views.md` for the table. */
-export interface ViewOptions<T> {
+export interface ViewOptions<T> extends SecurityOptions {
   /** Bootstrap brokers, `host:port`. Required unless `client` is given. */
   readonly brokers?: readonly string[];
   /** A Kafka client of its own (e.g. the in-memory tester's). Default: kafkajs on `brokers`. */
@@ -98,6 +99,7 @@ const schema = z.object({
     )
     .optional(),
   clientId: z.string().min(1).optional(),
+  ...securityOptionsSchema.shape,
 });
 
 /**
@@ -130,6 +132,8 @@ export function resolveViewOptions<T>(options: ViewOptions<T>): ResolvedViewOpti
         brokers: options.brokers!,
         clientId: options.clientId ?? `toka-view-${options.table}`,
         logger,
+        ssl: options.ssl,
+        sasl: options.sasl,
       }),
     table: options.table,
     codec: options.codec,

@@ -10,12 +10,21 @@ export type FakeHandler = (apiKey: number, body: Buffer) => Buffer;
  * to test toka's own connections (metadata, look-ups) without a broker. Closed when the
  * test finishes.
  */
-export async function fakeBroker(
-  handler: FakeHandler,
-): Promise<{ host: string; port: number; requests: number[]; close(): Promise<void> }> {
+export async function fakeBroker(handler: FakeHandler): Promise<{
+  host: string;
+  port: number;
+  requests: number[];
+  /** Connections accepted so far. */
+  connections(): number;
+  /** Closes the open connections, as a broker does with idle ones; the server stays up. */
+  dropConnections(): void;
+  close(): Promise<void>;
+}> {
   const requests: number[] = [];
   const sockets = new Set<net.Socket>();
+  let accepted = 0;
   const server = net.createServer((socket) => {
+    accepted += 1;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     let buffered = Buffer.alloc(0);
@@ -44,7 +53,16 @@ export async function fakeBroker(
       server.close(() => resolve());
     });
   onTestFinished(() => (server.listening ? close() : undefined));
-  return { host: "127.0.0.1", port, requests, close };
+  return {
+    host: "127.0.0.1",
+    port,
+    requests,
+    connections: () => accepted,
+    dropConnections: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    close,
+  };
 }
 
 /** A port on 127.0.0.1 nothing listens on: connecting to it is refused. */

@@ -1,5 +1,8 @@
 import net from "node:net";
 import tls from "node:tls";
+import type { SaslOptions } from "../connection-security.js";
+import { authenticate } from "./sasl-authentication.js";
+import { tlsError } from "./security-errors.js";
 
 /** Where and how to reach one broker. */
 export interface BrokerAddress {
@@ -7,6 +10,8 @@ export interface BrokerAddress {
   readonly port: number;
   /** TLS options, `true` for the defaults; absent for plaintext. */
   readonly ssl?: tls.ConnectionOptions | boolean | undefined;
+  /** SASL authentication right after connecting; absent for none. */
+  readonly sasl?: SaslOptions | undefined;
   readonly clientId: string;
   readonly connectTimeoutMs: number;
 }
@@ -74,15 +79,36 @@ export class BrokerConnection {
     socket.on("close", () => this.fail(this.error("closed by the broker")));
   }
 
-  /** Connects; rejects with a {@link BrokerConnectionError} after `connectTimeoutMs`. */
-  static open(address: BrokerAddress): Promise<BrokerConnection> {
+  /**
+   * Connects, with TLS and SASL when the address says so.
+   * @throws BrokerConnectionError (retriable) when the broker cannot be reached, or after
+   * `connectTimeoutMs`.
+   * @throws TokaError `TOKA_TLS_FAILED` when the broker's certificate is not trusted or
+   * not issued for its address; `TOKA_AUTHENTICATION_FAILED` when SASL fails (see
+   * {@link authenticate}).
+   */
+  static async open(address: BrokerAddress): Promise<BrokerConnection> {
+    const connection = await BrokerConnection.connect(address);
+    if (!address.sasl) return connection;
+    try {
+      await authenticate(connection, `${address.host}:${address.port}`, address.sasl);
+    } catch (error) {
+      connection.close();
+      throw error;
+    }
+    return connection;
+  }
+
+  private static connect(address: BrokerAddress): Promise<BrokerConnection> {
     return new Promise((resolve, reject) => {
       const options = { host: address.host, port: address.port };
       const ready = address.ssl ? "secureConnect" : "connect";
       const socket = address.ssl
         ? tls.connect({
             ...options,
-            servername: address.host,
+            // SNI takes host names only (RFC 6066, section 3); an IP address is checked
+            // against the certificate's IP entries without it.
+            ...(net.isIP(address.host) === 0 ? { servername: address.host } : {}),
             ...(address.ssl === true ? {} : address.ssl),
           })
         : net.connect(options);
@@ -100,11 +126,12 @@ export class BrokerConnection {
       const failed = (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(
-          new BrokerConnectionError(`connecting to broker ${broker} failed: ${error.message}`, {
-            broker,
-            code: error.code,
-            cause: error,
-          }),
+          (address.ssl ? tlsError(broker, error) : undefined) ??
+            new BrokerConnectionError(`connecting to broker ${broker} failed: ${error.message}`, {
+              broker,
+              code: error.code,
+              cause: error,
+            }),
         );
       };
       socket.once("error", failed);
@@ -158,6 +185,16 @@ export class BrokerConnection {
   close(): void {
     this.fail(this.error("closed"));
     this.socket.destroy();
+  }
+
+  /** Whether the connection failed or was closed: every request on it is rejected. */
+  get closed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  /** Lets the process exit while this connection is idle (see `BrokerConnections`). */
+  unref(): void {
+    this.socket.unref();
   }
 
   private receive(chunk: Buffer) {

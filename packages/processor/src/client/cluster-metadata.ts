@@ -1,5 +1,6 @@
 import { TokaError, TokaErrorCode } from "../errors.js";
-import { type BrokerAddress, BrokerConnection, type TopicLeaders } from "./broker-connection.js";
+import type { BrokerAddress, TopicLeaders } from "./broker-connection.js";
+import { BrokerConnections } from "./broker-connections.js";
 import {
   decodeMetadataResponse,
   encodeMetadataRequest,
@@ -7,6 +8,7 @@ import {
   METADATA_VERSION,
   type MetadataResponse,
 } from "./metadata-request.js";
+import { authorizationError, isSecurityError } from "./security-errors.js";
 
 /** How toka's connections reach any broker: everything of a {@link BrokerAddress} but where. */
 export type ConnectionSettings = Omit<BrokerAddress, "host" | "port">;
@@ -33,6 +35,7 @@ export class ClusterMetadata {
   private readonly bootstrap: readonly BrokerAddress[];
   private known: readonly BrokerAddress[] = [];
   private lastAnswered: BrokerAddress | undefined;
+  private readonly connections = new BrokerConnections();
 
   constructor(
     bootstrap: readonly { host: string; port: number }[],
@@ -60,10 +63,12 @@ export class ClusterMetadata {
     let lastError: unknown;
     for (const address of this.candidates()) {
       try {
-        const answer = await requestOnce(address, apiKey, apiVersion, body);
+        const answer = await this.request(address, apiKey, apiVersion, body);
         this.lastAnswered = address;
         return { answer, from: address };
       } catch (error) {
+        // Another broker of the same cluster would refuse the same credentials or certificate.
+        if (isSecurityError(error)) throw error;
         lastError = error;
         failures.push(`${address.host}:${address.port} (${(error as Error).message})`);
       }
@@ -89,13 +94,32 @@ export class ClusterMetadata {
 
   /** Metadata of `topics` as one broker sees it; rejects when that broker does not answer. */
   async fetchFrom(address: BrokerAddress, topics: readonly string[]): Promise<MetadataResponse> {
-    const answer = await requestOnce(
+    const answer = await this.request(
       address,
       METADATA_API_KEY,
       METADATA_VERSION,
       encodeMetadataRequest(topics),
     );
     return decodeMetadataResponse(answer);
+  }
+
+  /**
+   * One small request to one broker, on this cluster's open connection to it; rejects
+   * when the broker does not answer within `timeoutMs`.
+   */
+  request(
+    address: BrokerAddress,
+    apiKey: number,
+    apiVersion: number,
+    body: Buffer,
+    timeoutMs = METADATA_TIMEOUT_MS,
+  ): Promise<Buffer> {
+    return this.connections.request(address, apiKey, apiVersion, body, timeoutMs);
+  }
+
+  /** Closes the open connections; later requests open new ones. */
+  close(): void {
+    this.connections.close();
   }
 
   /** The brokers of the cluster by node ID, from any broker that answers. */
@@ -114,6 +138,8 @@ export class ClusterMetadata {
     const metadata = response.topics.find((t) => t.topic === topic);
     if (metadata?.errorCode !== 0) {
       const code = metadata?.errorCode ?? 3;
+      const denied = authorizationError(code, { operation: "Describe", topic });
+      if (denied) throw denied;
       throw new TokaError(
         TokaErrorCode.KafkaFailed,
         `the brokers' metadata of the topic has Kafka error code ${code}${code === 3 ? " (unknown topic: it does not exist, or was created a moment ago)" : ""}`,
@@ -164,19 +190,4 @@ export function parseBrokers(brokers: readonly string[]): { host: string; port: 
     }
     return { host: broker.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port };
   });
-}
-
-/** One small request (metadata, coordinator look-up) on a connection of its own. */
-async function requestOnce(
-  address: BrokerAddress,
-  apiKey: number,
-  apiVersion: number,
-  body: Buffer,
-): Promise<Buffer> {
-  const connection = await BrokerConnection.open(address);
-  try {
-    return await connection.request(apiKey, apiVersion, body, METADATA_TIMEOUT_MS);
-  } finally {
-    connection.close();
-  }
 }

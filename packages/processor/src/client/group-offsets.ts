@@ -1,9 +1,10 @@
 import { rootMessage, TokaError, TokaErrorCode } from "../errors.js";
 import { retrying } from "../retry.js";
-import { type BrokerAddress, BrokerConnection } from "./broker-connection.js";
+import { type BrokerAddress, REQUEST_TIMEOUT_MS } from "./broker-connection.js";
 import type { ClusterMetadata } from "./cluster-metadata.js";
 import { groupByTopic } from "./group-by-topic.js";
 import type { TopicPartitionOffset } from "./kafka-client.js";
+import { authorizationError } from "./security-errors.js";
 
 /**
  * Commits offsets for a group without joining it (generation -1, no member), as the
@@ -70,8 +71,14 @@ async function commitOnce(
   const errorCode =
     typeof coordinator === "number"
       ? coordinator
-      : await offsetCommit(coordinator, groupId, offsets);
+      : await offsetCommit(metadata, coordinator, groupId, offsets);
   if (errorCode === 0) return;
+  const denied = authorizationError(errorCode, {
+    operation: "Read",
+    group: groupId,
+    topic: offsets[0]?.topic,
+  });
+  if (denied) throw denied;
   throw new TokaError(
     TokaErrorCode.KafkaFailed,
     errorCode === 22 || errorCode === 25
@@ -83,21 +90,35 @@ async function commitOnce(
 
 /** OffsetCommit; resolves with the first error code of the answer (0 when all committed). */
 async function offsetCommit(
+  metadata: ClusterMetadata,
   coordinator: BrokerAddress,
   groupId: string,
   offsets: readonly TopicPartitionOffset[],
 ): Promise<number> {
-  const connection = await BrokerConnection.open(coordinator);
-  try {
-    const answer = await connection.request(
-      OFFSET_COMMIT.key,
-      OFFSET_COMMIT.version,
-      encodeOffsetCommit(groupId, offsets),
-    );
-    return firstOffsetCommitError(answer);
-  } finally {
-    connection.close();
-  }
+  const answer = await metadata.request(
+    coordinator,
+    OFFSET_COMMIT.key,
+    OFFSET_COMMIT.version,
+    encodeOffsetCommit(groupId, offsets),
+    REQUEST_TIMEOUT_MS,
+  );
+  return firstOffsetCommitError(answer);
+}
+
+/**
+ * Asks any broker for the group's coordinator.
+ * @throws TokaError `TOKA_AUTHORIZATION_FAILED` when the principal may not describe the
+ * group (GROUP_AUTHORIZATION_FAILED), which kafkajs reports only as "Failed to find
+ * group coordinator".
+ */
+export async function checkGroupDescribable(
+  metadata: ClusterMetadata,
+  groupId: string,
+): Promise<void> {
+  const coordinator = await findCoordinator(metadata, groupId);
+  if (typeof coordinator !== "number") return;
+  const denied = authorizationError(coordinator, { operation: "Describe", group: groupId });
+  if (denied) throw denied;
 }
 
 /** The coordinator's address, or the error code of the answer. */

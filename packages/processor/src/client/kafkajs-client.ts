@@ -8,7 +8,8 @@ import kafkajs, {
   Partitioners,
   type Producer,
 } from "kafkajs";
-import { isTokaError, TokaError, TokaErrorCode } from "../errors.js";
+import type { SecurityOptions } from "../connection-security.js";
+import { isTokaError, TokaError, TokaErrorCode, tokaErrorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { retrying } from "../retry.js";
 import { readLogWithConsumer } from "./consumer-log-reader.js";
@@ -35,18 +36,32 @@ import {
   type SendBatch,
   sendPartition,
 } from "./kafkajs-partition-sends.js";
+import { kafkajsAuthorizationError, kafkajsSecurity } from "./kafkajs-security.js";
 import {
   kafkajsTransactionalProducer,
   transactionalProducerConfig,
 } from "./kafkajs-transactions.js";
 
-/** Options of {@link kafkajsClient}. */
-export interface KafkajsClientOptions {
+/** Options of {@link kafkajsClient}; `ssl` and `sasl` apply to kafkajs and toka's own connections. */
+export interface KafkajsClientOptions extends SecurityOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly logger: Logger;
-  /** Extra kafkajs settings (ssl, sasl, timeouts). */
-  readonly kafka?: Omit<KafkaConfig, "brokers" | "clientId" | "logCreator" | "logLevel">;
+  /** Extra kafkajs settings (timeouts, retries); TLS and SASL are `ssl` and `sasl`. */
+  readonly kafka?: Omit<
+    KafkaConfig,
+    "brokers" | "clientId" | "logCreator" | "logLevel" | "ssl" | "sasl"
+  >;
+}
+
+/** The kafkajs client, and which way its logs, offset commits and plain writes go. */
+export interface KafkajsClient extends KafkaClient {
+  /**
+   * `"toka"` when reads of logs, non-idempotent writes and offset commits go over toka's
+   * own connections (always, unless kafkajs's `socketFactory` is set); `"kafkajs"` when
+   * they fall back to kafkajs's slower paths.
+   */
+  readonly wirePath: "toka" | "kafkajs";
 }
 
 /**
@@ -82,10 +97,11 @@ const MEMBERSHIP_LOST = new Set([
 const PRODUCER_RETRIES = 10;
 
 /** The kafkajs implementation of the client boundary. */
-export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
+export function kafkajsClient(options: KafkajsClientOptions): KafkajsClient {
   const { logger } = options;
   const kafka = new Kafka({
     ...options.kafka,
+    ...kafkajsSecurity(options),
     brokers: [...options.brokers],
     clientId: options.clientId,
     logLevel: logLevel.WARN,
@@ -105,9 +121,20 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
         else logger.warn(message, entry);
       },
   });
-  const direct = kafkajsDirect(options.brokers, options.clientId, options.kafka);
+  const direct = kafkajsDirect(
+    options.brokers,
+    options.clientId,
+    { ssl: options.ssl, sasl: options.sasl },
+    options.kafka,
+  );
+  // kafkajs reports a failed TLS handshake or SASL exchange as a retriable connection
+  // error and retries it; toka's own connection names the cause, so it goes first.
+  const checkAccess = async () => {
+    await direct?.checkAccess();
+  };
   return {
-    admin: () => kafkajsAdmin(kafka, direct),
+    wirePath: direct ? "toka" : "kafkajs",
+    admin: () => kafkajsAdmin(kafka, direct, checkAccess),
     producer(producerOptions) {
       const transactionalId = producerOptions?.transactionalId;
       if (transactionalId) {
@@ -119,24 +146,32 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkaClient {
         );
       }
       if (producerOptions?.idempotent === false && direct) return direct.producer();
-      return kafkajsProducer(kafka);
+      return kafkajsProducer(kafka, checkAccess);
     },
-    consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions),
+    consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions, checkAccess, direct),
     readLog: (request, onBatch) =>
       direct
         ? direct.readLog(request, onBatch)
-        : readLogWithConsumer((o) => kafkajsConsumer(kafka, o), request, onBatch),
+        : readLogWithConsumer((o) => kafkajsConsumer(kafka, o, checkAccess), request, onBatch),
   };
 }
 
-function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdmin {
+function kafkajsAdmin(
+  kafka: Kafka,
+  direct: DirectAccess | undefined,
+  checkAccess: () => Promise<void>,
+): ClientAdmin {
   const admin = kafka.admin();
   return {
-    connect: () => admin.connect(),
+    async connect() {
+      await checkAccess();
+      await admin.connect();
+    },
     disconnect: () => admin.disconnect(),
     async partitionCounts(topics) {
       const existing = new Set(await admin.listTopics());
       const wanted = topics.filter((t) => existing.has(t));
+      await direct?.checkDescribable(topics.filter((t) => !existing.has(t)));
       const counts = new Map<string, number>();
       if (wanted.length === 0) return counts;
       const meta = await admin.fetchTopicMetadata({ topics: wanted });
@@ -145,11 +180,12 @@ function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdm
     },
     async createTopics(specs: readonly TopicSpec[]) {
       if (specs.length === 0) return;
-      await admin.createTopics({
+      const created = admin.createTopics({
         // kafkajs's own wait asks one broker and fails with UNKNOWN_TOPIC_OR_PARTITION
         // ("This server does not host this topic-partition") when that broker has not
-        // heard of the topic yet; toka's wait below asks every broker and retries. Over
-        // SASL, where toka has no connections of its own, only kafkajs's wait is possible.
+        // heard of the topic yet; toka's wait below asks every broker and retries. With
+        // a socketFactory, where toka has no connections of its own, only kafkajs's wait
+        // is possible.
         waitForLeaders: !direct,
         topics: specs.map((s) => ({
           topic: s.topic,
@@ -160,6 +196,14 @@ function kafkajsAdmin(kafka: Kafka, direct: DirectAccess | undefined): ClientAdm
             ...Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
           ],
         })),
+      });
+      await created.catch((error: unknown) => {
+        throw (
+          kafkajsAuthorizationError(error, {
+            operation: "Create",
+            topic: specs.map((s) => s.topic).join(", "),
+          }) ?? error
+        );
       });
       // By name only: a topic that existed may have another partition count than its spec.
       await direct?.awaitLeaders(specs.map((s) => s.topic));
@@ -223,7 +267,7 @@ function offsetsByTopic(offsets: readonly TopicPartitionOffset[]) {
  * An idempotent producer: each send's records are written once, in order per partition,
  * one kafkajs send per partition (see `kafkajs-partition-sends.ts`).
  */
-function kafkajsProducer(kafka: Kafka): ClientProducer {
+function kafkajsProducer(kafka: Kafka, checkAccess: () => Promise<void>): ClientProducer {
   const create = () =>
     kafka.producer({
       // murmur2 like the Java client, so toka and other producers agree on partitions.
@@ -252,6 +296,11 @@ function kafkajsProducer(kafka: Kafka): ClientProducer {
     try {
       return await used.sendBatch(batch);
     } catch (error) {
+      const denied = kafkajsAuthorizationError(error, {
+        operation: "Write",
+        topic: batch.topicMessages?.map((t) => t.topic).join(", "),
+      });
+      if (denied) throw denied;
       if (!needsNewProducer(error)) throw error;
       void replace(used);
       throw new TokaError(
@@ -262,7 +311,14 @@ function kafkajsProducer(kafka: Kafka): ClientProducer {
     }
   };
   return {
-    connect: () => producer.connect(),
+    async connect() {
+      await checkAccess();
+      // An idempotent producer asks for its producer ID here (InitProducerId), which
+      // needs Write on some topic or IdempotentWrite on the cluster.
+      await producer.connect().catch((error: unknown) => {
+        throw kafkajsAuthorizationError(error, { operation: "IdempotentWrite" }) ?? error;
+      });
+    },
     async disconnect() {
       await counts.close();
       await replacing?.catch(() => {});
@@ -323,9 +379,35 @@ function firstValue(value: unknown): string | undefined {
   return undefined;
 }
 
-function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer {
+function kafkajsConsumer(
+  kafka: Kafka,
+  options: ConsumerOptions,
+  checkAccess: () => Promise<void>,
+  direct?: DirectAccess,
+): ClientConsumer {
   // What this member owns, reported to the sticky assigner at the next rebalance.
   let ownedPartitions: number[] = [];
+  let subscribed: readonly string[] = [];
+  // A missing ACL (Read on the group for JoinGroup, Read on a topic for Fetch) does not
+  // go away by restarting: it stops the consumer, named as toka names it.
+  const denied = (error: unknown) =>
+    kafkajsAuthorizationError(error, {
+      operation: "Read",
+      group: options.groupId,
+      topic: subscribed.length > 0 ? subscribed.join(", ") : undefined,
+    });
+  // kafkajs turns GROUP_AUTHORIZATION_FAILED from FindCoordinator into "Failed to find
+  // group coordinator", without the code: toka's own FindCoordinator tells.
+  const diagnosed = async (error: unknown): Promise<unknown> => {
+    if ((error as Error | undefined)?.name === "KafkaJSGroupCoordinatorNotFound" && direct) {
+      const check = await direct.checkGroupDescribable(options.groupId).then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      if (tokaErrorCode(check) === TokaErrorCode.AuthorizationFailed) return check;
+    }
+    return denied(error) ?? error;
+  };
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
     readUncommitted: !options.readCommitted,
@@ -342,7 +424,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     retry: {
       // A handler error (a toka error) stops the consumer; kafkajs's own failures
       // (lost connection, coordinator moved) restart it.
-      restartOnFailure: async (error) => !isTokaError(error),
+      restartOnFailure: async (error) => !isTokaError(error) && denied(error) === undefined,
     },
   });
   let handlers: ConsumerHandlers | undefined;
@@ -398,7 +480,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     if (!payload.restart) {
-      handlers?.onCrash(payload.error);
+      void diagnosed(payload.error).then((error) => handlers?.onCrash(error));
       return;
     }
     // kafkajs disconnected the consumer and starts it again after a retry delay.
@@ -406,10 +488,15 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): ClientConsumer
     handlers?.onReconnecting?.(payload.error);
   });
   return {
-    connect: () => consumer.connect(),
+    async connect() {
+      await checkAccess();
+      await consumer.connect();
+    },
     disconnect: () => consumer.disconnect(),
-    subscribe: (topics) =>
-      consumer.subscribe({ topics: [...topics], fromBeginning: options.fromBeginning }),
+    subscribe: (topics) => {
+      subscribed = [...topics];
+      return consumer.subscribe({ topics: [...topics], fromBeginning: options.fromBeginning });
+    },
     async run(h) {
       handlers = h;
       await consumer.run({

@@ -1,7 +1,8 @@
 import type { KafkaConfig } from "kafkajs";
+import type { SecurityOptions } from "../connection-security.js";
 import { TokaError, TokaErrorCode } from "../errors.js";
 import { ClusterMetadata, parseBrokers } from "./cluster-metadata.js";
-import { commitGroupOffsets } from "./group-offsets.js";
+import { checkGroupDescribable, commitGroupOffsets } from "./group-offsets.js";
 import type {
   ClientProducer,
   LogBatch,
@@ -10,6 +11,7 @@ import type {
 } from "./kafka-client.js";
 import { LogReader } from "./log-reader.js";
 import { LogWriter } from "./log-writer.js";
+import { authorizationError } from "./security-errors.js";
 import { awaitTopicLeaders } from "./topic-readiness.js";
 
 /** kafkajs's own default is 1 s, which a loaded broker can miss. */
@@ -23,26 +25,47 @@ export interface DirectAccess {
   commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
   /** Resolves once every broker knows a leader of every partition of the topics. */
   awaitLeaders(topics: readonly string[]): Promise<void>;
+  /**
+   * Resolves once a bootstrap broker accepted a connection with the client's TLS and SASL
+   * settings (checked once, again after a failure).
+   * @throws TokaError `TOKA_TLS_FAILED` or `TOKA_AUTHENTICATION_FAILED` with what to fix.
+   */
+  checkAccess(): Promise<void>;
+  /**
+   * Asks for the metadata of topics a listing did not show: a broker leaves topics the
+   * principal may not describe out of its listing, so they look missing.
+   * @throws TokaError `TOKA_AUTHORIZATION_FAILED` naming the first topic the principal may
+   * not describe.
+   */
+  checkDescribable(topics: readonly string[]): Promise<void>;
+  /**
+   * Asks for the group's coordinator.
+   * @throws TokaError `TOKA_AUTHORIZATION_FAILED` when the principal may not describe the group.
+   */
+  checkGroupDescribable(groupId: string): Promise<void>;
 }
 
 /**
  * Reads logs, writes non-idempotently, commits group offsets and checks topic readiness
- * over toka's own connections (with the client's TLS settings), with metadata from any
- * bootstrap broker that answers ({@link ClusterMetadata}): faster than kafkajs for these
- * (see {@link LogReader}, `commitGroupOffsets`). `undefined` when the client
- * authenticates with SASL or brings its own sockets, which only kafkajs speaks.
+ * over toka's own connections (with the client's TLS and SASL settings), with metadata
+ * from any bootstrap broker that answers ({@link ClusterMetadata}): faster than kafkajs
+ * for these (see {@link LogReader}, `commitGroupOffsets`). `undefined` when the client
+ * brings its own sockets (kafkajs's `socketFactory`), which only kafkajs uses.
  */
 export function kafkajsDirect(
   brokers: readonly string[],
   clientId: string,
-  config: Omit<KafkaConfig, "brokers"> | undefined,
+  security: SecurityOptions,
+  config: Omit<KafkaConfig, "brokers" | "ssl" | "sasl"> | undefined,
 ): DirectAccess | undefined {
-  if (config?.sasl || config?.socketFactory) return undefined;
+  if (config?.socketFactory) return undefined;
   const metadata = new ClusterMetadata(parseBrokers(brokers), {
-    ssl: config?.ssl,
+    ssl: security.ssl,
+    sasl: security.sasl,
     clientId,
     connectTimeoutMs: config?.connectionTimeout ?? CONNECT_TIMEOUT_MS,
   });
+  let accessChecked: Promise<void> | undefined;
   const lookupLeaders = metadata.leaders;
   const reader = new LogReader(lookupLeaders);
   return {
@@ -63,6 +86,25 @@ export function kafkajsDirect(
       };
     },
     commitOffsets: (groupId, offsets) => commitGroupOffsets(metadata, groupId, offsets),
+    checkAccess() {
+      accessChecked ??= metadata.fetch([]).then(
+        () => {},
+        (error: unknown) => {
+          accessChecked = undefined;
+          throw error;
+        },
+      );
+      return accessChecked;
+    },
+    async checkDescribable(topics) {
+      if (topics.length === 0) return;
+      const response = await metadata.fetch(topics);
+      for (const t of response.topics) {
+        const denied = authorizationError(t.errorCode, { operation: "Describe", topic: t.topic });
+        if (denied) throw denied;
+      }
+    },
+    checkGroupDescribable: (groupId) => checkGroupDescribable(metadata, groupId),
     awaitLeaders: (topics) =>
       awaitTopicLeaders(
         metadata,

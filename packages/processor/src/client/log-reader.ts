@@ -20,6 +20,7 @@ import {
   readBatchHeaders,
   readRecords,
 } from "./record-batch.js";
+import { authorizationError } from "./security-errors.js";
 
 /**
  * How long the reader keeps retrying without progress (leader moves, broker restarts):
@@ -390,6 +391,8 @@ function fetchError(
       coordinates,
     );
   }
+  const denied = authorizationError(code, { operation: "Read", topic });
+  if (denied) return denied;
   return new TokaError(
     TokaErrorCode.KafkaFailed,
     `the broker answered a fetch with Kafka error code ${code}`,

@@ -17,6 +17,7 @@ import {
 } from "./produce-request.js";
 import { encodeRecordBatch } from "./record-batch-encoder.js";
 import { recordSize } from "./record-size.js";
+import { authorizationError } from "./security-errors.js";
 
 /** Bytes of records per batch: well under the broker's default `message.max.bytes` (1 MiB). */
 const MAX_BATCH_BYTES = 512 * 1024;
@@ -238,11 +239,17 @@ export class LogWriter {
           });
           continue;
         }
-        failed ??= new TokaError(
-          TokaErrorCode.ProduceFailed,
-          `the broker refused a batch of ${head.count} records with Kafka error code ${result.errorCode}`,
-          { topic, partition: result.partition, retriable: RETRIABLE_ERRORS.has(result.errorCode) },
-        );
+        failed ??=
+          authorizationError(result.errorCode, { operation: "Write", topic }) ??
+          new TokaError(
+            TokaErrorCode.ProduceFailed,
+            `the broker refused a batch of ${head.count} records with Kafka error code ${result.errorCode}`,
+            {
+              topic,
+              partition: result.partition,
+              retriable: RETRIABLE_ERRORS.has(result.errorCode),
+            },
+          );
       }
       if (failed) throw failed;
     }

@@ -1,3 +1,4 @@
+import type { SecurityOptions } from "../connection-security.js";
 import { TokaError, TokaErrorCode } from "../errors.js";
 import { isRetriable, retrying } from "../retry.js";
 import { ClusterMetadata, parseBrokers } from "./cluster-metadata.js";
@@ -85,19 +86,24 @@ export async function awaitTopicLeaders(
 
 /**
  * {@link awaitTopicLeaders} for callers that create topics with another client (tests
- * creating topics with kafkajs, tools): connects to `brokers` over plaintext.
+ * creating topics with kafkajs, tools): connects to `brokers` with `ssl` and `sasl` when
+ * given, else over plaintext.
  */
-export function waitForTopicLeaders(options: {
-  /** Bootstrap brokers, `host:port`. */
-  readonly brokers: readonly string[];
-  readonly topics: readonly (string | ExpectedTopic)[];
-  /** Default {@link TOPIC_LEADERS_TIMEOUT_MS}. */
-  readonly timeoutMs?: number;
-  readonly signal?: AbortSignal;
-}): Promise<void> {
+export function waitForTopicLeaders(
+  options: SecurityOptions & {
+    /** Bootstrap brokers, `host:port`. */
+    readonly brokers: readonly string[];
+    readonly topics: readonly (string | ExpectedTopic)[];
+    /** Default {@link TOPIC_LEADERS_TIMEOUT_MS}. */
+    readonly timeoutMs?: number;
+    readonly signal?: AbortSignal;
+  },
+): Promise<void> {
   const metadata = new ClusterMetadata(parseBrokers(options.brokers), {
     clientId: "toka-topic-readiness",
     connectTimeoutMs: 10_000,
+    ssl: options.ssl,
+    sasl: options.sasl,
   });
   return awaitTopicLeaders(
     metadata,
@@ -106,7 +112,7 @@ export function waitForTopicLeaders(options: {
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     },
-  );
+  ).finally(() => metadata.close());
 }
 
 /** One check: the cluster's brokers, then each broker's metadata of the topics. */
