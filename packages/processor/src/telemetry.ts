@@ -50,6 +50,11 @@ export function processorMetrics(group: string): {
     unit: "{partition}",
   });
   const recovered = meter.createCounter("toka.recovery.records", { unit: "{record}" });
+  const ofPartition = (e: { topic: string; partition: number }) => ({
+    "toka.group": group,
+    "toka.topic": e.topic,
+    "toka.partition": e.partition,
+  });
   const droppedAttributes = (e: TokaError) => ({
     "toka.group": group,
     "toka.topic": e.topic ?? "",
@@ -57,11 +62,7 @@ export function processorMetrics(group: string): {
   });
   return {
     "batch.processed": (e) => {
-      const attributes = {
-        "toka.group": group,
-        "toka.topic": e.topic,
-        "toka.partition": e.partition,
-      };
+      const attributes = ofPartition(e);
       messages.add(e.processed, { ...attributes, "toka.outcome": "processed" });
       if (e.redelivered)
         messages.add(e.redelivered, { ...attributes, "toka.outcome": "redelivered" });
@@ -77,18 +78,8 @@ export function processorMetrics(group: string): {
       flushDuration.record(e.durationMs, attributes);
       tableRecords.add(e.tableRecords, attributes);
     },
-    "offsets.committed": (e) =>
-      commitDuration.record(e.durationMs, {
-        "toka.group": group,
-        "toka.topic": e.topic,
-        "toka.partition": e.partition,
-      }),
-    "offsets.commit-failed": (e) =>
-      commitFailures.add(1, {
-        "toka.group": group,
-        "toka.topic": e.topic,
-        "toka.partition": e.partition,
-      }),
+    "offsets.committed": (e) => commitDuration.record(e.durationMs, ofPartition(e)),
+    "offsets.commit-failed": (e) => commitFailures.add(1, ofPartition(e)),
     "group.rebalanced": (e) => {
       rebalances.add(1, { "toka.group": group });
       partitionsMoved.add(e.assigned.length, { "toka.group": group, "toka.change": "assigned" });

@@ -4,7 +4,10 @@ import { probeKafka } from "./kafka-probe.js";
 
 /** How a Kafka container is reached from the host. */
 export const ContainerNetworking = {
-  /** The container's own network, its port published on the host (docker-proxy). */
+  /**
+   * The container's own network, its port published on the host (docker-proxy). Not
+   * used by toka's starters (see `apacheStyleStarter`); a starter may offer it.
+   */
   publishedPort: "published port",
   /** The host's network: the broker listens on a host port itself. */
   hostNetwork: "host network",
@@ -108,23 +111,18 @@ function apacheStyleStarter(
     // some hosts cannot route it anyway. Its cost is that the broker takes host ports,
     // which is why the caller may choose them.
     networkings: [ContainerNetworking.hostNetwork],
-    async start(networking) {
-      const hostNetwork = networking === ContainerNetworking.hostNetwork;
+    async start() {
       const brokerPort = port ?? (await freePort());
-      // The controller listens on a host port only with host networking: the next one
-      // after a chosen broker port (as scripts/kafka.sh does), else another free one.
-      const controllerPort = !hostNetwork ? 9093 : port !== undefined ? port + 1 : await freePort();
-      // Kafka advertises the address clients must use afterwards, so the broker port is the
-      // same inside and outside the container and the host reaches it at 127.0.0.1.
-      let container = new GenericContainer(image)
-        .withEnvironment(
-          brokerEnvironment(brokerPort, controllerPort, hostNetwork ? "127.0.0.1" : "0.0.0.0"),
-        )
+      // The controller takes the next port after a chosen broker port (as
+      // scripts/kafka.sh does), else another free one.
+      const controllerPort = port !== undefined ? port + 1 : await freePort();
+      // Kafka advertises the address clients must use afterwards: the host reaches the
+      // broker at 127.0.0.1 on the port it listens on.
+      const container = new GenericContainer(image)
+        .withEnvironment(brokerEnvironment(brokerPort, controllerPort))
+        .withNetworkMode("host")
         .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
         .withStartupTimeout(STARTUP_TIMEOUT_MS);
-      container = hostNetwork
-        ? container.withNetworkMode("host")
-        : container.withExposedPorts({ container: brokerPort, host: brokerPort });
       const started = await container.start();
       try {
         await probeKafka("127.0.0.1", brokerPort, PROBE_TIMEOUT_MS);
@@ -147,13 +145,13 @@ function apacheStyleStarter(
  * apache/kafka convention (which toka's image follows). That image ignores its defaults
  * once any KAFKA_* variable is set, so every required setting is here.
  */
-export function brokerEnvironment(brokerPort: number, controllerPort: number, bindAddress: string) {
+export function brokerEnvironment(brokerPort: number, controllerPort: number) {
   return {
     // A fresh random id per container: the storage is formatted with it on start.
     CLUSTER_ID: randomBytes(16).toString("base64url").slice(0, 22),
     KAFKA_NODE_ID: "1",
     KAFKA_PROCESS_ROLES: "broker,controller",
-    KAFKA_LISTENERS: `PLAINTEXT://${bindAddress}:${brokerPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+    KAFKA_LISTENERS: `PLAINTEXT://127.0.0.1:${brokerPort},CONTROLLER://127.0.0.1:${controllerPort}`,
     KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${brokerPort}`,
     KAFKA_CONTROLLER_LISTENER_NAMES: "CONTROLLER",
     KAFKA_INTER_BROKER_LISTENER_NAME: "PLAINTEXT",

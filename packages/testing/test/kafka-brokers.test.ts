@@ -154,7 +154,7 @@ describe("kafkaForTests' choice of broker", () => {
 
 describe("the broker's container settings", () => {
   test("advertise 127.0.0.1 on the chosen port and a one-node quorum", () => {
-    const env = brokerEnvironment(59010, 59011, "127.0.0.1");
+    const env = brokerEnvironment(59010, 59011);
     expect(env.KAFKA_LISTENERS).toBe("PLAINTEXT://127.0.0.1:59010,CONTROLLER://127.0.0.1:59011");
     expect(env.KAFKA_ADVERTISED_LISTENERS).toBe("PLAINTEXT://127.0.0.1:59010");
     expect(env.KAFKA_CONTROLLER_QUORUM_VOTERS).toBe("1@127.0.0.1:59011");

@@ -1,8 +1,9 @@
 import { type BrokerAddress, BrokerConnection } from "./broker-connection.js";
 
 /**
- * One open connection per broker for a client's small requests (metadata, coordinator
- * look-ups, offset commits), opened on first use and again after it closed. Opening one
+ * One open connection per broker (for metadata, coordinator look-ups, offset commits
+ * and the log writer's produce requests), opened on first use and again after it
+ * closed: a request fails only when its connection failed, which closes it. Opening one
  * per request cost a TCP connect; with TLS and SASL it costs a TLS handshake and the
  * SASL exchange too (SCRAM: three more round trips), tens of milliseconds per request.
  * Idle connections do not keep the process alive (their sockets are unref'd); a

@@ -1,11 +1,7 @@
 import { rootMessage, TokaError, TokaErrorCode } from "../errors.js";
 import { retrying } from "../retry.js";
-import {
-  type BrokerAddress,
-  BrokerConnection,
-  type LeaderLookup,
-  type TopicLeaders,
-} from "./broker-connection.js";
+import type { BrokerAddress, LeaderLookup, TopicLeaders } from "./broker-connection.js";
+import { BrokerConnections } from "./broker-connections.js";
 import { defaultPartition } from "./default-partitioner.js";
 import { groupByTopic } from "./group-by-topic.js";
 import type { OutgoingRecord, ProducedBatch, SendOptions } from "./kafka-client.js";
@@ -60,7 +56,7 @@ interface PendingBatch {
  * time per leader; leaders are written in parallel.
  */
 export class LogWriter {
-  private readonly connections = new Map<string, Promise<BrokerConnection>>();
+  private readonly connections = new BrokerConnections();
   /** Leaders per topic, looked up again only after a write failed. */
   private readonly routes = new Map<string, Promise<TopicLeaders>>();
 
@@ -87,10 +83,7 @@ export class LogWriter {
   }
 
   close(): void {
-    for (const connection of this.connections.values()) {
-      void connection.then((c) => c.close()).catch(() => {});
-    }
-    this.connections.clear();
+    this.connections.close();
   }
 
   private async sendTopic(
@@ -207,22 +200,20 @@ export class LogWriter {
         `writing partition(s) ${partitions.join(", ")} to their leader ${address.host}:${address.port} failed`,
         { topic, partition: partitions[0], cause, retriable: true },
       );
-    const connection = await this.connection(address).catch((error: unknown) => {
-      throw lost(error);
-    });
     for (;;) {
       const heads = partitions.map((p) => queues.get(p)![0]).filter((b) => b !== undefined);
       if (heads.length === 0) return;
       let answer: Buffer;
       try {
-        answer = await connection.request(
+        // A connection that failed is closed, and replaced by the next request.
+        answer = await this.connections.request(
+          address,
           PRODUCE_API_KEY,
           PRODUCE_VERSION,
           encodeProduceRequest(topic, heads, REQUEST_TIMEOUT_MS),
           REQUEST_TIMEOUT_MS + ANSWER_MARGIN_MS,
         );
       } catch (error) {
-        this.connections.delete(`${address.host}:${address.port}`);
         throw lost(error);
       }
       let failed: TokaError | undefined;
@@ -263,17 +254,6 @@ export class LogWriter {
       this.routes.set(topic, route);
     }
     return route;
-  }
-
-  private connection(address: BrokerAddress): Promise<BrokerConnection> {
-    const key = `${address.host}:${address.port}`;
-    let connection = this.connections.get(key);
-    if (!connection) {
-      connection = BrokerConnection.open(address);
-      connection.catch(() => this.connections.delete(key));
-      this.connections.set(key, connection);
-    }
-    return connection;
   }
 }
 
