@@ -14,9 +14,14 @@ export interface FetchPartition {
   readonly maxBytes: number;
 }
 
-export interface FetchRequest {
+/** The partitions of one topic to fetch. */
+export interface FetchTopic {
   readonly topic: string;
   readonly partitions: readonly FetchPartition[];
+}
+
+export interface FetchRequest {
+  readonly topics: readonly FetchTopic[];
   readonly maxWaitMs: number;
   readonly maxBytes: number;
   readonly readCommitted: boolean;
@@ -29,16 +34,24 @@ export interface AbortedTransaction {
 }
 
 export interface FetchedPartition {
+  readonly topic: string;
   readonly partition: number;
   readonly errorCode: number;
+  /** The offset after the last replicated record. */
+  readonly highWatermark: number;
+  /** The offset after the last record that is not part of an open transaction. */
+  readonly lastStableOffset: number;
   readonly abortedTransactions: readonly AbortedTransaction[];
   /** The record set (whole record batches, possibly one cut off at the end). */
   readonly records: Buffer;
 }
 
 export function encodeFetchRequest(request: FetchRequest): Buffer {
-  const topic = Buffer.from(request.topic);
-  const size = 29 + 2 + topic.byteLength + 4 + request.partitions.length * 28 + 4 + 2;
+  const names = request.topics.map((t) => Buffer.from(t.topic));
+  let size = 29 + 4 + 2;
+  request.topics.forEach((t, i) => {
+    size += 2 + names[i]!.byteLength + 4 + t.partitions.length * 28;
+  });
   const out = Buffer.alloc(size);
   let at = 0;
   at = out.writeInt32BE(-1, at); // replica ID: a consumer
@@ -48,17 +61,20 @@ export function encodeFetchRequest(request: FetchRequest): Buffer {
   at = out.writeInt8(request.readCommitted ? 1 : 0, at);
   at = out.writeInt32BE(0, at); // session ID: none
   at = out.writeInt32BE(-1, at); // session epoch: a full fetch outside any session
-  at = out.writeInt32BE(1, at); // one topic
-  at = out.writeInt16BE(topic.byteLength, at);
-  at += topic.copy(out, at);
-  at = out.writeInt32BE(request.partitions.length, at);
-  for (const p of request.partitions) {
-    at = out.writeInt32BE(p.partition, at);
-    at = out.writeInt32BE(-1, at); // current leader epoch: unknown
-    at = out.writeBigInt64BE(BigInt(p.offset), at);
-    at = out.writeBigInt64BE(-1n, at); // log start offset: only followers send it
-    at = out.writeInt32BE(p.maxBytes, at);
-  }
+  at = out.writeInt32BE(request.topics.length, at);
+  request.topics.forEach((t, i) => {
+    const name = names[i]!;
+    at = out.writeInt16BE(name.byteLength, at);
+    at += name.copy(out, at);
+    at = out.writeInt32BE(t.partitions.length, at);
+    for (const p of t.partitions) {
+      at = out.writeInt32BE(p.partition, at);
+      at = out.writeInt32BE(-1, at); // current leader epoch: unknown
+      at = out.writeBigInt64BE(BigInt(p.offset), at);
+      at = out.writeBigInt64BE(-1n, at); // log start offset: only followers send it
+      at = out.writeInt32BE(p.maxBytes, at);
+    }
+  });
   at = out.writeInt32BE(0, at); // no forgotten topics
   out.writeInt16BE(0, at); // rack ID: empty (the field is not nullable)
   return out;
@@ -76,13 +92,17 @@ export function decodeFetchResponse(body: Buffer): {
   const topics = body.readInt32BE(at);
   at += 4;
   for (let t = 0; t < topics; t++) {
-    at += 2 + body.readInt16BE(at); // topic name: one topic was asked for
+    const nameLength = body.readInt16BE(at);
+    const topic = body.toString("utf8", at + 2, at + 2 + nameLength);
+    at += 2 + nameLength;
     const count = body.readInt32BE(at);
     at += 4;
     for (let i = 0; i < count; i++) {
       const partition = body.readInt32BE(at);
       const partitionError = body.readInt16BE(at + 4);
-      at += 30; // and the high watermark, last stable offset, log start offset
+      const highWatermark = Number(body.readBigInt64BE(at + 6));
+      const lastStableOffset = Number(body.readBigInt64BE(at + 14));
+      at += 30; // and the log start offset
 
       const abortedCount = body.readInt32BE(at);
       at += 4;
@@ -101,8 +121,11 @@ export function decodeFetchResponse(body: Buffer): {
       const records = body.subarray(at, at + Math.max(0, length));
       at += records.byteLength;
       partitions.push({
+        topic,
         partition,
         errorCode: partitionError,
+        highWatermark,
+        lastStableOffset,
         abortedTransactions,
         records,
       });

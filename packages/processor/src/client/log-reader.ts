@@ -1,25 +1,17 @@
-import kafkajs, { type CompressionTypes } from "kafkajs";
 import { rootMessage, TokaError, TokaErrorCode } from "../errors.js";
 import { isRetriable, retrying } from "../retry.js";
 import { type BrokerAddress, BrokerConnection, type LeaderLookup } from "./broker-connection.js";
 import {
-  type AbortedTransaction,
-  API_VERSIONS_API_KEY,
   decodeFetchResponse,
   encodeFetchRequest,
   FETCH_API_KEY,
   FETCH_VERSION,
   type FetchedPartition,
-  supportedVersions,
 } from "./fetch-request.js";
+import { FetchVersionCheck } from "./fetch-version-check.js";
+import { decompressRecords, keptBatches } from "./fetched-batches.js";
 import type { LogBatch, LogReadRequest } from "./kafka-client.js";
-import {
-  type BatchRecord,
-  isAbortMarker,
-  type RecordBatchHeader,
-  readBatchHeaders,
-  readRecords,
-} from "./record-batch.js";
+import { type BatchRecord, type RecordBatchHeader, readRecords } from "./record-batch.js";
 import { authorizationError } from "./security-errors.js";
 
 /**
@@ -38,7 +30,7 @@ const DELIVERY_CHUNK = 2_000;
 const FETCH_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Partition errors that end with new metadata: the leader moved or is being elected. */
-const LEADERSHIP_ERRORS = new Set([
+export const LEADERSHIP_ERRORS = new Set([
   3, // UNKNOWN_TOPIC_OR_PARTITION: metadata not yet propagated
   5, // LEADER_NOT_AVAILABLE
   6, // NOT_LEADER_OR_FOLLOWER
@@ -48,7 +40,7 @@ const LEADERSHIP_ERRORS = new Set([
   75, // UNKNOWN_LEADER_EPOCH
   78, // OFFSET_NOT_AVAILABLE: a new leader is catching up
 ]);
-const OFFSET_OUT_OF_RANGE = 1;
+export const OFFSET_OUT_OF_RANGE = 1;
 
 /**
  * The caller's `onBatch` failed. Never retried, even when the error says it is
@@ -79,7 +71,7 @@ interface FetchedRange {
  * with fresh metadata for up to a minute without progress.
  */
 export class LogReader {
-  private readonly fetchVersionChecked = new Set<string>();
+  private readonly fetchVersions = new FetchVersionCheck();
 
   /** @param noProgressTimeoutMs how long to retry without progress (default 60 s). */
   constructor(
@@ -177,17 +169,21 @@ export class LogReader {
     let connection: BrokerConnection | undefined;
     try {
       connection = await BrokerConnection.open(address);
-      await this.checkFetchVersion(connection, address);
+      await this.fetchVersions.check(connection, address);
       const fetch = () => {
         const active = states.filter((s) => s.position < s.end);
         if (active.length === 0) return undefined;
         const body = encodeFetchRequest({
-          topic: request.topic,
-          partitions: active.map((s) => ({
-            partition: s.partition,
-            offset: s.position,
-            maxBytes: request.maxBytesPerPartition,
-          })),
+          topics: [
+            {
+              topic: request.topic,
+              partitions: active.map((s) => ({
+                partition: s.partition,
+                offset: s.position,
+                maxBytes: request.maxBytesPerPartition,
+              })),
+            },
+          ],
           maxWaitMs: FETCH_MAX_WAIT_MS,
           maxBytes: Math.min(FETCH_MAX_BYTES, active.length * request.maxBytesPerPartition),
           readCommitted: request.readCommitted,
@@ -225,7 +221,9 @@ export class LogReader {
             throw fetchError(partition.errorCode, request.topic, partition, state.position);
           }
           const from = state.position;
-          const batches = this.keptBatches(partition, state, request.readCommitted);
+          const kept = keptBatches(partition, state.position, state.end, request.readCommitted);
+          state.position = kept.nextOffset;
+          const batches = kept.batches;
           fetched.push({ state, from, batches });
         }
         // Positions moved past what this response holds: ask for more before reading it.
@@ -250,39 +248,6 @@ export class LogReader {
     } finally {
       connection?.close();
     }
-  }
-
-  /**
-   * The batches of a response to read, and the partition's new position past all of
-   * them: control batches and (read_committed) batches of aborted transactions are
-   * skipped, as the Java consumer does.
-   */
-  private keptBatches(
-    partition: FetchedPartition,
-    state: RangeState,
-    readCommitted: boolean,
-  ): RecordBatchHeader[] {
-    const aborted = [...partition.abortedTransactions].sort(
-      (a, b) => a.firstOffset - b.firstOffset,
-    );
-    const abortedProducers = new Set<number>();
-    const kept: RecordBatchHeader[] = [];
-    for (const batch of readBatchHeaders(partition.records)) {
-      if (batch.nextOffset <= state.position) continue;
-      if (readCommitted && batch.producerId >= 0) {
-        takeAbortedUpTo(aborted, batch.nextOffset - 1, abortedProducers);
-        if (batch.control) {
-          if (isAbortMarker(batch)) abortedProducers.delete(batch.producerId);
-        } else if (batch.transactional && abortedProducers.has(batch.producerId)) {
-          state.position = Math.min(batch.nextOffset, state.end);
-          continue;
-        }
-      }
-      if (!batch.control) kept.push(batch);
-      state.position = Math.min(batch.nextOffset, state.end);
-      if (state.position >= state.end) break;
-    }
-    return kept;
   }
 
   /**
@@ -313,7 +278,7 @@ export class LogReader {
       const bytes =
         batch.compression === 0
           ? batch.records
-          : await decompress(batch, request.topic, state.partition);
+          : await decompressRecords(batch, request.topic, state.partition);
       readRecords(request.topic, state.partition, batch, bytes, range.from, state.end, records);
       if (records.length >= DELIVERY_CHUNK) {
         await send(records, records.at(-1)!.offsetNumber + 1);
@@ -322,55 +287,6 @@ export class LogReader {
     }
     if (records.length > 0 || state.position !== range.from) await send(records, state.position);
   }
-
-  /** Fails clearly on a broker too old for Fetch v11 (once per broker). */
-  private async checkFetchVersion(connection: BrokerConnection, address: BrokerAddress) {
-    const key = `${address.host}:${address.port}`;
-    if (this.fetchVersionChecked.has(key)) return;
-    const versions = supportedVersions(
-      await connection.request(API_VERSIONS_API_KEY, 0, Buffer.alloc(0)),
-      FETCH_API_KEY,
-    );
-    if (!versions || versions.min > FETCH_VERSION || versions.max < FETCH_VERSION) {
-      throw new TokaError(
-        TokaErrorCode.KafkaFailed,
-        `broker ${key} does not answer Fetch version ${FETCH_VERSION} (it answers ${versions ? `${versions.min}-${versions.max}` : "none"}); toka's log reader needs Kafka 2.3 or later`,
-      );
-    }
-    this.fetchVersionChecked.add(key);
-  }
-}
-
-/** Moves the aborted transactions starting at or before `offset` into `producers`. */
-function takeAbortedUpTo(
-  aborted: AbortedTransaction[],
-  offset: number,
-  producers: Set<number>,
-): void {
-  while (aborted.length > 0 && aborted[0]!.firstOffset <= offset) {
-    producers.add(aborted.shift()!.producerId);
-  }
-}
-
-async function decompress(
-  batch: RecordBatchHeader,
-  topic: string,
-  partition: number,
-): Promise<Uint8Array> {
-  const name = ["none", "gzip", "snappy", "lz4", "zstd"][batch.compression] ?? "unknown";
-  // Kafka's attribute values are kafkajs's CompressionTypes (GZIP 1 ... ZSTD 4). A
-  // default import: kafkajs is CommonJS and Node does not see this named export.
-  const codec = kafkajs.CompressionCodecs[batch.compression as Exclude<CompressionTypes, 0>] as
-    | (() => { decompress(bytes: Buffer): Promise<Buffer> })
-    | undefined;
-  if (!codec) {
-    throw new TokaError(
-      TokaErrorCode.KafkaFailed,
-      `the batch at offset ${batch.baseOffset} is ${name}-compressed and kafkajs has no ${name} codec; register one (kafkajs CompressionCodecs) as for any kafkajs consumer`,
-      { topic, partition, offset: String(batch.baseOffset) },
-    );
-  }
-  return codec().decompress(Buffer.from(batch.records)) as Promise<Buffer>;
 }
 
 function fetchError(
