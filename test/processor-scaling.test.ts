@@ -55,7 +55,11 @@ async function depositsWhileScaling(guarantee: Guarantee) {
     await Promise.all(sends);
     await delay(500);
   }
-  await waitForGroupCaughtUp(group, input);
+  // Within the test's own timeout, so that a stall fails with the workers' logs.
+  await waitForGroupCaughtUp(group, input, 90_000).catch((error: Error) => {
+    const logs = [a, b, c].map((w, i) => `worker ${"abc"[i]}:\n${w!.log.join("\n")}`);
+    throw new Error(`${error.message}\n${logs.join("\n")}`, { cause: error });
+  });
   for (const w of [a, b, c]) expect(w!.failures).toEqual([]);
   await a!.stop();
 

@@ -14,7 +14,9 @@ import type { Logger } from "../logger.js";
 import { retrying } from "../retry.js";
 import { readLogWithConsumer } from "./consumer-log-reader.js";
 import { copartitionedAssigner } from "./copartitioned-assigner.js";
+import { FetchingConsumer } from "./fetching-consumer.js";
 import { groupByTopic } from "./group-by-topic.js";
+import { joinGatedSockets } from "./join-gate.js";
 import {
   type ClientAdmin,
   type ClientConsumer,
@@ -52,6 +54,12 @@ export interface KafkajsClientOptions extends SecurityOptions {
     KafkaConfig,
     "brokers" | "clientId" | "logCreator" | "logLevel" | "ssl" | "sasl"
   >;
+  /**
+   * Who fetches a consumer group's records: `"toka"` (the default) over toka's own
+   * connections, kafkajs keeping only the membership and commits ({@link FetchingConsumer});
+   * `"kafkajs"` through kafkajs's consumer. With a `socketFactory` only kafkajs can.
+   */
+  readonly groupReads?: "toka" | "kafkajs";
 }
 
 /** The kafkajs client, and which way its logs, offset commits and plain writes go. */
@@ -99,7 +107,7 @@ const PRODUCER_RETRIES = 10;
 /** The kafkajs implementation of the client boundary. */
 export function kafkajsClient(options: KafkajsClientOptions): KafkajsClient {
   const { logger } = options;
-  const kafka = new Kafka({
+  const config: KafkaConfig = {
     ...options.kafka,
     ...kafkajsSecurity(options),
     brokers: [...options.brokers],
@@ -120,7 +128,8 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkajsClient {
         else if (level === logLevel.ERROR) logger.error(message, entry);
         else logger.warn(message, entry);
       },
-  });
+  };
+  const kafka = new Kafka(config);
   const direct = kafkajsDirect(
     options.brokers,
     options.clientId,
@@ -148,7 +157,25 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkajsClient {
       if (producerOptions?.idempotent === false && direct) return direct.producer();
       return kafkajsProducer(kafka, checkAccess);
     },
-    consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions, checkAccess, direct),
+    consumer(consumerOptions) {
+      if (!direct || options.groupReads === "kafkajs")
+        return kafkajsConsumer(kafka, consumerOptions, checkAccess, direct);
+      // Its own kafkajs instance: the sockets of its membership hold the group join
+      // until the batches being handled are done.
+      let consumer: FetchingConsumer | undefined;
+      const membership = new Kafka({
+        ...config,
+        socketFactory: joinGatedSockets(() => consumer?.beforeJoin() ?? Promise.resolve()),
+      });
+      consumer = new FetchingConsumer(
+        consumerOptions,
+        kafkajsConsumer(membership, consumerOptions, checkAccess, direct),
+        kafkajsAdmin(kafka, direct, checkAccess),
+        direct.leaders,
+        logger,
+      );
+      return consumer;
+    },
     readLog: (request, onBatch) =>
       direct
         ? direct.readLog(request, onBatch)

@@ -1,6 +1,7 @@
 import type { KafkaConfig } from "kafkajs";
 import type { SecurityOptions } from "../connection-security.js";
 import { TokaError, TokaErrorCode } from "../errors.js";
+import type { LeaderLookup } from "./broker-connection.js";
 import { ClusterMetadata, parseBrokers } from "./cluster-metadata.js";
 import { checkGroupDescribable, commitGroupOffsets } from "./group-offsets.js";
 import type {
@@ -20,6 +21,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** What a kafkajs client does over toka's own broker connections. */
 export interface DirectAccess {
   readLog(request: LogReadRequest, onBatch: (batch: LogBatch) => Promise<void>): Promise<void>;
+  /** Where a topic's partitions are led, from fresh metadata. */
+  readonly leaders: LeaderLookup;
   /** A non-idempotent producer over toka's own connections (see {@link LogWriter}). */
   producer(): ClientProducer;
   commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
@@ -70,6 +73,7 @@ export function kafkajsDirect(
   const reader = new LogReader(lookupLeaders);
   return {
     readLog: (request, onBatch) => reader.read(request, onBatch),
+    leaders: lookupLeaders,
     producer() {
       const writer = new LogWriter(lookupLeaders);
       return {
