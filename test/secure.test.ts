@@ -230,7 +230,7 @@ describe.skipIf(missing !== undefined)("TLS and SASL against a SASL_SSL broker",
     const error = await view.start().catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "TOKA_AUTHORIZATION_FAILED", topic: table });
     expect((error as Error).message).toContain(
-      `the broker denied Describe on topic ${table} (TOPIC_AUTHORIZATION_FAILED)`,
+      `the broker denied Describe on topic ${table}: TOPIC_AUTHORIZATION_FAILED (29)`,
     );
   });
 

@@ -28,6 +28,7 @@ import {
   type TopicPartitionOffset,
   type TopicSpec,
 } from "./kafka-client.js";
+import { KafkaErrorKind, kafkaErrorNames } from "./kafka-error-codes.js";
 import { type DirectAccess, kafkajsDirect } from "./kafkajs-direct.js";
 import {
   byPartition,
@@ -86,12 +87,7 @@ function withDeliveryTimeout<T>(send: () => Promise<T>, signal?: AbortSignal): P
 }
 
 /** Heartbeat answers that mean this member's partitions are being, or were, given out again. */
-const MEMBERSHIP_LOST = new Set([
-  "REBALANCE_IN_PROGRESS",
-  "ILLEGAL_GENERATION",
-  "UNKNOWN_MEMBER_ID",
-  "FENCED_INSTANCE_ID",
-]);
+const MEMBERSHIP_LOST = kafkaErrorNames(KafkaErrorKind.MembershipLost);
 
 /** Retries of the idempotent producer: bounded so a lost cluster surfaces as an error. */
 const PRODUCER_RETRIES = 10;
