@@ -1,10 +1,5 @@
-import {
-  isTokaError,
-  kafkajsClient,
-  type LogBatch,
-  type LogReadRequest,
-  silentLogger,
-} from "@toka/processor";
+import { isTokaError, silentLogger } from "@toka/processor";
+import { kafkajsClient, type LogBatch, type LogReadRequest } from "@toka/processor/kafka";
 import { CompressionTypes } from "kafkajs";
 import { expect, onTestFinished, test } from "vitest";
 import {

@@ -2,8 +2,6 @@ import { jsonCodec, stringCodec } from "@toka/codec";
 import {
   defineGroup,
   Emitter,
-  kafkajsClient,
-  kafkajsSecurity,
   Processor,
   persist,
   type SaslOptions,
@@ -11,6 +9,7 @@ import {
   silentLogger,
   View,
 } from "@toka/processor";
+import { kafkajsClient, kafkajsSecurity } from "@toka/processor/kafka";
 import kafkajs, { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { z } from "zod";

@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from "@toka/event-sourcing";
-import { checkClusterAccess, kafkajsSecurity, type Logger } from "@toka/processor";
+import type { Logger } from "@toka/processor";
+import { checkClusterAccess, kafkajsSecurity } from "@toka/processor/kafka";
 import { InvalidArgumentError } from "commander";
 import { type Admin, Kafka, logLevel } from "kafkajs";
 import type { CliIo } from "./cli-io.js";

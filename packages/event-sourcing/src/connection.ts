@@ -1,13 +1,12 @@
 import {
   checkSecurityOptions,
   consoleLogger,
-  type KafkaClient,
-  kafkajsClient,
   type Logger,
   type SecurityOptions,
   TokaError,
   TokaErrorCode,
 } from "@toka/processor";
+import { type KafkaClient, kafkajsClient } from "@toka/processor/kafka";
 import { z } from "zod";
 
 /** How the tools of this package reach Kafka; `ssl` and `sasl` as in `ProcessorOptions`. */

@@ -1,12 +1,5 @@
-import {
-  type ClientAdmin,
-  isTokaError,
-  kafkajsSecurity,
-  type SecurityOptions,
-  TokaError,
-  TokaErrorCode,
-  waitForTopicLeaders,
-} from "@toka/processor";
+import { isTokaError, type SecurityOptions, TokaError, TokaErrorCode } from "@toka/processor";
+import { type ClientAdmin, kafkajsSecurity, waitForTopicLeaders } from "@toka/processor/kafka";
 import { Kafka, logLevel } from "kafkajs";
 import type { Connection } from "./connection.js";
 

@@ -3,8 +3,6 @@ import {
   consoleLogger,
   deadLetterTopic,
   failedRequestReply,
-  kafkajsClient,
-  kafkajsSecurity,
   type Logger,
   MONITOR_PATH,
   type MountedMonitor,
@@ -12,6 +10,7 @@ import {
   refusal,
   type SecurityOptions,
 } from "@toka/processor";
+import { kafkajsClient, kafkajsSecurity } from "@toka/processor/kafka";
 import { type Admin, Kafka, logLevel } from "kafkajs";
 import { CommitRate } from "./commit-rate.js";
 import { readDeadLetters, valuePreview } from "./dead-letters.js";

@@ -9,8 +9,8 @@ import type {
   LogBatch,
   LogReadRequest,
   TopicPartitionOffset,
-} from "../src/index.js";
-import { defaultPartition, readLogWithConsumer } from "../src/index.js";
+} from "../src/client/index.js";
+import { defaultPartition, readLogWithConsumer } from "../src/client/index.js";
 
 interface LogEntry {
   readonly key: string | null;

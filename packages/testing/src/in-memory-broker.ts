@@ -1,3 +1,4 @@
+import { TokaError, TokaErrorCode } from "@toka/processor";
 import type {
   ConsumerHandlers,
   ConsumerOptions,
@@ -6,8 +7,8 @@ import type {
   ProducedBatch,
   TopicPartition,
   TopicPartitionOffset,
-} from "@toka/processor";
-import { defaultPartition, TokaError, TokaErrorCode } from "@toka/processor";
+} from "@toka/processor/kafka";
+import { defaultPartition } from "@toka/processor/kafka";
 import type { TestClock } from "./test-clock.js";
 
 /** A record in a partition log of the in-memory broker. */

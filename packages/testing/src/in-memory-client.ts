@@ -1,3 +1,4 @@
+import { TokaError, TokaErrorCode } from "@toka/processor";
 import type {
   ClientAdmin,
   ClientConsumer,
@@ -12,8 +13,8 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
   TransactionOffsets,
-} from "@toka/processor";
-import { readLogWithConsumer, TokaError, TokaErrorCode } from "@toka/processor";
+} from "@toka/processor/kafka";
+import { readLogWithConsumer } from "@toka/processor/kafka";
 import { type GroupMember, type InMemoryBroker, topicConfig, tpKey } from "./in-memory-broker.js";
 
 /**

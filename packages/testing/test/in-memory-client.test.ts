@@ -1,11 +1,11 @@
+import { TokaErrorCode } from "@toka/processor";
 import {
   type ClientConsumer,
   type ConsumerOptions,
   defaultPartition,
   type IncomingBatch,
-  TokaErrorCode,
   type TopicPartition,
-} from "@toka/processor";
+} from "@toka/processor/kafka";
 import { describe, expect, test } from "vitest";
 import type { Tester } from "../src/index.js";
 import { tester } from "./helpers.js";
