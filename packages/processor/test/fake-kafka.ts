@@ -75,6 +75,10 @@ export class FakeKafka implements KafkaClient {
       committedOffsets: async () => new Map(),
       offsetsForTime: async () => new Map(),
       commitOffsets: async () => {},
+      listTopics: async () => [this.table],
+      listGroups: async () => [],
+      describeGroup: async (group) => ({ group, state: "Dead", members: [] }),
+      groupOffsets: async () => new Map(),
     };
   }
 

@@ -121,6 +121,12 @@ export function tpKey(topic: string, partition: number): string {
   return `${partition}\u0000${topic}`;
 }
 
+/** The topic and partition of a {@link tpKey}. */
+export function fromTpKey(key: string): TopicPartition {
+  const at = key.indexOf("\u0000");
+  return { topic: key.slice(at + 1), partition: Number(key.slice(0, at)) };
+}
+
 const utf8 = new TextEncoder();
 
 function keyBytes(key: string | Uint8Array | null): Uint8Array | null {

@@ -14,6 +14,8 @@ export type {
   ClientProducer,
   ConsumerHandlers,
   ConsumerOptions,
+  GroupDescription,
+  GroupMemberDescription,
   IncomingBatch,
   IncomingRecord,
   KafkaClient,
