@@ -187,7 +187,7 @@ test("readLog names the partition and offset when a range starts past the log's 
     .catch((e: unknown) => e);
   expect(isTokaError(error)).toBe(true);
   expect((error as Error).message).toBe(
-    `offset 5 is outside the partition's log: it was deleted by retention or is past the end; read a range within the partition's watermarks [topic=${topic} partition=0 offset=5]`,
+    `OFFSET_OUT_OF_RANGE (1): offset 5 is outside the partition's log: it was deleted by retention or is past the end; read a range within the partition's watermarks [topic=${topic} partition=0 offset=5]`,
   );
 });
 

@@ -276,7 +276,7 @@ describe.skipIf(missing !== undefined)("TLS and SASL against a SASL_SSL broker",
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "TOKA_AUTHORIZATION_FAILED", group });
     expect((error as Error).message).toContain(
-      `the broker denied Describe on group ${group} (GROUP_AUTHORIZATION_FAILED)`,
+      `the broker denied Describe on group ${group}: GROUP_AUTHORIZATION_FAILED (30)`,
     );
   });
 
