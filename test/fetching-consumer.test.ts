@@ -1,13 +1,13 @@
 // The kafkajs client's group consumer fetches over toka's own connections (kafkajs keeps
 // only the membership): records in order, read_committed, seeks, and a rebalance that
 // waits for the batch being handled.
+import { silentLogger } from "@toka/processor";
 import {
   type ClientConsumer,
   type ConsumerOptions,
   type IncomingBatch,
   kafkajsClient,
-  silentLogger,
-} from "@toka/processor";
+} from "@toka/processor/kafka";
 import { expect, onTestFinished, test, vi } from "vitest";
 import { brokers, createTopic, kafkaClient, uniqueName } from "./helpers.js";
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { type Processor, type ProcessorEvents, waitForTopicLeaders } from "@toka/processor";
+import type { Processor, ProcessorEvents } from "@toka/processor";
+import { waitForTopicLeaders } from "@toka/processor/kafka";
 import { type Admin, Kafka, type KafkaMessage, logLevel } from "kafkajs";
 import { inject, onTestFinished } from "vitest";
 

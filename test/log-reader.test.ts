@@ -1,10 +1,5 @@
-import {
-  isTokaError,
-  kafkajsClient,
-  type LogBatch,
-  type LogReadRequest,
-  silentLogger,
-} from "@toka/processor";
+import { isTokaError, silentLogger } from "@toka/processor";
+import { kafkajsClient, type LogBatch, type LogReadRequest } from "@toka/processor/kafka";
 import { CompressionTypes } from "kafkajs";
 import { expect, onTestFinished, test } from "vitest";
 import {
@@ -192,7 +187,7 @@ test("readLog names the partition and offset when a range starts past the log's 
     .catch((e: unknown) => e);
   expect(isTokaError(error)).toBe(true);
   expect((error as Error).message).toBe(
-    `offset 5 is outside the partition's log: it was deleted by retention or is past the end; read a range within the partition's watermarks [topic=${topic} partition=0 offset=5]`,
+    `OFFSET_OUT_OF_RANGE (1): offset 5 is outside the partition's log: it was deleted by retention or is past the end; read a range within the partition's watermarks [topic=${topic} partition=0 offset=5]`,
   );
 });
 

@@ -1,4 +1,5 @@
-import { defaultPartition, kafkajsClient, silentLogger } from "@toka/processor";
+import { silentLogger } from "@toka/processor";
+import { defaultPartition, kafkajsClient } from "@toka/processor/kafka";
 import { expect, onTestFinished, test } from "vitest";
 import { brokers, createTopic, headersOf, readToEnd } from "./helpers.js";
 

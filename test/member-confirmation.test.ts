@@ -1,6 +1,7 @@
 // The kafkajs client's consumer reports when the group last confirmed it: a processor's
 // timed flush writes only while that is recent (see Processor.stillMember).
-import { kafkajsClient, silentLogger } from "@toka/processor";
+import { silentLogger } from "@toka/processor";
+import { kafkajsClient } from "@toka/processor/kafka";
 import { expect, onTestFinished, test, vi } from "vitest";
 import { brokers, createTopic, uniqueName } from "./helpers.js";
 

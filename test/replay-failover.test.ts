@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from "node:util";
 import { jsonCodec } from "@toka/codec";
 import { eventLog, type Fold, Replay } from "@toka/event-sourcing";
-import { kafkajsClient, silentLogger, waitForTopicLeaders } from "@toka/processor";
+import { silentLogger } from "@toka/processor";
+import { kafkajsClient, waitForTopicLeaders } from "@toka/processor/kafka";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { z } from "zod";
 import {

@@ -2,8 +2,6 @@ import { jsonCodec, stringCodec } from "@toka/codec";
 import {
   defineGroup,
   Emitter,
-  kafkajsClient,
-  kafkajsSecurity,
   Processor,
   persist,
   type SaslOptions,
@@ -11,6 +9,7 @@ import {
   silentLogger,
   View,
 } from "@toka/processor";
+import { kafkajsClient, kafkajsSecurity } from "@toka/processor/kafka";
 import kafkajs, { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { z } from "zod";
@@ -230,7 +229,7 @@ describe.skipIf(missing !== undefined)("TLS and SASL against a SASL_SSL broker",
     const error = await view.start().catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "TOKA_AUTHORIZATION_FAILED", topic: table });
     expect((error as Error).message).toContain(
-      `the broker denied Describe on topic ${table} (TOPIC_AUTHORIZATION_FAILED)`,
+      `the broker denied Describe on topic ${table}: TOPIC_AUTHORIZATION_FAILED (29)`,
     );
   });
 
@@ -277,7 +276,7 @@ describe.skipIf(missing !== undefined)("TLS and SASL against a SASL_SSL broker",
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "TOKA_AUTHORIZATION_FAILED", group });
     expect((error as Error).message).toContain(
-      `the broker denied Describe on group ${group} (GROUP_AUTHORIZATION_FAILED)`,
+      `the broker denied Describe on group ${group}: GROUP_AUTHORIZATION_FAILED (30)`,
     );
   });
 

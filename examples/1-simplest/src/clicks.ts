@@ -2,13 +2,13 @@ import { jsonCodec, stringCodec } from "@toka/codec";
 import {
   defineGroup,
   Emitter,
-  kafkajsClient,
   type Logger,
   Processor,
   persist,
   silentLogger,
   View,
 } from "@toka/processor";
+import { kafkajsClient } from "@toka/processor/kafka";
 import { z } from "zod";
 
 /** A user's click count: the value the group keeps per user. */

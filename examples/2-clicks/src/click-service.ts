@@ -1,14 +1,6 @@
 import { stringCodec } from "@toka/codec";
-import {
-  Emitter,
-  type KafkaClient,
-  kafkajsClient,
-  type Logger,
-  Processor,
-  serveViews,
-  silentLogger,
-  View,
-} from "@toka/processor";
+import { Emitter, type Logger, Processor, serveViews, silentLogger, View } from "@toka/processor";
+import { type KafkaClient, kafkajsClient } from "@toka/processor/kafka";
 import type { StorageFactory } from "@toka/state-store";
 import { type ClickApi, serveClicks } from "./click-api.js";
 import { type ClickCount, clickCountCodec, clickCounter } from "./click-counter.js";

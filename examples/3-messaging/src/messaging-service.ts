@@ -2,8 +2,6 @@ import { stringCodec } from "@toka/codec";
 import {
   Emitter,
   type GroupGraph,
-  type KafkaClient,
-  kafkajsClient,
   type Logger,
   Processor,
   serveViews,
@@ -11,6 +9,7 @@ import {
   tableTopic,
   View,
 } from "@toka/processor";
+import { type KafkaClient, kafkajsClient } from "@toka/processor/kafka";
 import { blockCommandCodec, blocker, blockStateCodec } from "./blocker.js";
 import { type ChatApi, serveChat } from "./chat-api.js";
 import { collector, DEFAULT_INBOX_SIZE, inboxCodec } from "./collector.js";

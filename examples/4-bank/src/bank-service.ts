@@ -7,14 +7,8 @@ import {
   startProjection,
   TableAliases,
 } from "@toka/event-sourcing";
-import {
-  type KafkaClient,
-  kafkajsClient,
-  type Logger,
-  type Processor,
-  serveViews,
-  silentLogger,
-} from "@toka/processor";
+import { type Logger, type Processor, serveViews, silentLogger } from "@toka/processor";
+import { type KafkaClient, kafkajsClient } from "@toka/processor/kafka";
 import type { StorageFactory } from "@toka/state-store";
 import { accountAggregate } from "./account.js";
 import { balanceCodec, balancesProjection } from "./balances.js";

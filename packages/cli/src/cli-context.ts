@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from "@toka/event-sourcing";
-import { checkClusterAccess, kafkajsSecurity, type Logger } from "@toka/processor";
+import { type Logger, silentLogger } from "@toka/processor";
+import { type ClientAdmin, kafkajsClient } from "@toka/processor/kafka";
 import { InvalidArgumentError } from "commander";
-import { type Admin, Kafka, logLevel } from "kafkajs";
 import type { CliIo } from "./cli-io.js";
 
 /** What every command gets: the streams and the connection from the global options. */
@@ -81,23 +81,22 @@ export class CliExit extends Error {
   }
 }
 
-/** Runs `use` with a connected kafkajs admin of the `--brokers`, disconnected afterwards. */
+/**
+ * Runs `use` with a connected admin of the `--brokers` (toka's Kafka layer), disconnected
+ * afterwards. Connecting checks TLS and SASL first, so a rejected password or an
+ * untrusted certificate is reported as such.
+ */
 export async function withKafkaAdmin<T>(
   context: CliContext,
-  use: (admin: Admin) => Promise<T>,
+  use: (admin: ClientAdmin) => Promise<T>,
 ): Promise<T> {
-  const { brokers, ...connection } = context.connection();
-  await checkClusterAccess({
+  const { brokers, logger, ssl, sasl } = context.connection();
+  const admin = kafkajsClient({
     brokers,
-    ssl: connection.ssl,
-    sasl: connection.sasl,
+    logger: logger ?? silentLogger,
     clientId: "toka-cli",
-  });
-  const admin = new Kafka({
-    brokers: [...brokers],
-    ...kafkajsSecurity(connection),
-    clientId: "toka-cli",
-    logLevel: logLevel.NOTHING,
+    ssl,
+    sasl,
   }).admin();
   await admin.connect();
   try {

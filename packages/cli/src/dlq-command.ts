@@ -1,11 +1,6 @@
 import { type DeadLetter, readDeadLetters, valuePreview } from "@toka/monitor";
-import {
-  DeadLetterHeader,
-  type KafkaClient,
-  kafkajsClient,
-  type OutgoingRecord,
-  silentLogger,
-} from "@toka/processor";
+import { DeadLetterHeader, silentLogger } from "@toka/processor";
+import { type KafkaClient, kafkajsClient, type OutgoingRecord } from "@toka/processor/kafka";
 import { Command, InvalidArgumentError } from "commander";
 import { type CliContext, CliExit } from "./cli-context.js";
 

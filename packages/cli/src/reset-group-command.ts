@@ -49,18 +49,16 @@ export function resetGroupCommand(context: CliContext): Command {
           );
         }
         await withKafkaAdmin(context, async (admin) => {
-          const { groups } = await admin.describeGroups([options.group]);
-          const group = groups[0];
-          if (group && !STOPPED.has(group.state)) {
+          const group = await admin.describeGroup(options.group);
+          if (!STOPPED.has(group.state)) {
             throw new Error(
               `group "${options.group}" is ${group.state} with ${group.members.length} member(s); Kafka changes offsets only of a group without members: stop its processors first, then run this again`,
             );
           }
-          const marks = await admin.fetchTopicOffsets(options.topic);
+          const marks = await admin.watermarks(options.topic);
           let next: Map<number, string>;
           if (options.toTime !== undefined) {
-            const found = await admin.fetchTopicOffsetsByTimestamp(options.topic, options.toTime);
-            next = new Map(found.map((o) => [o.partition, o.offset]));
+            next = await admin.offsetsForTime(options.topic, options.toTime);
           } else if (options.toEarliest) {
             next = new Map(marks.map((m) => [m.partition, m.low]));
           } else if (options.toLatest) {
@@ -75,22 +73,14 @@ export function resetGroupCommand(context: CliContext): Command {
               }
             }
           }
-          const [committed] = await admin.fetchOffsets({
-            groupId: options.group,
-            topics: [options.topic],
-          });
-          const current = new Map(
-            (committed?.partitions ?? []).map((p) => [p.partition, p.offset]),
-          );
+          const current = await admin.committedOffsets(options.group, options.topic);
           io.out(
             `group ${options.group}, topic ${options.topic}${options.dryRun ? " (dry run)" : ""}\n`,
           );
           io.out("partition  committed  new\n");
           for (const [partition, offset] of [...next].sort((a, b) => a[0] - b[0])) {
             const was = current.get(partition);
-            io.out(
-              `${String(partition).padStart(9)}  ${String(was === undefined || was === "-1" ? "-" : was).padStart(9)}  ${offset}\n`,
-            );
+            io.out(`${String(partition).padStart(9)}  ${(was ?? "-").padStart(9)}  ${offset}\n`);
           }
           const tables = await admin.listTopics();
           if (tables.includes(`${options.group}-table`)) {
@@ -99,11 +89,10 @@ export function resetGroupCommand(context: CliContext): Command {
             );
           }
           if (options.dryRun) return;
-          await admin.setOffsets({
-            groupId: options.group,
-            topic: options.topic,
-            partitions: [...next].map(([partition, offset]) => ({ partition, offset })),
-          });
+          await admin.commitOffsets(
+            options.group,
+            [...next].map(([partition, offset]) => ({ topic: options.topic, partition, offset })),
+          );
           io.err(`reset ${next.size} partition(s)\n`);
         });
       },

@@ -1,12 +1,6 @@
 import { randomUUID } from "node:crypto";
-import {
-  type ClientConsumer,
-  Emitter,
-  type IncomingRecord,
-  isTokaError,
-  TokaError,
-  TokaErrorCode,
-} from "@toka/processor";
+import { Emitter, isTokaError, TokaError, TokaErrorCode } from "@toka/processor";
+import type { ClientConsumer, IncomingRecord } from "@toka/processor/kafka";
 import type { Aggregate } from "./aggregate.js";
 import { type Connection, type ConnectionOptions, resolveConnection } from "./connection.js";
 import { eventMeta } from "./event-log.js";

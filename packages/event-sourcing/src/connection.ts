@@ -1,13 +1,12 @@
 import {
   checkSecurityOptions,
   consoleLogger,
-  type KafkaClient,
-  kafkajsClient,
   type Logger,
   type SecurityOptions,
   TokaError,
   TokaErrorCode,
 } from "@toka/processor";
+import { type KafkaClient, kafkajsClient } from "@toka/processor/kafka";
 import { z } from "zod";
 
 /** How the tools of this package reach Kafka; `ssl` and `sasl` as in `ProcessorOptions`. */
@@ -25,10 +24,6 @@ export interface ConnectionOptions extends SecurityOptions {
 /** {@link ConnectionOptions} after defaults. */
 export interface Connection {
   readonly client: KafkaClient;
-  /** The brokers when known: topic configs (retention) need a kafkajs admin on them. */
-  readonly brokers: readonly string[] | undefined;
-  /** TLS and SASL for connections made next to `client` (the kafkajs admin of topic configs). */
-  readonly security: SecurityOptions;
   readonly logger: Logger;
 }
 
@@ -77,8 +72,6 @@ export function resolveConnection(
         ssl: options.ssl,
         sasl: options.sasl,
       }),
-    brokers: options.brokers,
-    security: { ssl: options.ssl, sasl: options.sasl },
     logger,
   };
 }

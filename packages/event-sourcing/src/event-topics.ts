@@ -1,13 +1,5 @@
-import {
-  type ClientAdmin,
-  isTokaError,
-  kafkajsSecurity,
-  type SecurityOptions,
-  TokaError,
-  TokaErrorCode,
-  waitForTopicLeaders,
-} from "@toka/processor";
-import { Kafka, logLevel } from "kafkajs";
+import { isTokaError, TokaError, TokaErrorCode } from "@toka/processor";
+import type { ClientAdmin } from "@toka/processor/kafka";
 import type { Connection } from "./connection.js";
 
 /** A topic an event-sourcing component needs. */
@@ -22,10 +14,8 @@ export const DEFAULT_PARTITIONS = 8;
 
 /**
  * Creates the missing `topics` with the partition count of `like` (the first of them
- * that exists) or `partitions`. Event logs get `retention.ms=-1` when the brokers are
- * known (the client boundary creates topics without configs, so a custom `client`
- * without `brokers` creates them with the broker's default retention: create event
- * logs yourself then). An existing event log with a finite retention is reported as a
+ * that exists) or `partitions`, through the connection's client. Event logs get
+ * `retention.ms=-1`. An existing event log with a finite retention is reported as a
  * warning, with the command that fixes it. Resolves once every broker knows a leader of
  * every partition of the created topics.
  *
@@ -54,39 +44,20 @@ export async function ensureTopics(
       );
     }
     const missing = topics.filter((t) => !counts.has(t.topic));
-    const logs = topics.filter((t) => t.kind === "log").map((t) => t.topic);
-    const { brokers } = connection;
-    if (brokers) {
-      await withKafkajsAdmin(brokers, connection.security, async (kafka) => {
-        if (missing.length > 0) {
-          await kafka.createTopics({
-            // kafkajs's wait asks one broker, which may not know the topic yet and then
-            // fails; waitForTopicLeaders below asks every broker and retries.
-            waitForLeaders: false,
-            topics: missing.map((t) => ({
-              topic: t.topic,
-              numPartitions: count,
-              replicationFactor: replicationFactor ?? -1,
-              configEntries:
-                t.kind === "log"
-                  ? [{ name: "retention.ms", value: "-1" }]
-                  : t.kind === "table"
-                    ? [{ name: "cleanup.policy", value: "compact" }]
-                    : [],
-            })),
-          });
-          // As the client boundary's createTopics does.
-          await waitForTopicLeaders({
-            brokers,
-            topics: missing.map((t) => t.topic),
-            ...connection.security,
-          });
-        }
-        await warnAboutRetention(connection, kafka, logs);
-      });
-    } else {
-      await createThroughBoundary(admin, missing, count, replicationFactor);
-    }
+    await admin.createTopics(
+      missing.map((t) => ({
+        topic: t.topic,
+        partitions: count,
+        compacted: t.kind === "table",
+        ...(replicationFactor ? { replicationFactor } : {}),
+        ...(t.kind === "log" ? { config: { "retention.ms": "-1" } } : {}),
+      })),
+    );
+    await warnAboutRetention(
+      connection,
+      admin,
+      topics.filter((t) => t.kind === "log").map((t) => t.topic),
+    );
     return count;
   } catch (cause) {
     if (isTokaError(cause)) throw cause;
@@ -99,56 +70,14 @@ export async function ensureTopics(
   }
 }
 
-async function createThroughBoundary(
-  admin: ClientAdmin,
-  missing: readonly NeededTopic[],
-  partitions: number,
-  replicationFactor: number | undefined,
-) {
-  await admin.createTopics(
-    missing.map((t) => ({
-      topic: t.topic,
-      partitions,
-      compacted: t.kind === "table",
-      ...(replicationFactor ? { replicationFactor } : {}),
-    })),
-  );
-}
-
-type KafkajsAdmin = ReturnType<Kafka["admin"]>;
-
-async function withKafkajsAdmin(
-  brokers: readonly string[],
-  security: SecurityOptions,
-  work: (admin: KafkajsAdmin) => Promise<void>,
-) {
-  const admin = new Kafka({
-    brokers: [...brokers],
-    ...kafkajsSecurity(security),
-    clientId: "toka-event-topics",
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
-  try {
-    await work(admin);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function warnAboutRetention(connection: Connection, admin: KafkajsAdmin, logs: string[]) {
+async function warnAboutRetention(connection: Connection, admin: ClientAdmin, logs: string[]) {
   if (logs.length === 0) return;
-  // ConfigResourceTypes.TOPIC = 2 (Kafka's DescribeConfigs resource type).
-  const described = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: logs.map((name) => ({ type: 2, name, configNames: ["retention.ms"] })),
-  });
-  for (const resource of described.resources) {
-    const retention = resource.configEntries.find((e) => e.configName === "retention.ms");
-    if (retention && retention.configValue !== "-1") {
+  for (const [topic, configs] of await admin.topicConfigs(logs, ["retention.ms"])) {
+    const retention = configs.get("retention.ms");
+    if (retention !== undefined && retention !== "-1") {
       connection.logger.warn(
-        `event log "${resource.resourceName}" has retention.ms=${retention.configValue}: events older than that are deleted and can no longer be replayed; set retention.ms=-1 (kafka-configs.sh --alter --entity-type topics --entity-name ${resource.resourceName} --add-config retention.ms=-1)`,
-        { topic: resource.resourceName },
+        `event log "${topic}" has retention.ms=${retention}: events older than that are deleted and can no longer be replayed; set retention.ms=-1 (kafka-configs.sh --alter --entity-type topics --entity-name ${topic} --add-config retention.ms=-1)`,
+        { topic },
       );
     }
   }

@@ -1,10 +1,5 @@
-import {
-  defaultPartition,
-  ID_HEADER,
-  isTokaError,
-  TokaError,
-  TokaErrorCode,
-} from "@toka/processor";
+import { ID_HEADER, isTokaError, TokaError, TokaErrorCode } from "@toka/processor";
+import { defaultPartition } from "@toka/processor/kafka";
 import { type ConnectionOptions, resolveConnection } from "./connection.js";
 import { type EventLog, type EventMeta, type EventRecord, eventMeta } from "./event-log.js";
 import type { Fold } from "./fold.js";

@@ -1,4 +1,4 @@
-import type { KafkaClient, LogRecord } from "@toka/processor";
+import type { KafkaClient, LogRecord } from "@toka/processor/kafka";
 
 /** Reads `[start, end)` of one partition, read_committed, without a consumer group. */
 export async function readPartition(

@@ -1,4 +1,5 @@
-import { type ClientAdmin, TokaError, TokaErrorCode } from "@toka/processor";
+import { TokaError, TokaErrorCode } from "@toka/processor";
+import type { ClientAdmin } from "@toka/processor/kafka";
 
 /** Where a replay starts reading the event log. */
 export type ReplayFrom =

@@ -1,18 +1,20 @@
 import { EventEmitter } from "node:events";
 import {
-  type ClientAdmin,
-  type ClientProducer,
   DEDUP_HEADER,
   ID_HEADER,
   isTokaError,
   type KeyDedup,
-  type LogBatch,
-  type LogRecord,
-  type OutgoingRecord,
   TokaError,
   TokaErrorCode,
   tableTopic,
 } from "@toka/processor";
+import type {
+  ClientAdmin,
+  ClientProducer,
+  LogBatch,
+  LogRecord,
+  OutgoingRecord,
+} from "@toka/processor/kafka";
 import { memoryStorage, type Storage, type StorageFactory } from "@toka/state-store";
 import { z } from "zod";
 import { type Connection, type ConnectionOptions, resolveConnection } from "./connection.js";

@@ -1,4 +1,5 @@
-import { DeadLetterHeader, type KafkaClient, type LogRecord } from "@toka/processor";
+import { DeadLetterHeader } from "@toka/processor";
+import type { KafkaClient, LogRecord } from "@toka/processor/kafka";
 
 /** A dead letter of `<group>-dlq` as the monitor and the CLI show it. */
 export interface DeadLetter {

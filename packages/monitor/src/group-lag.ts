@@ -1,4 +1,4 @@
-import type { Admin } from "kafkajs";
+import type { ClientAdmin } from "@toka/processor/kafka";
 
 /** One partition's position of a consumer group. */
 export interface PartitionLag {
@@ -21,20 +21,22 @@ export interface PartitionLag {
  * when the group committed nothing.
  */
 export async function groupLag(
-  admin: Admin,
+  admin: ClientAdmin,
   group: string,
   topics?: readonly string[],
 ): Promise<PartitionLag[]> {
-  const committed = await admin.fetchOffsets({
-    groupId: group,
-    ...(topics ? { topics: [...topics] } : {}),
-  });
+  const committed = topics
+    ? new Map(
+        await Promise.all(
+          topics.map(async (t) => [t, await admin.committedOffsets(group, t)] as const),
+        ),
+      )
+    : await admin.groupOffsets(group);
   const rows: PartitionLag[] = [];
-  for (const { topic, partitions } of committed) {
-    const ends = await admin.fetchTopicOffsets(topic);
+  for (const [topic, offsets] of committed) {
+    const ends = await admin.watermarks(topic);
     for (const { partition, high, low } of ends) {
-      const at = partitions.find((p) => p.partition === partition)?.offset;
-      const from = at === undefined || at === "-1" ? undefined : at;
+      const from = offsets.get(partition);
       const lag = Number(BigInt(high) - BigInt(from ?? low));
       rows.push({ topic, partition, committed: from, end: high, lag: Math.max(0, lag) });
     }

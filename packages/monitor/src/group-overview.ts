@@ -1,6 +1,5 @@
-import type { Admin } from "kafkajs";
+import type { ClientAdmin, GroupMemberDescription } from "@toka/processor/kafka";
 import { groupLag, type PartitionLag } from "./group-lag.js";
-import { describeGroup, type GroupMember } from "./group-members.js";
 import type { InstanceSnapshot, RecoveryProgress } from "./processor-watch.js";
 import type { ThroughputSeries } from "./throughput-window.js";
 
@@ -24,7 +23,7 @@ export interface GroupOverview {
   readonly group: string;
   /** The group coordinator's state: `Stable`, `PreparingRebalance`, `Empty`, ... */
   readonly state: string;
-  readonly members: readonly GroupMember[];
+  readonly members: readonly GroupMemberDescription[];
   readonly partitions: readonly PartitionOverview[];
   readonly throughput: ThroughputSeries;
   /** Where the throughput comes from: this process's instances, or committed offsets. */
@@ -38,13 +37,13 @@ export interface GroupOverview {
  * `fromCommits`, measured by whoever polls the committed offsets.
  */
 export async function groupOverview(
-  admin: Admin,
+  admin: ClientAdmin,
   group: string,
   local: readonly InstanceSnapshot[],
   fromCommits: (committedTotal: bigint) => ThroughputSeries,
 ): Promise<GroupOverview> {
   const [description, lags] = await Promise.all([
-    describeGroup(admin, group),
+    admin.describeGroup(group),
     groupLag(admin, group),
   ]);
   const numbers = new Set(lags.map((l) => l.partition));

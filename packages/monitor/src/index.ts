@@ -8,7 +8,6 @@ export {
 } from "./dead-letters.js";
 export { formatBytes, toJson, ValueFormat } from "./format-value.js";
 export { groupLag, type PartitionLag } from "./group-lag.js";
-export { describeGroup, type GroupDescription, type GroupMember } from "./group-members.js";
 export { type GroupOverview, groupOverview, type PartitionOverview } from "./group-overview.js";
 export { createMonitor, MONITOR_DEFAULTS, type Monitor, type MonitorOptions } from "./monitor.js";
 export {

@@ -3,8 +3,6 @@ import {
   consoleLogger,
   deadLetterTopic,
   failedRequestReply,
-  kafkajsClient,
-  kafkajsSecurity,
   type Logger,
   MONITOR_PATH,
   type MountedMonitor,
@@ -12,10 +10,9 @@ import {
   refusal,
   type SecurityOptions,
 } from "@toka/processor";
-import { type Admin, Kafka, logLevel } from "kafkajs";
+import { type ClientAdmin, kafkajsClient } from "@toka/processor/kafka";
 import { CommitRate } from "./commit-rate.js";
 import { readDeadLetters, valuePreview } from "./dead-letters.js";
-import { describeGroup } from "./group-members.js";
 import { groupOverview } from "./group-overview.js";
 import { MonitorAssets, PAGE_POLICY } from "./monitor-assets.js";
 import { ProcessorWatch, type WatchableProcessor } from "./processor-watch.js";
@@ -81,16 +78,10 @@ export function createMonitor(options: MonitorOptions): Monitor {
     clientId: "toka-monitor",
     ...security,
   });
-  const kafka = new Kafka({
-    brokers: [...options.brokers],
-    clientId: "toka-monitor",
-    logLevel: logLevel.NOTHING,
-    ...kafkajsSecurity(security),
-  });
-  let admin: Promise<Admin> | undefined;
+  let admin: Promise<ClientAdmin> | undefined;
   const connectedAdmin = () => {
     admin ??= (async () => {
-      const a = kafka.admin();
+      const a = client.admin();
       await a.connect();
       return a;
     })().catch((error: unknown) => {
@@ -153,15 +144,13 @@ export function createMonitor(options: MonitorOptions): Monitor {
 
   const listGroups = async () => {
     const a = await connectedAdmin();
-    const [{ groups }, topics] = await Promise.all([a.listGroups(), a.listTopics()]);
+    const [groups, topics] = await Promise.all([a.listGroups(), a.listTopics()]);
     const known = new Set(topics);
-    const names = new Set(
-      groups.map((g) => g.groupId).filter((g) => known.has(`${g}-table`) || known.has(`${g}-dlq`)),
-    );
+    const names = new Set(groups.filter((g) => known.has(`${g}-table`) || known.has(`${g}-dlq`)));
     for (const w of watches) names.add(w.group);
     return Promise.all(
       [...names].sort().map(async (group) => {
-        const described = await describeGroup(a, group);
+        const described = await a.describeGroup(group);
         return {
           group,
           state: described.state,

@@ -1,5 +1,6 @@
 import { keyRecords } from "@toka/event-sourcing";
-import { DEDUP_HEADER, type KafkaClient, tableTopic } from "@toka/processor";
+import { DEDUP_HEADER, tableTopic } from "@toka/processor";
+import type { KafkaClient } from "@toka/processor/kafka";
 import { formatBytes } from "./format-value.js";
 
 /** One record of a key in a group table. */

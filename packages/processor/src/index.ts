@@ -1,38 +1,3 @@
-export { checkClusterAccess } from "./client/cluster-access.js";
-export { readLogWithConsumer } from "./client/consumer-log-reader.js";
-export { defaultPartition } from "./client/default-partitioner.js";
-export type {
-  ClientAdmin,
-  ClientConsumer,
-  ClientProducer,
-  ConsumerHandlers,
-  ConsumerOptions,
-  IncomingBatch,
-  IncomingRecord,
-  KafkaClient,
-  LogBatch,
-  LogReadRequest,
-  LogRecord,
-  OutgoingRecord,
-  PartitionWatermarks,
-  ProducedBatch,
-  ProducerOptions,
-  TopicPartition,
-  TopicPartitionOffset,
-  TopicSpec,
-  TransactionOffsets,
-} from "./client/kafka-client.js";
-export {
-  type KafkajsClient,
-  type KafkajsClientOptions,
-  kafkajsClient,
-} from "./client/kafkajs-client.js";
-export { kafkajsSecurity } from "./client/kafkajs-security.js";
-export {
-  type ExpectedTopic,
-  TOPIC_LEADERS_TIMEOUT_MS,
-  waitForTopicLeaders,
-} from "./client/topic-readiness.js";
 export {
   checkSecurityOptions,
   SaslMechanism,

@@ -9,8 +9,8 @@ import type {
   LogBatch,
   LogReadRequest,
   TopicPartitionOffset,
-} from "../src/index.js";
-import { defaultPartition, readLogWithConsumer } from "../src/index.js";
+} from "../src/client/index.js";
+import { defaultPartition, readLogWithConsumer } from "../src/client/index.js";
 
 interface LogEntry {
   readonly key: string | null;
@@ -75,6 +75,10 @@ export class FakeKafka implements KafkaClient {
       committedOffsets: async () => new Map(),
       offsetsForTime: async () => new Map(),
       commitOffsets: async () => {},
+      listTopics: async () => [this.table],
+      listGroups: async () => [],
+      describeGroup: async (group) => ({ group, state: "Dead", members: [] }),
+      groupOffsets: async () => new Map(),
     };
   }
 

@@ -151,7 +151,7 @@ describe("BrokerConnection with SASL", () => {
       password: "secret",
     }).catch((e: unknown) => e);
     expect((error as Error).message).toContain(
-      "the listener on this port does not take SASL (ILLEGAL_SASL_STATE)",
+      "the listener on this port does not take SASL: it answered ILLEGAL_SASL_STATE (34)",
     );
   });
 

@@ -9,7 +9,7 @@ describe("security errors", () => {
       code: "TOKA_AUTHORIZATION_FAILED",
       topic: "orders",
       message:
-        "the broker denied Write on topic orders (TOPIC_AUTHORIZATION_FAILED); grant the client's principal an ACL for Write on topic orders [topic=orders]",
+        "the broker denied Write on topic orders: TOPIC_AUTHORIZATION_FAILED (29); grant the client's principal an ACL for Write on topic orders [topic=orders]",
     });
     expect(authorizationError(3, { operation: "Write", topic: "orders" })).toBeUndefined();
   });

@@ -66,7 +66,7 @@ test("a partition still without a leader on one broker ends in TOKA_TIMEOUT nami
     partition: 1,
   });
   expect((error as Error).message).toMatch(
-    /^topic\(s\) t did not have a leader for every partition on every broker within 0.3 s: broker 2 \(127\.0\.0\.1:\d+\) knows no leader of t partition\(s\) 1 \(Kafka error code 5\)/,
+    /^topic\(s\) t did not have a leader for every partition on every broker within 0.3 s: broker 2 \(127\.0\.0\.1:\d+\) knows no leader of t partition\(s\) 1 \(LEADER_NOT_AVAILABLE \(5\)\)/,
   );
 });
 
@@ -77,5 +77,7 @@ test("a topic one broker does not know at all is named with that broker", async 
   ]);
   await expect(
     awaitTopicLeaders(metadata, [{ topic: "t", partitions: 1 }], { timeoutMs: 200 }),
-  ).rejects.toThrow(/broker 2 \(127\.0\.0\.1:\d+\) does not know topic t \(Kafka error code 3\)/);
+  ).rejects.toThrow(
+    /broker 2 \(127\.0\.0\.1:\d+\) does not know topic t \(UNKNOWN_TOPIC_OR_PARTITION \(3\)\)/,
+  );
 });

@@ -7,8 +7,8 @@ import {
 } from "@toka/state-store";
 import { describe, expect, onTestFinished, test, vi } from "vitest";
 import { z } from "zod";
+import { defaultPartition } from "../src/client/index.js";
 import {
-  defaultPartition,
   silentLogger,
   type TokaError,
   TokaErrorCode,

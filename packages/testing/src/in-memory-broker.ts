@@ -1,3 +1,4 @@
+import { TokaError, TokaErrorCode } from "@toka/processor";
 import type {
   ConsumerHandlers,
   ConsumerOptions,
@@ -6,8 +7,8 @@ import type {
   ProducedBatch,
   TopicPartition,
   TopicPartitionOffset,
-} from "@toka/processor";
-import { defaultPartition, TokaError, TokaErrorCode } from "@toka/processor";
+} from "@toka/processor/kafka";
+import { defaultPartition } from "@toka/processor/kafka";
 import type { TestClock } from "./test-clock.js";
 
 /** A record in a partition log of the in-memory broker. */
@@ -118,6 +119,12 @@ function leastBatchSize(record: AppendRecord): number {
 /** Key of a topic partition in maps. */
 export function tpKey(topic: string, partition: number): string {
   return `${partition}\u0000${topic}`;
+}
+
+/** The topic and partition of a {@link tpKey}. */
+export function fromTpKey(key: string): TopicPartition {
+  const at = key.indexOf("\u0000");
+  return { topic: key.slice(at + 1), partition: Number(key.slice(0, at)) };
 }
 
 const utf8 = new TextEncoder();

@@ -1,9 +1,11 @@
+import { TokaError, TokaErrorCode } from "@toka/processor";
 import type {
   ClientAdmin,
   ClientConsumer,
   ClientProducer,
   ConsumerHandlers,
   ConsumerOptions,
+  GroupDescription,
   KafkaClient,
   OutgoingRecord,
   PartitionWatermarks,
@@ -12,9 +14,15 @@ import type {
   TopicPartitionOffset,
   TopicSpec,
   TransactionOffsets,
-} from "@toka/processor";
-import { readLogWithConsumer, TokaError, TokaErrorCode } from "@toka/processor";
-import { type GroupMember, type InMemoryBroker, topicConfig, tpKey } from "./in-memory-broker.js";
+} from "@toka/processor/kafka";
+import { readLogWithConsumer } from "@toka/processor/kafka";
+import {
+  fromTpKey,
+  type GroupMember,
+  type InMemoryBroker,
+  topicConfig,
+  tpKey,
+} from "./in-memory-broker.js";
 
 /**
  * The client boundary of `@toka/processor` on the in-memory broker: what a Processor,
@@ -103,6 +111,40 @@ function inMemoryAdmin(broker: InMemoryBroker): ClientAdmin {
         return offsets;
       }),
     commitOffsets: (groupId, offsets) => read(() => broker.commit(groupId, offsets)),
+    listTopics: () => read(() => [...broker.topics.keys()]),
+    listGroups: () => read(() => [...broker.groups.keys()]),
+    describeGroup: (groupId) =>
+      read((): GroupDescription => {
+        const group = broker.groups.get(groupId);
+        if (!group) return { group: groupId, state: "Dead", members: [] };
+        const running = group.members.filter((m) => m.state === "running");
+        return {
+          group: groupId,
+          state:
+            running.length === 0
+              ? "Empty"
+              : group.rebalancePending
+                ? "PreparingRebalance"
+                : "Stable",
+          members: running.map((m) => {
+            const assignment: Record<string, number[]> = {};
+            for (const { topic, partition } of m.assignment) {
+              assignment[topic] = [...(assignment[topic] ?? []), partition];
+            }
+            return { memberId: m.id, clientId: "tester", host: "in-memory", assignment };
+          }),
+        };
+      }),
+    groupOffsets: (groupId) =>
+      read(() => {
+        const offsets = new Map<string, Map<number, string>>();
+        for (const [key, offset] of broker.groups.get(groupId)?.committed ?? []) {
+          const { topic, partition } = fromTpKey(key);
+          const committed = offsets.get(topic) ?? new Map<number, string>();
+          offsets.set(topic, committed.set(partition, String(offset)));
+        }
+        return offsets;
+      }),
   };
 }
 

@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import { describeKafkaError } from "@toka/processor/kafka";
 
 /**
  * Resolves when a Kafka broker answers an ApiVersions request at `host:port`; rejects with
@@ -46,7 +47,7 @@ export function probeKafka(host: string, port: number, timeoutMs: number): Promi
       if (errorCode === 0) finish();
       else
         finish(
-          new Error(`${host}:${port} answered ApiVersions with Kafka error code ${errorCode}`),
+          new Error(`${host}:${port} answered ApiVersions with ${describeKafkaError(errorCode)}`),
         );
     });
     socket.on("error", (error) =>

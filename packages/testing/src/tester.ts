@@ -1,12 +1,10 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Codec } from "@toka/codec";
 import {
-  defaultPartition,
   Emitter,
   type EmitterOptions,
   type GroupGraph,
   ID_HEADER,
-  type KafkaClient,
   Processor,
   type ProcessorOptions,
   silentLogger,
@@ -15,6 +13,7 @@ import {
   TokaErrorCode,
   tableTopic,
 } from "@toka/processor";
+import { defaultPartition, type KafkaClient } from "@toka/processor/kafka";
 import { DeliveryLoop } from "./delivery-loop.js";
 import { type AppendRecord, InMemoryBroker, tpKey } from "./in-memory-broker.js";
 import { inMemoryClient } from "./in-memory-client.js";

@@ -1,11 +1,11 @@
+import { TokaErrorCode } from "@toka/processor";
 import {
   type ClientConsumer,
   type ConsumerOptions,
   defaultPartition,
   type IncomingBatch,
-  TokaErrorCode,
   type TopicPartition,
-} from "@toka/processor";
+} from "@toka/processor/kafka";
 import { describe, expect, test } from "vitest";
 import type { Tester } from "../src/index.js";
 import { tester } from "./helpers.js";
@@ -378,5 +378,28 @@ describe("the in-memory client: admin", () => {
     t.setCommittedOffset("g", "a", 1, 0);
     expect(await admin.committedOffsets("g", "a")).toEqual(new Map([[1, "0"]]));
     await admin.disconnect();
+  });
+
+  test("groups: listed, described with members and assignments, their offsets by topic", async () => {
+    const t = tester();
+    t.createTopic("a", 2);
+    t.createTopic("b", 1);
+    const admin = t.client.admin();
+    expect(await admin.describeGroup("readers")).toEqual({
+      group: "readers",
+      state: "Dead",
+      members: [],
+    });
+    await consumer(t, ["a"]);
+    await t.idle();
+    expect(await admin.listTopics()).toEqual(["a", "b"]);
+    expect(await admin.listGroups()).toEqual(["readers"]);
+    const described = await admin.describeGroup("readers");
+    expect(described).toMatchObject({ group: "readers", state: "Stable" });
+    expect(described.members).toHaveLength(1);
+    expect(described.members[0]?.assignment).toEqual({ a: [0, 1] });
+    t.setCommittedOffset("stopped", "b", 0, 4);
+    expect(await admin.describeGroup("stopped")).toMatchObject({ state: "Empty", members: [] });
+    expect(await admin.groupOffsets("stopped")).toEqual(new Map([["b", new Map([[0, "4"]])]]));
   });
 });

@@ -1,7 +1,6 @@
 import { jsonCodec, stringCodec } from "@toka/codec";
 import {
   DEFAULTS,
-  defaultPartition,
   defineGroup,
   ID_HEADER,
   loop,
@@ -11,6 +10,7 @@ import {
   silentLogger,
   TokaErrorCode,
 } from "@toka/processor";
+import { defaultPartition } from "@toka/processor/kafka";
 import { memoryStorage } from "@toka/state-store";
 import { describe, expect, expectTypeOf, test } from "vitest";
 import { type Tester, TesterStatus } from "../src/index.js";

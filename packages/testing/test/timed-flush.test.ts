@@ -1,13 +1,6 @@
 import { jsonCodec } from "@toka/codec";
-import {
-  type ClientConsumer,
-  defineGroup,
-  Guarantee,
-  type KafkaClient,
-  Processor,
-  persist,
-  silentLogger,
-} from "@toka/processor";
+import { defineGroup, Guarantee, Processor, persist, silentLogger } from "@toka/processor";
+import type { ClientConsumer, KafkaClient } from "@toka/processor/kafka";
 import { describe, expect, test, vi } from "vitest";
 import type { Tester } from "../src/index.js";
 import { tester } from "./helpers.js";

@@ -6,15 +6,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jsonCodec, stringCodec } from "@toka/codec";
-import {
-  defineGroup,
-  Emitter,
-  kafkajsClient,
-  Processor,
-  persist,
-  silentLogger,
-  View,
-} from "@toka/processor";
+import { defineGroup, Emitter, Processor, persist, silentLogger, View } from "@toka/processor";
+import { kafkajsClient } from "@toka/processor/kafka";
 import { levelStorage } from "@toka/state-store";
 import { z } from "zod";
 

@@ -6,6 +6,7 @@ const expected = {
   "@toka/codec": ["stringCodec", "jsonCodec", "protobufCodec"],
   "@toka/state-store": ["levelStorage", "memoryStorage"],
   "@toka/processor": ["defineGroup", "Processor", "Emitter", "View"],
+  "@toka/processor/kafka": ["kafkajsClient", "waitForTopicLeaders"],
   "@toka/event-sourcing": ["defineAggregate", "defineProjection", "Replay"],
   "@toka/testing": ["Tester", "kafkaForTests"],
   "@toka/cli": ["createProgram", "main"],

@@ -2,6 +2,12 @@ import { TokaError, TokaErrorCode } from "../errors.js";
 import type { BrokerAddress, TopicLeaders } from "./broker-connection.js";
 import { BrokerConnections } from "./broker-connections.js";
 import {
+  describeKafkaError,
+  isKafkaErrorKind,
+  KafkaErrorKind,
+  kafkaErrorCode,
+} from "./kafka-error-codes.js";
+import {
   decodeMetadataResponse,
   encodeMetadataRequest,
   METADATA_API_KEY,
@@ -18,12 +24,6 @@ export type ConnectionSettings = Omit<BrokerAddress, "host" | "port">;
  * asked: metadata is small and served from memory, so a slow answer means a sick broker.
  */
 const METADATA_TIMEOUT_MS = 10_000;
-
-/** Topic errors that pass: the topic's metadata has not reached the broker yet, or no leader yet. */
-const TOPIC_NOT_READY_ERRORS = new Set([
-  3, // UNKNOWN_TOPIC_OR_PARTITION
-  5, // LEADER_NOT_AVAILABLE
-]);
 
 /**
  * Asks the cluster what it looks like, over toka's own connections. A request goes to
@@ -137,13 +137,14 @@ export class ClusterMetadata {
     const response = await this.fetch([topic]);
     const metadata = response.topics.find((t) => t.topic === topic);
     if (metadata?.errorCode !== 0) {
-      const code = metadata?.errorCode ?? 3;
+      const code = metadata?.errorCode ?? kafkaErrorCode("UNKNOWN_TOPIC_OR_PARTITION");
       const denied = authorizationError(code, { operation: "Describe", topic });
       if (denied) throw denied;
       throw new TokaError(
         TokaErrorCode.KafkaFailed,
-        `the brokers' metadata of the topic has Kafka error code ${code}${code === 3 ? " (unknown topic: it does not exist, or was created a moment ago)" : ""}`,
-        { topic, retriable: TOPIC_NOT_READY_ERRORS.has(code) },
+        `the brokers' metadata of the topic has ${describeKafkaError(code)}${code === kafkaErrorCode("UNKNOWN_TOPIC_OR_PARTITION") ? ": the topic does not exist, or was created a moment ago" : ""}`,
+        // The topic's metadata has not reached the broker yet, or no leader yet: passes.
+        { topic, retriable: isKafkaErrorKind(code, KafkaErrorKind.LeaderMoved) },
       );
     }
     const addresses = new Map(response.brokers.map((b) => [b.nodeId, b]));

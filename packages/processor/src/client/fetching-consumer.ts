@@ -23,7 +23,12 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
 } from "./kafka-client.js";
-import { LEADERSHIP_ERRORS, OFFSET_OUT_OF_RANGE } from "./log-reader.js";
+import {
+  describeKafkaError,
+  isKafkaErrorKind,
+  KafkaErrorKind,
+  kafkaErrorCode,
+} from "./kafka-error-codes.js";
 import { type BatchRecord, type RecordBatchHeader, readRecords } from "./record-batch.js";
 import { authorizationError, isSecurityError } from "./security-errors.js";
 
@@ -385,7 +390,7 @@ export class FetchingConsumer implements ClientConsumer {
         if (response.errorCode !== 0) {
           throw new TokaError(
             TokaErrorCode.KafkaFailed,
-            `broker ${broker} answered a fetch with Kafka error code ${response.errorCode}`,
+            `broker ${broker} answered a fetch with ${describeKafkaError(response.errorCode)}`,
             { group: this.options.groupId, retriable: true },
           );
         }
@@ -448,11 +453,11 @@ export class FetchingConsumer implements ClientConsumer {
   /** Queues what a fetch answered for a partition, or acts on its error. */
   private take(p: FollowedPartition, fetched: FetchedPartition, broker: string) {
     const position = p.fetchAt!;
-    if (LEADERSHIP_ERRORS.has(fetched.errorCode)) {
+    if (isKafkaErrorKind(fetched.errorCode, KafkaErrorKind.LeaderMoved)) {
       this.leadersStale = true;
       return;
     }
-    if (fetched.errorCode === OFFSET_OUT_OF_RANGE) {
+    if (fetched.errorCode === kafkaErrorCode("OFFSET_OUT_OF_RANGE")) {
       this.logger.warn(
         `offset ${position} is outside the partition's log (deleted by retention, or past its end); starting from the log's ${this.options.fromBeginning ? "start" : "end"}`,
         { group: this.options.groupId, topic: p.topic, partition: p.partition },
@@ -465,7 +470,7 @@ export class FetchingConsumer implements ClientConsumer {
       const denied = authorizationError(fetched.errorCode, { operation: "Read", topic: p.topic });
       if (denied) throw denied;
       this.logger.warn(
-        `broker ${broker} answered a fetch with Kafka error code ${fetched.errorCode}; retrying`,
+        `broker ${broker} answered a fetch with ${describeKafkaError(fetched.errorCode)}; retrying`,
         {
           group: this.options.groupId,
           topic: p.topic,

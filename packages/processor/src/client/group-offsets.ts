@@ -4,6 +4,12 @@ import { type BrokerAddress, REQUEST_TIMEOUT_MS } from "./broker-connection.js";
 import type { ClusterMetadata } from "./cluster-metadata.js";
 import { groupByTopic } from "./group-by-topic.js";
 import type { TopicPartitionOffset } from "./kafka-client.js";
+import {
+  describeKafkaError,
+  isKafkaErrorKind,
+  KafkaErrorKind,
+  kafkaErrorCode,
+} from "./kafka-error-codes.js";
 import { authorizationError } from "./security-errors.js";
 
 /**
@@ -15,11 +21,6 @@ import { authorizationError } from "./security-errors.js";
  */
 const FIND_COORDINATOR = { key: 10, version: 1 } as const;
 const OFFSET_COMMIT = { key: 8, version: 2 } as const;
-/**
- * The coordinator is loading, moved or not there yet (14-16), or the request timed out
- * while a broker failed over (7): ask again.
- */
-const COORDINATOR_ERRORS = new Set([7, 14, 15, 16]);
 /**
  * How long a commit is retried without success: a coordinator's broker dying moves the
  * group to another one once the controller fences it (`broker.session.timeout.ms`, 9 s
@@ -81,10 +82,18 @@ async function commitOnce(
   if (denied) throw denied;
   throw new TokaError(
     TokaErrorCode.KafkaFailed,
-    errorCode === 22 || errorCode === 25
-      ? "the group has running members, which own its offsets; stop them before committing"
-      : `committing the group's offsets failed with Kafka error code ${errorCode}`,
-    { group: groupId, retriable: COORDINATOR_ERRORS.has(errorCode) },
+    isKafkaErrorKind(errorCode, KafkaErrorKind.MembershipLost)
+      ? `the group has running members, which own its offsets (${describeKafkaError(errorCode)}); stop them before committing`
+      : `committing the group's offsets failed with ${describeKafkaError(errorCode)}`,
+    {
+      group: groupId,
+      // As the Java consumer's commit: a coordinator that is loading, moved or not there
+      // yet, or a request that timed out while a broker failed over, is asked again. Not
+      // every retriable code: an unknown topic fails the commit at once.
+      retriable:
+        isKafkaErrorKind(errorCode, KafkaErrorKind.CoordinatorMoved) ||
+        errorCode === kafkaErrorCode("REQUEST_TIMED_OUT"),
+    },
   );
 }
 

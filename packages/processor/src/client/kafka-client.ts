@@ -93,6 +93,41 @@ export interface ClientAdmin {
   offsetsForTime(topic: string, timestamp: number): Promise<Map<number, string>>;
   /** Commits offsets for a consumer group that has no running members. */
   commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /** The names of the cluster's topics. */
+  listTopics(): Promise<string[]>;
+  /** The IDs of the cluster's consumer groups. */
+  listGroups(): Promise<string[]>;
+  /**
+   * A consumer group's state and members with their assignments (state `Dead`, no
+   * members, for a group the cluster does not know).
+   */
+  describeGroup(groupId: string): Promise<GroupDescription>;
+  /**
+   * Committed offsets of a consumer group on every topic it committed offsets for, by
+   * topic and partition.
+   */
+  groupOffsets(groupId: string): Promise<Map<string, Map<number, string>>>;
+}
+
+/** A consumer group as its coordinator knows it. */
+export interface GroupDescription {
+  readonly group: string;
+  /** The coordinator's state: `Stable`, `PreparingRebalance`, `Empty`, `Dead`, ... */
+  readonly state: string;
+  readonly members: readonly GroupMemberDescription[];
+}
+
+/** A running member of a consumer group (a processor instance). */
+export interface GroupMemberDescription {
+  readonly memberId: string;
+  readonly clientId: string;
+  /** The address the member connected from, as the broker saw it. */
+  readonly host: string;
+  /**
+   * Partitions assigned to it, by topic; empty for an assignment that is not in the
+   * standard consumer protocol's form (toka's assigner writes that form).
+   */
+  readonly assignment: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface ClientProducer {

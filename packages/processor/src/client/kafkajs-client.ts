@@ -1,4 +1,5 @@
 import kafkajs, {
+  AssignerProtocol,
   type Consumer,
   type IHeaders,
   Kafka,
@@ -23,6 +24,7 @@ import {
   type ClientProducer,
   type ConsumerHandlers,
   type ConsumerOptions,
+  type GroupDescription,
   heartbeatIntervalMs,
   type KafkaClient,
   type PartitionWatermarks,
@@ -30,6 +32,7 @@ import {
   type TopicPartitionOffset,
   type TopicSpec,
 } from "./kafka-client.js";
+import { KafkaErrorKind, kafkaErrorNames } from "./kafka-error-codes.js";
 import { type DirectAccess, kafkajsDirect } from "./kafkajs-direct.js";
 import {
   byPartition,
@@ -94,12 +97,7 @@ function withDeliveryTimeout<T>(send: () => Promise<T>, signal?: AbortSignal): P
 }
 
 /** Heartbeat answers that mean this member's partitions are being, or were, given out again. */
-const MEMBERSHIP_LOST = new Set([
-  "REBALANCE_IN_PROGRESS",
-  "ILLEGAL_GENERATION",
-  "UNKNOWN_MEMBER_ID",
-  "FENCED_INSTANCE_ID",
-]);
+const MEMBERSHIP_LOST = kafkaErrorNames(KafkaErrorKind.MembershipLost);
 
 /** Retries of the idempotent producer: bounded so a lost cluster surfaces as an error. */
 const PRODUCER_RETRIES = 10;
@@ -279,7 +277,50 @@ function kafkajsAdmin(
         await admin.setOffsets({ groupId, topic, partitions });
       }
     },
+    listTopics: () => admin.listTopics(),
+    async listGroups() {
+      const { groups } = await admin.listGroups();
+      return groups.map((g) => g.groupId);
+    },
+    async describeGroup(groupId): Promise<GroupDescription> {
+      const { groups } = await admin.describeGroups([groupId]);
+      const described = groups[0];
+      if (!described) return { group: groupId, state: "Dead", members: [] };
+      return {
+        group: groupId,
+        state: described.state,
+        members: described.members.map((m) => ({
+          memberId: m.memberId,
+          clientId: m.clientId,
+          host: m.clientHost,
+          assignment: memberAssignment(m.memberAssignment),
+        })),
+      };
+    },
+    async groupOffsets(groupId) {
+      const offsets = new Map<string, Map<number, string>>();
+      for (const { topic, partitions } of await admin.fetchOffsets({ groupId })) {
+        const committed = new Map<number, string>();
+        for (const p of partitions) if (p.offset !== "-1") committed.set(p.partition, p.offset);
+        offsets.set(topic, committed);
+      }
+      return offsets;
+    },
   };
+}
+
+/**
+ * A member's assignment in the standard consumer protocol's form (toka's co-partitioned
+ * assigner writes it); none for an empty or foreign one.
+ */
+function memberAssignment(bytes: Buffer): Record<string, number[]> {
+  try {
+    return bytes.length === 0
+      ? {}
+      : (AssignerProtocol.MemberAssignment.decode(bytes)?.assignment ?? {});
+  } catch {
+    return {};
+  }
 }
 
 /** Offsets in kafkajs's per-topic shape. */

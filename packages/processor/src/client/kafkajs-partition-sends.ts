@@ -2,6 +2,7 @@ import type { Admin, IHeaders, Kafka, Message, RecordMetadata } from "kafkajs";
 import { TokaError, TokaErrorCode } from "../errors.js";
 import { defaultPartition } from "./default-partitioner.js";
 import type { OutgoingRecord, ProducedBatch } from "./kafka-client.js";
+import { hasKafkaErrorKind, KafkaErrorKind } from "./kafka-error-codes.js";
 import { recordSize } from "./record-size.js";
 
 /**
@@ -173,50 +174,16 @@ function asBuffer(bytes: Uint8Array): Buffer {
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** The broker lost track of the producer's sequence numbers: only a new producer goes on. */
-const PRODUCER_STATE_ERRORS = new Set([
-  "OUT_OF_ORDER_SEQUENCE_NUMBER",
-  "UNKNOWN_PRODUCER_ID",
-  "INVALID_PRODUCER_ID_MAPPING",
-  "INVALID_TXN_STATE",
-]);
-
-/** Errors that the same records meet again however often they are sent. */
-const PERMANENT_ERRORS = new Set([
-  "CORRUPT_MESSAGE",
-  "MESSAGE_TOO_LARGE",
-  "RECORD_LIST_TOO_LARGE",
-  "INVALID_RECORD",
-  "INVALID_TOPIC_EXCEPTION",
-  "INVALID_REQUIRED_ACKS",
-  "UNSUPPORTED_VERSION",
-  "TOPIC_AUTHORIZATION_FAILED",
-  "GROUP_AUTHORIZATION_FAILED",
-  "CLUSTER_AUTHORIZATION_FAILED",
-  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
-]);
-
-function hasType(error: unknown, types: ReadonlySet<string>): boolean {
-  for (
-    let e = error as { type?: unknown; cause?: unknown } | undefined;
-    e;
-    e = e.cause as typeof e
-  ) {
-    if (typeof e.type === "string" && types.has(e.type)) return true;
-  }
-  return false;
-}
-
 /**
  * Whether a send failed because the broker no longer accepts the producer's sequence
  * numbers (e.g. after a broker restart lost the producer's state): a new producer is
  * needed, not a stop.
  */
 export function needsNewProducer(error: unknown): boolean {
-  return hasType(error, PRODUCER_STATE_ERRORS);
+  return hasKafkaErrorKind(error, KafkaErrorKind.ProducerState);
 }
 
 /** Whether sending the same records again cannot succeed (too large, not authorized). */
 export function isPermanent(error: unknown): boolean {
-  return hasType(error, PERMANENT_ERRORS);
+  return hasKafkaErrorKind(error, KafkaErrorKind.Refused, KafkaErrorKind.Authorization);
 }

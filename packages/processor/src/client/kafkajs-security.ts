@@ -40,8 +40,8 @@ export function kafkajsAuthorizationError(
 }
 
 /**
- * toka's `ssl` and `sasl` as kafkajs config, for tools that still make a kafkajs client of
- * their own (topic configs, the CLI's admin).
+ * toka's `ssl` and `sasl` as kafkajs config, for code that makes a kafkajs client of its
+ * own next to toka's (tests, benchmarks); toka's packages go through `kafkajsClient`.
  */
 export function kafkajsSecurity(security: SecurityOptions): Pick<KafkaConfig, "ssl" | "sasl"> {
   return {

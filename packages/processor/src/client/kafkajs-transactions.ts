@@ -1,6 +1,7 @@
 import { type Admin, type Kafka, Partitioners, type Producer } from "kafkajs";
 import { TokaError, TokaErrorCode } from "../errors.js";
 import type { ClientProducer, ProducedBatch, TransactionOffsets } from "./kafka-client.js";
+import { hasKafkaErrorKind, KafkaErrorKind } from "./kafka-error-codes.js";
 import {
   byPartition,
   isPermanent,
@@ -210,14 +211,7 @@ function sameOffsets(
 
 /** Kafka's answer when a newer producer with the same transactional id exists. */
 function fenced(error: unknown): boolean {
-  for (
-    let e = error as { type?: unknown; cause?: unknown } | undefined;
-    e;
-    e = e.cause as typeof e
-  ) {
-    if (e.type === "INVALID_PRODUCER_EPOCH" || e.type === "PRODUCER_FENCED") return true;
-  }
-  return false;
+  return hasKafkaErrorKind(error, KafkaErrorKind.ProducerFenced);
 }
 
 /** kafkajs settings of the producer behind {@link kafkajsTransactionalProducer}. */

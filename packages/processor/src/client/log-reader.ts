@@ -11,6 +11,12 @@ import {
 import { FetchVersionCheck } from "./fetch-version-check.js";
 import { decompressRecords, keptBatches } from "./fetched-batches.js";
 import type { LogBatch, LogReadRequest } from "./kafka-client.js";
+import {
+  describeKafkaError,
+  isKafkaErrorKind,
+  KafkaErrorKind,
+  kafkaErrorCode,
+} from "./kafka-error-codes.js";
 import { type BatchRecord, type RecordBatchHeader, readRecords } from "./record-batch.js";
 import { authorizationError } from "./security-errors.js";
 
@@ -28,19 +34,6 @@ const FETCH_MAX_WAIT_MS = 500;
 const DELIVERY_CHUNK = 2_000;
 /** Upper bound of one fetch response, over all its partitions. */
 const FETCH_MAX_BYTES = 64 * 1024 * 1024;
-
-/** Partition errors that end with new metadata: the leader moved or is being elected. */
-export const LEADERSHIP_ERRORS = new Set([
-  3, // UNKNOWN_TOPIC_OR_PARTITION: metadata not yet propagated
-  5, // LEADER_NOT_AVAILABLE
-  6, // NOT_LEADER_OR_FOLLOWER
-  9, // REPLICA_NOT_AVAILABLE
-  56, // KAFKA_STORAGE_ERROR: the replica's disk failed; another replica takes over
-  74, // FENCED_LEADER_EPOCH
-  75, // UNKNOWN_LEADER_EPOCH
-  78, // OFFSET_NOT_AVAILABLE: a new leader is catching up
-]);
-export const OFFSET_OUT_OF_RANGE = 1;
 
 /**
  * The caller's `onBatch` failed. Never retried, even when the error says it is
@@ -204,10 +197,11 @@ export class LogReader {
         for (const partition of response.partitions) {
           const state = states.find((s) => s.partition === partition.partition);
           if (!state) continue;
-          if (LEADERSHIP_ERRORS.has(partition.errorCode)) {
+          // Errors that end with new metadata: the leader moved or is being elected.
+          if (isKafkaErrorKind(partition.errorCode, KafkaErrorKind.LeaderMoved)) {
             moved ??= new TokaError(
               TokaErrorCode.KafkaFailed,
-              `broker ${address.host}:${address.port} answered a fetch with Kafka error code ${partition.errorCode}: the partition's leadership moved or is moving`,
+              `broker ${address.host}:${address.port} answered a fetch with ${describeKafkaError(partition.errorCode)}: the partition's leadership moved or is moving`,
               {
                 topic: request.topic,
                 partition: partition.partition,
@@ -300,10 +294,10 @@ function fetchError(
     partition: partition?.partition,
     offset: position === undefined ? undefined : String(position),
   };
-  if (code === OFFSET_OUT_OF_RANGE) {
+  if (code === kafkaErrorCode("OFFSET_OUT_OF_RANGE")) {
     return new TokaError(
       TokaErrorCode.KafkaFailed,
-      `offset ${position} is outside the partition's log: it was deleted by retention or is past the end; read a range within the partition's watermarks`,
+      `${describeKafkaError(code)}: offset ${position} is outside the partition's log: it was deleted by retention or is past the end; read a range within the partition's watermarks`,
       coordinates,
     );
   }
@@ -311,7 +305,7 @@ function fetchError(
   if (denied) return denied;
   return new TokaError(
     TokaErrorCode.KafkaFailed,
-    `the broker answered a fetch with Kafka error code ${code}`,
+    `the broker answered a fetch with ${describeKafkaError(code)}`,
     coordinates,
   );
 }

@@ -5,6 +5,7 @@ import { BrokerConnections } from "./broker-connections.js";
 import { defaultPartition } from "./default-partitioner.js";
 import { groupByTopic } from "./group-by-topic.js";
 import type { OutgoingRecord, ProducedBatch, SendOptions } from "./kafka-client.js";
+import { describeKafkaError, isRetriableKafkaError } from "./kafka-error-codes.js";
 import {
   decodeProduceResponse,
   encodeProduceRequest,
@@ -28,19 +29,6 @@ const ANSWER_MARGIN_MS = 10_000;
 const DELIVERY_TIMEOUT_MS = 120_000;
 const RETRY_BACKOFF_MS = 250;
 const MAX_RETRY_BACKOFF_MS = 2_000;
-
-/** Produce errors that pass: a leader moving, too few in-sync replicas for a moment. */
-const RETRIABLE_ERRORS = new Set([
-  3, // UNKNOWN_TOPIC_OR_PARTITION
-  5, // LEADER_NOT_AVAILABLE
-  6, // NOT_LEADER_OR_FOLLOWER
-  7, // REQUEST_TIMED_OUT
-  19, // NOT_ENOUGH_REPLICAS
-  20, // NOT_ENOUGH_REPLICAS_AFTER_APPEND
-  56, // KAFKA_STORAGE_ERROR
-  74, // FENCED_LEADER_EPOCH
-  75, // UNKNOWN_LEADER_EPOCH
-]);
 
 interface PendingBatch {
   readonly partition: number;
@@ -234,11 +222,12 @@ export class LogWriter {
           authorizationError(result.errorCode, { operation: "Write", topic }) ??
           new TokaError(
             TokaErrorCode.ProduceFailed,
-            `the broker refused a batch of ${head.count} records with Kafka error code ${result.errorCode}`,
+            `the broker refused a batch of ${head.count} records with ${describeKafkaError(result.errorCode)}`,
             {
               topic,
               partition: result.partition,
-              retriable: RETRIABLE_ERRORS.has(result.errorCode),
+              // A leader moving, too few in-sync replicas for a moment.
+              retriable: isRetriableKafkaError(result.errorCode),
             },
           );
       }

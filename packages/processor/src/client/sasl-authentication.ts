@@ -1,6 +1,7 @@
 import { SaslMechanism, type SaslOptions } from "../connection-security.js";
 import { TokaError, TokaErrorCode } from "../errors.js";
 import type { BrokerConnection } from "./broker-connection.js";
+import { describeKafkaError, kafkaErrorCode } from "./kafka-error-codes.js";
 import {
   decodeSaslAuthenticateResponse,
   encodeSaslAuthenticateRequest,
@@ -23,10 +24,6 @@ const KAFKA_MECHANISM: Record<SaslMechanism, string> = {
   "scram-sha-512": "SCRAM-SHA-512",
   oauthbearer: "OAUTHBEARER",
 };
-
-const UNSUPPORTED_SASL_MECHANISM = 33;
-/** What a listener without SASL (PLAINTEXT, SSL) answers a SaslHandshake with. */
-const ILLEGAL_SASL_STATE = 34;
 
 /**
  * Authenticates a fresh connection (Kafka's SASL flow since KIP-152): a SaslHandshake
@@ -60,11 +57,11 @@ export async function authenticate(
   );
   if (handshake.errorCode !== 0) {
     throw failed(
-      handshake.errorCode === UNSUPPORTED_SASL_MECHANISM
+      handshake.errorCode === kafkaErrorCode("UNSUPPORTED_SASL_MECHANISM")
         ? `the broker does not enable ${mechanism} (it enables ${handshake.mechanisms.join(", ") || "none"})`
-        : handshake.errorCode === ILLEGAL_SASL_STATE
-          ? "the listener on this port does not take SASL (ILLEGAL_SASL_STATE); check the port and its security protocol"
-          : `the handshake answered Kafka error code ${handshake.errorCode}`,
+        : handshake.errorCode === kafkaErrorCode("ILLEGAL_SASL_STATE")
+          ? `the listener on this port does not take SASL: it answered ${describeKafkaError(handshake.errorCode)}; check the port and its security protocol`
+          : `the handshake answered ${describeKafkaError(handshake.errorCode)}`,
     );
   }
   const step = async (message: Buffer): Promise<Buffer> => {
@@ -76,7 +73,7 @@ export async function authenticate(
       ),
     );
     if (answer.errorCode !== 0) {
-      throw failed(answer.errorMessage ?? `Kafka error code ${answer.errorCode}`);
+      throw failed(answer.errorMessage ?? describeKafkaError(answer.errorCode));
     }
     return answer.authBytes;
   };

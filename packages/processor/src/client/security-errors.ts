@@ -1,4 +1,10 @@
 import { TokaError, TokaErrorCode } from "../errors.js";
+import {
+  describeKafkaError,
+  KafkaErrorKind,
+  kafkaError,
+  kafkaErrorNamed,
+} from "./kafka-error-codes.js";
 
 /**
  * OpenSSL's verdicts on a broker's certificate (as Node names them): none goes away by
@@ -43,14 +49,6 @@ export function tlsError(broker: string, error: NodeJS.ErrnoException): TokaErro
   );
 }
 
-/** Kafka's authorization error codes and what each denies. */
-const AUTHORIZATION_ERRORS: Record<number, { name: string; resource: string }> = {
-  29: { name: "TOPIC_AUTHORIZATION_FAILED", resource: "topic" },
-  30: { name: "GROUP_AUTHORIZATION_FAILED", resource: "group" },
-  31: { name: "CLUSTER_AUTHORIZATION_FAILED", resource: "cluster" },
-  53: { name: "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", resource: "transactional ID" },
-};
-
 /** What an authorization failure concerns. */
 export interface DeniedOperation {
   /** The operation as Kafka's ACLs name it: `Read`, `Write`, `Describe`, `Create`, ... */
@@ -69,20 +67,17 @@ export function authorizationError(
   denied: DeniedOperation,
   cause?: unknown,
 ): TokaError | undefined {
-  const known =
-    typeof errorCode === "number"
-      ? AUTHORIZATION_ERRORS[errorCode]
-      : Object.values(AUTHORIZATION_ERRORS).find((e) => e.name === errorCode);
-  if (!known) return undefined;
+  const known = typeof errorCode === "number" ? kafkaError(errorCode) : kafkaErrorNamed(errorCode);
+  if (known?.kind !== KafkaErrorKind.Authorization) return undefined;
   const on =
-    known.resource === "group" && denied.group !== undefined
+    known.denies === "group" && denied.group !== undefined
       ? `group ${denied.group}`
-      : known.resource === "topic" && denied.topic !== undefined
+      : known.denies === "topic" && denied.topic !== undefined
         ? `topic ${denied.topic}`
-        : `the ${known.resource}`;
+        : `the ${known.denies}`;
   return new TokaError(
     TokaErrorCode.AuthorizationFailed,
-    `the broker denied ${denied.operation} on ${on} (${known.name}); grant the client's principal an ACL for ${denied.operation} on ${on}`,
+    `the broker denied ${denied.operation} on ${on}: ${describeKafkaError(known.code)}; grant the client's principal an ACL for ${denied.operation} on ${on}`,
     { topic: denied.topic, group: denied.group, cause },
   );
 }

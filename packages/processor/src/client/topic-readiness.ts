@@ -2,6 +2,7 @@ import type { SecurityOptions } from "../connection-security.js";
 import { TokaError, TokaErrorCode } from "../errors.js";
 import { isRetriable, retrying } from "../retry.js";
 import { ClusterMetadata, parseBrokers } from "./cluster-metadata.js";
+import { describeKafkaError, kafkaErrorCode } from "./kafka-error-codes.js";
 
 /** How long {@link waitForTopicLeaders} waits by default. */
 export const TOPIC_LEADERS_TIMEOUT_MS = 30_000;
@@ -162,7 +163,7 @@ async function checkEveryBroker(
           broker,
           topic: name,
           partitions: [],
-          why: `does not know topic ${name} (Kafka error code ${t?.errorCode ?? 3})`,
+          why: `does not know topic ${name} (${describeKafkaError(t?.errorCode ?? kafkaErrorCode("UNKNOWN_TOPIC_OR_PARTITION"))})`,
         });
         continue;
       }
@@ -181,7 +182,7 @@ async function checkEveryBroker(
           partitions: missing,
           why:
             codes.size > 0
-              ? `Kafka error code ${[...codes].join(", ")}`
+              ? [...codes].map(describeKafkaError).join(", ")
               : "not in its metadata or leader -1",
         });
       }
