@@ -17,6 +17,7 @@ import {
   persist,
   silentLogger,
 } from "@toka/processor";
+import { kafkajsClient } from "@toka/processor/kafka";
 import { levelStorage } from "@toka/state-store";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { z } from "zod";
@@ -188,6 +189,18 @@ async function tokaProcessor(guarantee: Guarantee) {
   startedAt = Date.now();
   const processor = new Processor(graph, {
     brokers,
+    // "<guarantee>.kafkajs-reads": the group's records come through kafkajs's consumer
+    // instead of toka's own fetching, for comparison.
+    ...(kafkajsReads
+      ? {
+          client: kafkajsClient({
+            brokers,
+            clientId: "toka-bench",
+            logger: silentLogger,
+            groupReads: "kafkajs",
+          }),
+        }
+      : {}),
     guarantee,
     ...(batchBytes === undefined ? {} : { maxBatchBytes: batchBytes }),
     ...(concurrency === undefined ? {} : { concurrency }),
@@ -214,7 +227,9 @@ async function tokaProcessor(guarantee: Guarantee) {
   };
 }
 
-const stop = mode === "raw" ? await rawPipe() : await tokaProcessor(mode as Guarantee);
+const [guarantee, reads] = mode.split(".");
+const kafkajsReads = reads === "kafkajs-reads";
+const stop = mode === "raw" ? await rawPipe() : await tokaProcessor(guarantee as Guarantee);
 if (phase === "restore") {
   await stop();
   say("result", {

@@ -3,6 +3,7 @@
 // Each pipeline runs in its own process against the same input, in this order:
 //   raw        the kafkajs consume→produce pipe of the same messages (the baseline)
 //   at-least-once, exactly-once, exactly-once-transactional   toka processors
+//   <guarantee>.kafkajs-reads   the same with kafkajs's consumer fetching the group's records
 // Two phases: throughput over a backlog, then latency at a fixed rate.
 //   tsx bench/processor.bench.ts [--messages 1000000] [--keys 100000] [--rate 5000] [--seconds 10]
 //                                [--heap-mb 256] [--batch-bytes 1048576] [--concurrency 8]

@@ -54,6 +54,12 @@ interface FollowedPartition extends TopicPartition {
   /** Bumped by every seek: tells whether the handler of a batch sought elsewhere. */
   seeks: number;
   fetching: boolean;
+  /**
+   * Bytes asked for: `maxBytesPerPartition`, doubled while a record batch larger than
+   * that does not come back (the broker returns a whole oversized batch only for the
+   * first partition of a response), back to it after a whole batch.
+   */
+  fetchBytes: number;
   /** Fetched and waiting to be handled (at most one chunk: fetching waits for room). */
   queue: FetchedChunk[];
   delivering: boolean;
@@ -258,6 +264,7 @@ export class FetchingConsumer implements ClientConsumer {
         generation: 0,
         seeks: 0,
         fetching: false,
+        fetchBytes: this.options.maxBytesPerPartition,
         queue: [],
         delivering: false,
       });
@@ -434,18 +441,19 @@ export class FetchingConsumer implements ClientConsumer {
       list.push(p);
       byTopic.set(p.topic, list);
     }
-    const perPartition = this.options.maxBytesPerPartition;
+    let total = 0;
+    for (const p of partitions) total += p.fetchBytes;
     return encodeFetchRequest({
       topics: [...byTopic].map(([topic, list]) => ({
         topic,
         partitions: list.map((p) => ({
           partition: p.partition,
           offset: p.fetchAt!,
-          maxBytes: perPartition,
+          maxBytes: p.fetchBytes,
         })),
       })),
       maxWaitMs: this.options.fetchMaxWaitMs ?? 500,
-      maxBytes: Math.min(FETCH_MAX_BYTES, partitions.length * perPartition),
+      maxBytes: Math.min(FETCH_MAX_BYTES, total),
       readCommitted: this.options.readCommitted,
     });
   }
@@ -487,7 +495,14 @@ export class FetchingConsumer implements ClientConsumer {
       Number.MAX_SAFE_INTEGER,
       this.options.readCommitted,
     );
-    if (kept.nextOffset === position) return;
+    if (kept.nextOffset === position) {
+      // Records there but no whole batch came back: the next batch is larger than what
+      // was asked for (the broker returns none of it, or only a part).
+      const end = this.options.readCommitted ? fetched.lastStableOffset : fetched.highWatermark;
+      if (end > position) p.fetchBytes = Math.min(FETCH_MAX_BYTES, p.fetchBytes * 2);
+      return;
+    }
+    p.fetchBytes = this.options.maxBytesPerPartition;
     p.fetchAt = kept.nextOffset;
     p.queue.push({
       from: position,
