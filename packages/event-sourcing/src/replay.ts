@@ -2,10 +2,8 @@ import { EventEmitter } from "node:events";
 import {
   type ClientAdmin,
   type ClientProducer,
-  DEDUP_HEADER,
   ID_HEADER,
   isTokaError,
-  type KeyDedup,
   type LogBatch,
   type LogRecord,
   type OutgoingRecord,
@@ -13,6 +11,7 @@ import {
   TokaErrorCode,
   tableTopic,
 } from "@toka/processor";
+import { DEDUP_HEADER, encodeDedup, type KeyDedup } from "@toka/processor/dedup";
 import { memoryStorage, type Storage, type StorageFactory } from "@toka/state-store";
 import { z } from "zod";
 import { type Connection, type ConnectionOptions, resolveConnection } from "./connection.js";
@@ -511,7 +510,7 @@ export class Replay<V, E> {
         partition: p.range.partition,
         key,
         value: entry.value === undefined ? null : codec.encode(entry.value),
-        headers: { [ID_HEADER]: `${entry.lastId}:table`, [DEDUP_HEADER]: JSON.stringify(dedup) },
+        headers: { [ID_HEADER]: `${entry.lastId}:table`, [DEDUP_HEADER]: encodeDedup(dedup) },
       });
       entry.written = true;
     }
