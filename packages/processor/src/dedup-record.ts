@@ -15,12 +15,28 @@ export interface KeyDedup {
 /** Header of table records that carries {@link KeyDedup}, as {@link encodeDedup} writes it. */
 export const DEDUP_HEADER = "toka-dedup";
 
-/**
- * A key's dedup record before its first input. `applied` has no prototype: `__proto__`
- * is a valid topic name, and must be an ordinary property like any other.
- */
+/** A key's dedup record before its first input. */
 export function emptyDedup(): KeyDedup {
-  return { applied: Object.create(null) as Record<string, string>, ids: [], duplicates: 0 };
+  return { applied: {}, ids: [], duplicates: 0 };
+}
+
+/**
+ * Sets `applied[topic]`. A topic may be named `__proto__`: assigned, that name would set
+ * the object's prototype; it becomes an own property like any other name instead. (A
+ * prototype-less `applied` would do too, but such objects are dictionaries to V8, and
+ * enumerating one cost more than the rest of the encoding.)
+ */
+export function setApplied(dedup: KeyDedup, topic: string, offset: string): void {
+  if (topic === "__proto__" && !Object.hasOwn(dedup.applied, topic)) {
+    Object.defineProperty(dedup.applied, topic, {
+      value: offset,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    dedup.applied[topic] = offset;
+  }
 }
 
 /** The first byte of the current format; {@link decodeDedup} reads every version listed here. */
@@ -53,12 +69,6 @@ const MAX_UINT_BYTES = 9;
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Where {@link encodeDedup} writes before copying the record out, grown when too small:
- * one buffer per process, since encoding is synchronous and keeps nothing in it.
- */
-let scratch = Buffer.allocUnsafe(1024);
-
-/**
  * Encodes a key's dedup record in the current binary format (version
  * {@link DEDUP_FORMAT_VERSION}): the header value of its table record and, as is, the
  * dedup part of its locally stored entry.
@@ -66,35 +76,39 @@ let scratch = Buffer.allocUnsafe(1024);
  * count or timestamp is not a safe integer.
  */
 export function encodeDedup(dedup: KeyDedup): Uint8Array {
+  const { applied, ids } = dedup;
+  // Sized exactly first, so that the record is written once into its own bytes.
+  let size = 1 + uintSize(dedup.duplicates);
   let topics = 0;
-  let bound = 1 + 3 * MAX_UINT_BYTES;
-  for (const topic in dedup.applied) {
-    bound += 2 * MAX_UINT_BYTES + topic.length * 3;
+  for (const topic in applied) {
+    size += stringSize(topic) + uintSize(offsetNumber(applied[topic]!));
     topics += 1;
   }
-  for (const [id] of dedup.ids) bound += 2 * MAX_UINT_BYTES + id.length * 3;
-  if (scratch.byteLength < bound)
-    scratch = Buffer.allocUnsafe(Math.max(bound, scratch.byteLength * 2));
-  const out = scratch;
-  out[0] = DEDUP_FORMAT_VERSION;
-  let at = writeUint(out, 1, dedup.duplicates);
-  at = writeUint(out, at, topics);
-  for (const topic in dedup.applied) {
-    at = writeString(out, at, topic);
-    at = writeUint(out, at, offsetNumber(dedup.applied[topic]!));
-  }
-  at = writeUint(out, at, dedup.ids.length);
+  size += uintSize(topics) + uintSize(ids.length);
   let previous = 0;
-  for (const [id, timestamp] of dedup.ids) {
-    at = writeString(out, at, id);
-    const delta = timestamp - previous;
-    at = writeUint(out, at, delta >= 0 ? delta * 2 : -delta * 2 - 1);
+  for (let i = 0; i < ids.length; i++) {
+    const [id, timestamp] = ids[i]!;
+    size += stringSize(id) + uintSize(zigzag(timestamp - previous));
     previous = timestamp;
   }
   // From Node's pool: a record is small, and an ArrayBuffer of its own costs more.
-  const record = Buffer.allocUnsafe(at);
-  out.copy(record, 0, 0, at);
-  return record;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = DEDUP_FORMAT_VERSION;
+  let at = writeUint(out, 1, dedup.duplicates);
+  at = writeUint(out, at, topics);
+  for (const topic in applied) {
+    at = writeString(out, at, topic);
+    at = writeUint(out, at, Number(applied[topic]));
+  }
+  at = writeUint(out, at, ids.length);
+  previous = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const [id, timestamp] = ids[i]!;
+    at = writeString(out, at, id);
+    at = writeUint(out, at, zigzag(timestamp - previous));
+    previous = timestamp;
+  }
+  return out;
 }
 
 /**
@@ -109,7 +123,7 @@ export function decodeDedup(data: Uint8Array | string | undefined): KeyDedup | u
       ? parseJson(data)
       : decodeBinary(Buffer.from(data, "utf8"));
   }
-  if (data[0] !== JSON_START) return decodeBinary(asBuffer(data));
+  if (data[0] !== JSON_START) return decodeBinary(data);
   try {
     return parseJson(utf8Decoder.decode(data));
   } catch {
@@ -134,7 +148,7 @@ function parseJson(text: string): KeyDedup | undefined {
   for (const [topic, offset] of Object.entries(applied)) {
     if (typeof offset !== "string" || !/^\d+$/.test(offset)) return undefined;
     if (!Number.isSafeInteger(Number(offset))) return undefined;
-    dedup.applied[topic] = offset;
+    setApplied(dedup, topic, offset);
   }
   for (const entry of ids) {
     if (!Array.isArray(entry) || typeof entry[0] !== "string" || !Number.isSafeInteger(entry[1]))
@@ -147,7 +161,7 @@ function parseJson(text: string): KeyDedup | undefined {
 /** Thrown inside the decoder when the bytes end early or break the format. */
 const MALFORMED = Symbol("malformed dedup record");
 
-function decodeBinary(bytes: Buffer): KeyDedup | undefined {
+function decodeBinary(bytes: Uint8Array): KeyDedup | undefined {
   if (bytes[0] !== DEDUP_FORMAT_VERSION) return undefined;
   const reader = new Reader(bytes);
   try {
@@ -155,13 +169,13 @@ function decodeBinary(bytes: Buffer): KeyDedup | undefined {
     dedup.duplicates = reader.uint();
     for (let n = reader.uint(); n > 0; n--) {
       const topic = reader.topic();
-      dedup.applied[topic] = String(reader.uint());
+      setApplied(dedup, topic, String(reader.uint()));
     }
     let timestamp = 0;
     for (let n = reader.uint(); n > 0; n--) {
       const id = reader.text(reader.uint());
-      const zigzag = reader.uint();
-      timestamp += zigzag % 2 === 0 ? zigzag / 2 : -(zigzag + 1) / 2;
+      const delta = reader.uint();
+      timestamp += delta % 2 === 0 ? delta / 2 : -(delta + 1) / 2;
       dedup.ids.push([id, timestamp]);
     }
     return reader.at === bytes.byteLength ? dedup : undefined;
@@ -175,12 +189,13 @@ function decodeBinary(bytes: Buffer): KeyDedup | undefined {
  * The topic name decoded last, with its bytes: every record names the same few topics,
  * and reusing the string saves decoding it and V8 looking it up as a property name.
  */
-let lastTopic = { bytes: Buffer.alloc(0), text: "" };
+let lastTopic = { bytes: new Uint8Array(), text: "" };
 
 /** Reads the parts of a version 1 record after its version byte. */
 class Reader {
   at = 1;
-  constructor(private readonly bytes: Buffer) {}
+  private buffer: Buffer | undefined;
+  constructor(private readonly bytes: Uint8Array) {}
 
   uint(): number {
     const { bytes } = this;
@@ -201,35 +216,49 @@ class Reader {
     const start = this.at;
     this.at += length;
     if (this.at > this.bytes.byteLength) throw MALFORMED;
-    return this.bytes.toString("utf8", start, this.at);
+    this.buffer ??= Buffer.isBuffer(this.bytes)
+      ? this.bytes
+      : Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    return this.buffer.toString("utf8", start, this.at);
   }
 
   topic(): string {
     const length = this.uint();
     const { bytes, at } = this;
     const last = lastTopic;
-    if (
-      last.bytes.byteLength === length &&
-      bytes.compare(last.bytes, 0, length, at, at + length) === 0
-    ) {
-      this.at = at + length;
-      return last.text;
+    if (last.bytes.byteLength === length && at + length <= bytes.byteLength) {
+      let i = 0;
+      while (i < length && bytes[at + i] === last.bytes[i]) i++;
+      if (i === length) {
+        this.at = at + length;
+        return last.text;
+      }
     }
     const text = this.text(length);
-    lastTopic = { bytes: Buffer.from(bytes.subarray(at, at + length)), text };
+    // A copy: `bytes` may be a fetched batch, which this must not keep.
+    lastTopic = { bytes: new Uint8Array(bytes.subarray(at, at + length)), text };
     return text;
   }
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+function zigzag(value: number): number {
+  return value >= 0 ? value * 2 : -value * 2 - 1;
 }
 
-function writeUint(out: Buffer, at: number, value: number): number {
+/** Bytes of a uint. */
+function uintSize(value: number): number {
   if (!Number.isSafeInteger(value) || value < 0)
     throw new RangeError(`a dedup record holds integers from 0 to 2^53, not ${value}`);
+  let size = 1;
+  while (value > LOW_BITS) {
+    value = Math.floor(value / 64);
+    size += 1;
+  }
+  return size;
+}
+
+/** Writes a uint that {@link uintSize} accepted. */
+function writeUint(out: Buffer, at: number, value: number): number {
   while (value > LOW_BITS) {
     out[at++] = (value % 64) | MORE;
     value = Math.floor(value / 64);
@@ -238,16 +267,24 @@ function writeUint(out: Buffer, at: number, value: number): number {
   return at;
 }
 
-function writeString(out: Buffer, at: number, text: string): number {
+/** Bytes of a string with its length. */
+function stringSize(text: string): number {
+  const length = utf8Length(text);
+  return uintSize(length) + length;
+}
+
+function utf8Length(text: string): number {
   for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) >= 0x80) {
-      const length = Buffer.byteLength(text);
-      const start = writeUint(out, at, length);
-      return start + out.write(text, start, length, "utf8");
-    }
+    if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text);
   }
-  at = writeUint(out, at, text.length);
-  for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i);
+  return text.length;
+}
+
+function writeString(out: Buffer, at: number, text: string): number {
+  const length = utf8Length(text);
+  at = writeUint(out, at, length);
+  if (length !== text.length) return at + out.write(text, at, length, "utf8");
+  for (let i = 0; i < length; i++) out[at++] = text.charCodeAt(i);
   return at;
 }
 

@@ -11,7 +11,13 @@ import {
 } from "./client/kafka-client.js";
 import { type ContextHost, MessageContext } from "./context.js";
 import { deadLetter } from "./dead-letter.js";
-import { DEDUP_HEADER, emptyDedup, encodeDedup, type KeyDedup } from "./dedup-record.js";
+import {
+  DEDUP_HEADER,
+  emptyDedup,
+  encodeDedup,
+  type KeyDedup,
+  setApplied,
+} from "./dedup-record.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { PartitionState, type ProcessorEvents } from "./events.js";
 import type { AnyContext, Callback, GroupGraph } from "./group-graph.js";
@@ -514,7 +520,7 @@ export class PartitionProcessor {
           redelivered += 1;
           continue;
         }
-        dedup.applied[topic] = record.offset;
+        setApplied(dedup, topic, record.offset);
         state.dirty = true;
         if (explicitId !== undefined && this.seenRecently(dedup, explicitId, record.timestamp)) {
           dedup.duplicates += 1;

@@ -29,8 +29,13 @@ export function encodeTableEntry(
     return out;
   }
   const out = new Uint8Array(5 + dedup.byteLength + (value?.byteLength ?? 0));
+  const length = dedup.byteLength;
   out[0] = value ? FLAG_DEDUP : FLAG_DEDUP | FLAG_DELETED;
-  new DataView(out.buffer).setUint32(1, dedup.byteLength);
+  // Byte by byte: a DataView per entry costs more than the rest of the encoding.
+  out[1] = length >>> 24;
+  out[2] = (length >>> 16) & 0xff;
+  out[3] = (length >>> 8) & 0xff;
+  out[4] = length & 0xff;
   out.set(dedup, 5);
   if (value) out.set(value, 5 + dedup.byteLength);
   return out;
@@ -45,7 +50,7 @@ export function decodeTableEntry(bytes: Uint8Array): TableEntry {
   const flag = bytes[0];
   if (flag === FLAG_PLAIN) return { value: bytes.subarray(1), dedup: undefined };
   if ((flag === FLAG_DEDUP || flag === (FLAG_DEDUP | FLAG_DELETED)) && bytes.byteLength >= 5) {
-    const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
+    const length = ((bytes[1]! << 24) | (bytes[2]! << 16) | (bytes[3]! << 8) | bytes[4]!) >>> 0;
     const dedup = decodeDedup(bytes.subarray(5, 5 + length));
     const value = flag === FLAG_DEDUP ? bytes.subarray(5 + length) : undefined;
     if (dedup) return { value, dedup };
