@@ -21,6 +21,15 @@ export function emptyDedup(): KeyDedup {
 }
 
 /**
+ * `applied[topic]`, if the key has one: a topic named like a member of objects
+ * (`constructor`, `__proto__`) finds nothing inherited.
+ */
+export function appliedOffset(dedup: KeyDedup, topic: string): string | undefined {
+  const offset: unknown = dedup.applied[topic];
+  return typeof offset === "string" ? offset : undefined;
+}
+
+/**
  * Sets `applied[topic]`. A topic may be named `__proto__`: assigned, that name would set
  * the object's prototype; it becomes an own property like any other name instead. (A
  * prototype-less `applied` would do too, but such objects are dictionaries to V8, and

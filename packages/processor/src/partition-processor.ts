@@ -12,6 +12,7 @@ import {
 import { type ContextHost, MessageContext } from "./context.js";
 import { deadLetter } from "./dead-letter.js";
 import {
+  appliedOffset,
   DEDUP_HEADER,
   emptyDedup,
   encodeDedup,
@@ -515,7 +516,7 @@ export class PartitionProcessor {
       if (state && this.exactlyOnce) {
         state.dedup ??= emptyDedup();
         const dedup = state.dedup;
-        const applied = dedup.applied[topic];
+        const applied = appliedOffset(dedup, topic);
         if (applied !== undefined && compareOffsets(record.offset, applied) <= 0) {
           redelivered += 1;
           continue;

@@ -1,10 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import {
+  appliedOffset,
   DEDUP_FORMAT_VERSION,
   decodeDedup,
+  emptyDedup,
   encodeDedup,
   type KeyDedup,
+  setApplied,
 } from "../src/dedup-record.js";
 
 /** Dedup records as toka makes them: IDs are header text, offsets below 2^53. */
@@ -88,6 +91,20 @@ describe("dedup records", () => {
       expect(decodeDedup(bad)).toBeUndefined();
     }
     expect(decodeDedup(undefined)).toBeUndefined();
+  });
+
+  test("topics named like members of objects are topics like any other", () => {
+    const d = emptyDedup();
+    expect(appliedOffset(d, "__proto__")).toBeUndefined();
+    expect(appliedOffset(d, "constructor")).toBeUndefined();
+    setApplied(d, "__proto__", "3");
+    setApplied(d, "constructor", "4");
+    setApplied(d, "__proto__", "5");
+    expect(Object.getPrototypeOf(d.applied)).toBe(Object.prototype);
+    expect(appliedOffset(d, "__proto__")).toBe("5");
+    const decoded = decodeDedup(encodeDedup(d))!;
+    expect(appliedOffset(decoded, "__proto__")).toBe("5");
+    expect(appliedOffset(decoded, "constructor")).toBe("4");
   });
 
   test("an offset that is no integer below 2^53 fails the encoding", () => {
