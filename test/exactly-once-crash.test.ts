@@ -2,6 +2,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { jsonCodec } from "@toka/codec";
 import { Emitter, type Guarantee, silentLogger } from "@toka/processor";
+import { decodeDedup } from "@toka/processor/dedup";
 import { describe, expect, onTestFinished, test } from "vitest";
 import { BankWorker, waitForGroupCaughtUp } from "./bank-workers.js";
 import { Deposit } from "./fixtures/bank-schemas.js";
@@ -96,7 +97,7 @@ async function depositsUnderCrashes(guarantee: Guarantee, seed: number) {
   for (const [key, { value, headers }] of table) {
     balances.set(key, JSON.parse(value.toString()).balance);
     const dedup = headers["toka-dedup"];
-    if (dedup) duplicatesCounted += JSON.parse(dedup).duplicates;
+    if (dedup) duplicatesCounted += decodeDedup(dedup)?.duplicates ?? 0;
   }
   // Each wrong balance as [key, expected, found], the evidence a failure prints.
   const wrong = [...expected]

@@ -1,6 +1,6 @@
 import { keyRecords } from "@toka/event-sourcing";
 import { formatBytes, toJson, ValueFormat } from "@toka/monitor";
-import { DEDUP_HEADER } from "@toka/processor";
+import { DEDUP_HEADER, decodeDedup } from "@toka/processor/dedup";
 import { Command, Option } from "commander";
 import { type CliContext, CliExit } from "./cli-context.js";
 import { loadFold } from "./load-definition.js";
@@ -52,7 +52,7 @@ export function showCommand(context: CliContext): Command {
               timestamp: new Date(last.timestamp).toISOString(),
               value,
               headers,
-              ...(dedup ? { dedup: JSON.parse(dedup) } : {}),
+              ...(dedup ? { dedup: decodeDedup(dedup) ?? dedup } : {}),
             },
             2,
           )}\n`,

@@ -1,13 +1,6 @@
 import { EventEmitter } from "node:events";
-import {
-  DEDUP_HEADER,
-  ID_HEADER,
-  isTokaError,
-  type KeyDedup,
-  TokaError,
-  TokaErrorCode,
-  tableTopic,
-} from "@toka/processor";
+import { ID_HEADER, isTokaError, TokaError, TokaErrorCode, tableTopic } from "@toka/processor";
+import { DEDUP_HEADER, encodeDedup, type KeyDedup } from "@toka/processor/dedup";
 import type {
   ClientAdmin,
   ClientProducer,
@@ -513,7 +506,7 @@ export class Replay<V, E> {
         partition: p.range.partition,
         key,
         value: entry.value === undefined ? null : codec.encode(entry.value),
-        headers: { [ID_HEADER]: `${entry.lastId}:table`, [DEDUP_HEADER]: JSON.stringify(dedup) },
+        headers: { [ID_HEADER]: `${entry.lastId}:table`, [DEDUP_HEADER]: encodeDedup(dedup) },
       });
       entry.written = true;
     }

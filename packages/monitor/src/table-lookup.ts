@@ -1,5 +1,6 @@
 import { keyRecords } from "@toka/event-sourcing";
-import { DEDUP_HEADER, tableTopic } from "@toka/processor";
+import { tableTopic } from "@toka/processor";
+import { DEDUP_HEADER, decodeDedup } from "@toka/processor/dedup";
 import type { KafkaClient } from "@toka/processor/kafka";
 import { formatBytes } from "./format-value.js";
 
@@ -42,16 +43,9 @@ export async function lookupTableKey(
       offset: r.offset,
       timestamp: r.timestamp,
       value: formatBytes(r.value, "auto"),
-      dedup: dedup === undefined ? undefined : parseOr(dedup),
+      // A header that is no dedup record is shown as its text.
+      dedup: dedup === undefined ? undefined : (decodeDedup(dedup) ?? dedup),
     };
   });
   return { table, key, current: history.at(-1), history };
-}
-
-function parseOr(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }

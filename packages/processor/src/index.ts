@@ -9,6 +9,7 @@ export {
 } from "./connection-security.js";
 export type { Context, EmitOptions as ContextEmitOptions } from "./context.js";
 export { DeadLetterHeader } from "./dead-letter.js";
+export { DEDUP_HEADER, type KeyDedup } from "./dedup-record.js";
 export { type EmitOptions, Emitter, type EmitterOptions } from "./emitter.js";
 export { type ErrorFields, errorFields } from "./error-fields.js";
 export {
@@ -77,7 +78,6 @@ export {
   type RequestRules,
   refusal,
 } from "./request-guard.js";
-export { DEDUP_HEADER, type KeyDedup } from "./table-entry.js";
 export {
   deadLetterTopic,
   type GroupName,

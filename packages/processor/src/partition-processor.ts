@@ -11,6 +11,14 @@ import {
 } from "./client/kafka-client.js";
 import { type ContextHost, MessageContext } from "./context.js";
 import { deadLetter } from "./dead-letter.js";
+import {
+  appliedOffset,
+  DEDUP_HEADER,
+  emptyDedup,
+  encodeDedup,
+  type KeyDedup,
+  setApplied,
+} from "./dedup-record.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { PartitionState, type ProcessorEvents } from "./events.js";
 import type { AnyContext, Callback, GroupGraph } from "./group-graph.js";
@@ -21,10 +29,8 @@ import { isRetriable } from "./retry.js";
 import {
   addToOffset,
   compareOffsets,
-  DEDUP_HEADER,
   decodeTableEntry,
   encodeTableEntry,
-  type KeyDedup,
   type TableEntry,
 } from "./table-entry.js";
 import { TableReplica } from "./table-replica.js";
@@ -67,8 +73,8 @@ interface KeyState {
   lastId: string | undefined;
   /** The trace context of that message, for the table record's headers. */
   lastTrace?: Readonly<Record<string, string>> | undefined;
-  /** `dedup` as written to the table record's header, reused for local storage. */
-  dedupJson?: string;
+  /** `dedup` encoded for the table record's header, reused as is for local storage. */
+  dedupRecord?: Uint8Array;
 }
 
 /** The table record of a key this message changes continues the message's trace too. */
@@ -508,14 +514,14 @@ export class PartitionProcessor {
       const id = explicitId ?? `${topic}/${this.partition}/${record.offset}`;
       const state = states.get(key);
       if (state && this.exactlyOnce) {
-        state.dedup ??= { applied: {}, ids: [], duplicates: 0 };
+        state.dedup ??= emptyDedup();
         const dedup = state.dedup;
-        const applied = dedup.applied[topic];
+        const applied = appliedOffset(dedup, topic);
         if (applied !== undefined && compareOffsets(record.offset, applied) <= 0) {
           redelivered += 1;
           continue;
         }
-        dedup.applied[topic] = record.offset;
+        setApplied(dedup, topic, record.offset);
         state.dirty = true;
         if (explicitId !== undefined && this.seenRecently(dedup, explicitId, record.timestamp)) {
           dedup.duplicates += 1;
@@ -640,7 +646,10 @@ export class PartitionProcessor {
         else
           puts.set(
             key,
-            encodeTableEntry({ value: state.encoded, dedup: state.dedup }, state.dedupJson),
+            encodeTableEntry(
+              state.encoded,
+              state.dedup && (state.dedupRecord ?? encodeDedup(state.dedup)),
+            ),
           );
       }
       await this.write({ puts, deletes, tableOffset, inputOffsets: this.currentInputOffsets() });
@@ -978,12 +987,12 @@ export class PartitionProcessor {
       if (!state.dirty) continue;
       if (state.value !== undefined && state.encoded === undefined)
         state.encoded = codec.encode(state.value);
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string | Uint8Array> = {};
       if (state.lastTrace) Object.assign(headers, state.lastTrace);
       if (state.lastId) headers[ID_HEADER] = `${state.lastId}:table`;
       if (state.dedup) {
-        state.dedupJson = JSON.stringify(state.dedup);
-        headers[DEDUP_HEADER] = state.dedupJson;
+        state.dedupRecord = encodeDedup(state.dedup);
+        headers[DEDUP_HEADER] = state.dedupRecord;
       }
       records.push({
         topic: table,

@@ -1,21 +1,5 @@
+import { decodeDedup, type KeyDedup } from "./dedup-record.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
-
-/**
- * Exactly-once bookkeeping of one key, kept with its value locally and in the table
- * record's `toka-dedup` header, so that it travels through Kafka with the state
- * (ARCHITECTURE §6, EO-4).
- */
-export interface KeyDedup {
-  /** Per input topic: the highest input offset applied to this key. */
-  applied: Record<string, string>;
-  /** The most recent message IDs applied to this key with their timestamps (ms). */
-  ids: [id: string, timestamp: number][];
-  /** Duplicate inputs of this key skipped so far. */
-  duplicates: number;
-}
-
-/** Header of table records that carries {@link KeyDedup}. */
-export const DEDUP_HEADER = "toka-dedup";
 
 /** A locally stored table entry: the encoded value (absent once deleted) and its dedup. */
 export interface TableEntry {
@@ -24,30 +8,36 @@ export interface TableEntry {
 }
 
 // Stored layout: one flag byte, then for FLAG_DEDUP a 4-byte big-endian length and the
-// dedup JSON, then the encoded value (absent with FLAG_DELETED).
+// dedup record (dedup-record.ts: any of its versions, so stores of an older toka read),
+// then the encoded value (absent with FLAG_DELETED).
 const FLAG_PLAIN = 0;
 const FLAG_DEDUP = 1;
 const FLAG_DELETED = 2;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
- * Encodes an entry for local storage; `dedupJson` is `entry.dedup` already serialized
- * (the table record's header carries the same text).
+ * Encodes an entry for local storage. `dedup` is the key's dedup record as
+ * `encodeDedup` wrote it: the table record's header carries the same bytes.
  */
-export function encodeTableEntry(entry: TableEntry, dedupJson?: string): Uint8Array {
-  if (!entry.dedup) {
-    const out = new Uint8Array(1 + (entry.value?.byteLength ?? 0));
+export function encodeTableEntry(
+  value: Uint8Array | undefined,
+  dedup: Uint8Array | undefined,
+): Uint8Array {
+  if (!dedup) {
+    const out = new Uint8Array(1 + (value?.byteLength ?? 0));
     out[0] = FLAG_PLAIN;
-    if (entry.value) out.set(entry.value, 1);
+    if (value) out.set(value, 1);
     return out;
   }
-  const dedup = encoder.encode(dedupJson ?? JSON.stringify(entry.dedup));
-  const out = new Uint8Array(5 + dedup.byteLength + (entry.value?.byteLength ?? 0));
-  out[0] = entry.value ? FLAG_DEDUP : FLAG_DEDUP | FLAG_DELETED;
-  new DataView(out.buffer).setUint32(1, dedup.byteLength);
+  const out = new Uint8Array(5 + dedup.byteLength + (value?.byteLength ?? 0));
+  const length = dedup.byteLength;
+  out[0] = value ? FLAG_DEDUP : FLAG_DEDUP | FLAG_DELETED;
+  // Byte by byte: a DataView per entry costs more than the rest of the encoding.
+  out[1] = length >>> 24;
+  out[2] = (length >>> 16) & 0xff;
+  out[3] = (length >>> 8) & 0xff;
+  out[4] = length & 0xff;
   out.set(dedup, 5);
-  if (entry.value) out.set(entry.value, 5 + dedup.byteLength);
+  if (value) out.set(value, 5 + dedup.byteLength);
   return out;
 }
 
@@ -59,9 +49,9 @@ export function encodeTableEntry(entry: TableEntry, dedupJson?: string): Uint8Ar
 export function decodeTableEntry(bytes: Uint8Array): TableEntry {
   const flag = bytes[0];
   if (flag === FLAG_PLAIN) return { value: bytes.subarray(1), dedup: undefined };
-  if (flag === FLAG_DEDUP || flag === (FLAG_DEDUP | FLAG_DELETED)) {
-    const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
-    const dedup = parseDedup(decoder.decode(bytes.subarray(5, 5 + length)));
+  if ((flag === FLAG_DEDUP || flag === (FLAG_DEDUP | FLAG_DELETED)) && bytes.byteLength >= 5) {
+    const length = ((bytes[1]! << 24) | (bytes[2]! << 16) | (bytes[3]! << 8) | bytes[4]!) >>> 0;
+    const dedup = decodeDedup(bytes.subarray(5, 5 + length));
     const value = flag === FLAG_DEDUP ? bytes.subarray(5 + length) : undefined;
     if (dedup) return { value, dedup };
   }
@@ -69,18 +59,6 @@ export function decodeTableEntry(bytes: Uint8Array): TableEntry {
     TokaErrorCode.StorageFailed,
     "a locally stored table entry is unreadable; delete the local state directory of this partition, it is rebuilt from the table topic",
   );
-}
-
-/** Parses the dedup header or stored JSON; `undefined` when it is not valid. */
-export function parseDedup(text: string | undefined): KeyDedup | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const value = JSON.parse(text) as Partial<KeyDedup>;
-    if (typeof value !== "object" || value === null || !Array.isArray(value.ids)) return undefined;
-    return { applied: value.applied ?? {}, ids: value.ids, duplicates: value.duplicates ?? 0 };
-  } catch {
-    return undefined;
-  }
 }
 
 /** Compares two non-negative decimal offsets. */

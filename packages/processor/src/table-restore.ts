@@ -1,7 +1,8 @@
 import type { KafkaClient, LogRecord } from "./client/kafka-client.js";
+import { DEDUP_HEADER, decodeDedup } from "./dedup-record.js";
 import type { Logger } from "./logger.js";
 import { keyText, warnInvalidTableKey } from "./record-key.js";
-import { compareOffsets, DEDUP_HEADER, encodeTableEntry, parseDedup } from "./table-entry.js";
+import { compareOffsets, encodeTableEntry } from "./table-entry.js";
 
 /** Bytes fetched per request while restoring: large, since a restore reads a backlog. */
 export const RESTORE_FETCH_BYTES = 4 * 1024 * 1024;
@@ -93,12 +94,15 @@ function apply(chunk: PendingChunk, record: LogRecord, restore: TableRestore) {
     return;
   }
   // A tombstone deletes, unless it carries exactly-once's dedup state, which stays.
-  const dedup = restore.exactlyOnce ? parseDedup(record.header(DEDUP_HEADER)) : undefined;
+  // The header's bytes are stored as they are (whatever version they are in), once read
+  // as a dedup record: a header that is not one is ignored.
+  let dedup = restore.exactlyOnce ? record.headerBytes(DEDUP_HEADER) : undefined;
+  if (dedup && !decodeDedup(dedup)) dedup = undefined;
   if (record.value === null && !dedup) {
     chunk.puts.delete(key);
     chunk.deletes.add(key);
   } else {
     chunk.deletes.delete(key);
-    chunk.puts.set(key, encodeTableEntry({ value: record.value ?? undefined, dedup }));
+    chunk.puts.set(key, encodeTableEntry(record.value ?? undefined, dedup));
   }
 }

@@ -43,7 +43,8 @@ export interface AppendRecord {
   readonly partition?: number | undefined;
   readonly key: string | Uint8Array | null;
   readonly value: Uint8Array | null;
-  readonly headers: Readonly<Record<string, string>>;
+  /** Values as text or bytes; stored as text, as a kafkajs consumer hands them over. */
+  readonly headers: Readonly<Record<string, string | Uint8Array>>;
   /** Default: the clock's time. */
   readonly timestamp?: number | undefined;
 }
@@ -112,7 +113,9 @@ export function topicConfig(log: TopicLog, name: string): string | undefined {
 function leastBatchSize(record: AppendRecord): number {
   let size = 61 + 7 + (keyBytes(record.key)?.byteLength ?? 0) + (record.value?.byteLength ?? 0);
   for (const [name, value] of Object.entries(record.headers))
-    size += Buffer.byteLength(name) + Buffer.byteLength(value);
+    size +=
+      Buffer.byteLength(name) +
+      (typeof value === "string" ? Buffer.byteLength(value) : value.byteLength);
   return size;
 }
 
@@ -141,6 +144,19 @@ function keyBytes(key: string | Uint8Array | null): Uint8Array | null {
  */
 export function copyHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
   return Object.assign(Object.create(null), headers);
+}
+
+/** Headers as a consumer of the kafkajs client gets them: values decoded as UTF-8. */
+function headersAsText(
+  headers: Readonly<Record<string, string | Uint8Array>>,
+): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const [name, value] of Object.entries(headers))
+    out[name] =
+      typeof value === "string"
+        ? value
+        : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("utf8");
+  return out;
 }
 
 function compareTp(a: TopicPartition, b: TopicPartition): number {
@@ -347,7 +363,7 @@ export class InMemoryBroker {
         seq: this.seq++,
         key: keyBytes(record.key),
         value: record.value === null ? null : record.value.slice(),
-        headers: copyHeaders(record.headers),
+        headers: headersAsText(record.headers),
         timestamp: record.timestamp ?? now,
         control: false,
         aborted: effective === "aborted",

@@ -1,6 +1,5 @@
 import { jsonCodec } from "@toka/codec";
 import {
-  DEDUP_HEADER,
   defineGroup,
   Guarantee,
   output,
@@ -10,6 +9,7 @@ import {
   TokaError,
   TokaErrorCode,
 } from "@toka/processor";
+import { DEDUP_FORMAT_VERSION, DEDUP_HEADER, decodeDedup } from "@toka/processor/dedup";
 import { describe, expect, test } from "vitest";
 import type { Tester } from "../src/index.js";
 import { tester } from "./helpers.js";
@@ -62,7 +62,52 @@ describe("exactly-once on the tester", () => {
     expect(t.messages("sums", codec).map((m) => m.value)).toEqual([5, 6]);
     // What dedup needs travels in the table records (EO-4).
     const last = t.messages("summer-table").at(-1);
-    expect(JSON.parse(last?.headers[DEDUP_HEADER] ?? "{}")).toMatchObject({ duplicates: 1 });
+    expect(decodeDedup(last?.headers[DEDUP_HEADER])).toMatchObject({ duplicates: 1 });
+  });
+
+  // A production upgrade: a table topic written before the binary dedup format carries
+  // the JSON text of the record in its toka-dedup headers.
+  test("a table whose dedup headers an older toka wrote as JSON still dedups", async () => {
+    const t = tester();
+    setup(t, 1);
+    t.createTopic("summer-table", 1, { compacted: true });
+    const at = t.clock.now();
+    // The older processor applied req-1 (input offset 0) but its offset commit was lost.
+    await t.emit("amounts", "alice", 5, { codec, id: "req-1" });
+    t.append(
+      "summer-table",
+      [
+        {
+          key: "alice",
+          value: 5,
+          id: "req-1:table",
+          headers: {
+            [DEDUP_HEADER]: `{"applied":{"amounts":"0"},"ids":[["req-1",${at}]],"duplicates":0}`,
+          },
+        },
+      ],
+      codec,
+    );
+    const graph = summer();
+    const processor = await t.startProcessor(graph, { guarantee: Guarantee.ExactlyOnce });
+    const duplicates: string[] = [];
+    processor.on("message.duplicate", (e) => duplicates.push(`${e.key}:${e.id}`));
+    await t.emit("amounts", "alice", 5, { codec, id: "req-1" }); // an upstream retry
+    await t.emit("amounts", "alice", 1, { codec, id: "req-2" });
+    expect(await t.tableValue(graph, "alice")).toBe(6);
+    expect(duplicates).toEqual(["alice:req-1"]);
+    expect(t.messages("sums", codec).map((m) => m.value)).toEqual([6]);
+    // Written again in the current format, with what the JSON held.
+    const header = t.messages("summer-table").at(-1)?.headers[DEDUP_HEADER];
+    expect(header?.charCodeAt(0)).toBe(DEDUP_FORMAT_VERSION);
+    expect(decodeDedup(header)).toEqual({
+      applied: { amounts: "2" },
+      ids: [
+        ["req-1", at],
+        ["req-2", at],
+      ],
+      duplicates: 1,
+    });
   });
 
   test("a duplicate older than the dedup window is applied again (the clock is the tester's)", async () => {

@@ -134,4 +134,8 @@ class ConsumedLogRecord implements LogRecord {
   header(name: string): string | undefined {
     return this.record.headers[name];
   }
+  headerBytes(name: string): Uint8Array | undefined {
+    const text = this.record.headers[name];
+    return text === undefined ? undefined : Buffer.from(text, "utf8");
+  }
 }

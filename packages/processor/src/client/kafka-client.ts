@@ -26,7 +26,8 @@ export interface OutgoingRecord {
   readonly key: string | Uint8Array | null;
   /** `null` writes a tombstone. */
   readonly value: Uint8Array | null;
-  readonly headers: Readonly<Record<string, string>>;
+  /** Values as text (written as UTF-8) or as their bytes (toka's dedup record). */
+  readonly headers: Readonly<Record<string, string | Uint8Array>>;
 }
 
 export interface TopicPartition {
@@ -263,6 +264,12 @@ export interface LogRecord extends IncomingRecord {
   keyText(): string;
   /** The first value of one header (an ASCII name), without decoding the others. */
   header(name: string): string | undefined;
+  /**
+   * The first value of one header as its bytes. A client that has only the text of
+   * headers gives its UTF-8 encoding: the same bytes when the value is UTF-8 (toka's
+   * own headers are).
+   */
+  headerBytes(name: string): Uint8Array | undefined;
 }
 
 /** What {@link KafkaClient.readLog} reads: `[start, end)` of some partitions of one topic. */

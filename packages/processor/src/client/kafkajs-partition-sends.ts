@@ -163,9 +163,21 @@ function toMessage(record: OutgoingRecord, partition: number): Message {
   return {
     key: typeof record.key === "string" || record.key === null ? record.key : asBuffer(record.key),
     value: record.value === null ? null : asBuffer(record.value),
-    headers: record.headers as IHeaders,
+    headers: headersOut(record.headers),
     partition,
   };
+}
+
+/** kafkajs writes a header value that is a string or a Buffer, not any Uint8Array. */
+function headersOut(headers: OutgoingRecord["headers"]): IHeaders {
+  let out: IHeaders | undefined;
+  for (const name in headers) {
+    const value = headers[name]!;
+    if (typeof value === "string" || Buffer.isBuffer(value)) continue;
+    out ??= Object.assign(Object.create(null), headers) as IHeaders;
+    out[name] = asBuffer(value);
+  }
+  return out ?? (headers as IHeaders);
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

@@ -4,7 +4,7 @@ import crc32c from "crc-32/crc32c.js";
 export interface EncodableRecord {
   readonly key: string | Uint8Array | null;
   readonly value: Uint8Array | null;
-  readonly headers: Readonly<Record<string, string>>;
+  readonly headers: Readonly<Record<string, string | Uint8Array>>;
 }
 
 /** Bytes of the batch header before the first record. */

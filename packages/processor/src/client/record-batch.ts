@@ -245,14 +245,27 @@ export class BatchRecord implements LogRecord {
 
   header(name: string): string | undefined {
     if (this.decodedHeaders) return this.decodedHeaders[name];
+    const at = this.findHeader(name);
+    return at === undefined ? undefined : this.text(at.valueAt, at.valueLength);
+  }
+
+  headerBytes(name: string): Uint8Array | undefined {
+    const at = this.findHeader(name);
+    if (at === undefined) return undefined;
+    const length = Math.max(0, at.valueLength);
+    return this.bytes.subarray(at.valueAt, at.valueAt + length);
+  }
+
+  /** Where the first value of a header (an ASCII name) is. */
+  private findHeader(name: string): { valueAt: number; valueLength: number } | undefined {
     const bytes = this.bytes;
-    let found: string | undefined;
+    let found: { valueAt: number; valueLength: number } | undefined;
     this.eachHeader((nameAt, nameLength, valueAt, valueLength) => {
       if (found !== undefined || nameLength !== name.length) return;
       for (let i = 0; i < nameLength; i++) {
         if (bytes[nameAt + i] !== name.charCodeAt(i)) return;
       }
-      found = this.text(valueAt, valueLength);
+      found = { valueAt, valueLength };
     });
     return found;
   }

@@ -8,6 +8,9 @@ import type { OutgoingRecord } from "./kafka-client.js";
 export function recordSize(record: OutgoingRecord): number {
   let size = 32 + (record.value?.byteLength ?? 0);
   size += typeof record.key === "string" ? record.key.length * 3 : (record.key?.byteLength ?? 0);
-  for (const name in record.headers) size += name.length + record.headers[name]!.length * 3;
+  for (const name in record.headers) {
+    const value = record.headers[name]!;
+    size += name.length + (typeof value === "string" ? value.length * 3 : value.byteLength);
+  }
   return size;
 }

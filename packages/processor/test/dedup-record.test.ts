@@ -1,0 +1,115 @@
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import {
+  appliedOffset,
+  DEDUP_FORMAT_VERSION,
+  decodeDedup,
+  emptyDedup,
+  encodeDedup,
+  type KeyDedup,
+  setApplied,
+} from "../src/dedup-record.js";
+
+/** Dedup records as toka makes them: IDs are header text, offsets below 2^53. */
+const dedup = fc.record({
+  applied: fc.dictionary(
+    fc.string({ unit: "grapheme", minLength: 1 }),
+    fc.bigInt({ min: 0n, max: 2n ** 53n - 1n }).map(String),
+  ),
+  ids: fc.array(
+    fc.tuple(
+      fc.string({ unit: "grapheme" }),
+      fc.integer({ min: -1, max: 2 ** 45 }), // -1: a record without a timestamp
+    ),
+  ),
+  duplicates: fc.nat(),
+});
+
+describe("dedup records", () => {
+  test("round-trip in the binary format, which starts with its version byte", () => {
+    fc.assert(
+      fc.property(dedup, (d) => {
+        const bytes = encodeDedup(d);
+        expect(bytes[0]).toBe(DEDUP_FORMAT_VERSION);
+        expect(decodeDedup(bytes)).toEqual(d);
+      }),
+    );
+  });
+
+  test("survive a client that hands header values over as UTF-8 text", () => {
+    fc.assert(
+      fc.property(dedup, (d) => {
+        const text = Buffer.from(encodeDedup(d)).toString("utf8");
+        expect(decodeDedup(text)).toEqual(d);
+      }),
+    );
+  });
+
+  test("are smaller than the JSON an older toka wrote", () => {
+    const d: KeyDedup = {
+      applied: { "sensor-readings": "1234567" },
+      ids: [
+        ["req-1", 1_760_000_000_000],
+        ["req-2", 1_760_000_000_250],
+      ],
+      duplicates: 0,
+    };
+    expect(encodeDedup(d).byteLength).toBeLessThan(JSON.stringify(d).length / 2);
+  });
+
+  // A production upgrade: table topics and local stores written before the binary
+  // format hold the JSON text of the record.
+  test("written as JSON by an older toka still read, as bytes and as text", () => {
+    const json = '{"applied":{"amounts":"41"},"ids":[["req-1",1700000000000]],"duplicates":2}';
+    const expected = {
+      applied: { amounts: "41" },
+      ids: [["req-1", 1_700_000_000_000]],
+      duplicates: 2,
+    };
+    expect(decodeDedup(json)).toEqual(expected);
+    expect(decodeDedup(new TextEncoder().encode(json))).toEqual(expected);
+    expect(decodeDedup('{"ids":[]}')).toEqual({ applied: {}, ids: [], duplicates: 0 });
+    fc.assert(
+      fc.property(dedup, (d) => {
+        expect(decodeDedup(JSON.stringify(d))).toEqual(d);
+      }),
+    );
+  });
+
+  test("a header that is no dedup record is ignored, not fatal", () => {
+    const good = encodeDedup({ applied: { t: "1" }, ids: [["a", 5]], duplicates: 0 });
+    for (const bad of [
+      "{oops",
+      '{"ids":[[1,2]]}',
+      '{"applied":{"t":1},"ids":[]}',
+      "",
+      new Uint8Array(),
+      Uint8Array.of(9, 0, 0, 0), // an unknown version
+      good.subarray(0, good.byteLength - 1), // cut short
+      Uint8Array.of(...good, 0), // trailing bytes
+    ]) {
+      expect(decodeDedup(bad)).toBeUndefined();
+    }
+    expect(decodeDedup(undefined)).toBeUndefined();
+  });
+
+  test("topics named like members of objects are topics like any other", () => {
+    const d = emptyDedup();
+    expect(appliedOffset(d, "__proto__")).toBeUndefined();
+    expect(appliedOffset(d, "constructor")).toBeUndefined();
+    setApplied(d, "__proto__", "3");
+    setApplied(d, "constructor", "4");
+    setApplied(d, "__proto__", "5");
+    expect(Object.getPrototypeOf(d.applied)).toBe(Object.prototype);
+    expect(appliedOffset(d, "__proto__")).toBe("5");
+    const decoded = decodeDedup(encodeDedup(d))!;
+    expect(appliedOffset(decoded, "__proto__")).toBe("5");
+    expect(appliedOffset(decoded, "constructor")).toBe("4");
+  });
+
+  test("an offset that is no integer below 2^53 fails the encoding", () => {
+    expect(() =>
+      encodeDedup({ applied: { t: "9007199254740993" }, ids: [], duplicates: 0 }),
+    ).toThrow(RangeError);
+  });
+});
