@@ -1,7 +1,13 @@
 import kafkajs, { type CompressionTypes } from "kafkajs";
 import { TokaError, TokaErrorCode } from "../errors.js";
 import type { AbortedTransaction, FetchedPartition } from "./fetch-request.js";
-import { isAbortMarker, type RecordBatchHeader, readBatchHeaders } from "./record-batch.js";
+import {
+  type BatchRecord,
+  isAbortMarker,
+  type RecordBatchHeader,
+  readBatchHeaders,
+  readRecords,
+} from "./record-batch.js";
 
 /** The record batches of a fetched partition to read, and the position past them. */
 export interface KeptBatches {
@@ -52,6 +58,27 @@ function takeAbortedUpTo(
   while (aborted.length > 0 && aborted[0]!.firstOffset <= offset) {
     producers.add(aborted.shift()!.producerId);
   }
+}
+
+/**
+ * Appends the records of `batch` in `[from, to)` to `out`: at once for an uncompressed
+ * batch (no promise to wait for on the hot path), after decompression otherwise.
+ */
+export function readBatch(
+  topic: string,
+  partition: number,
+  batch: RecordBatchHeader,
+  from: number,
+  to: number,
+  out: BatchRecord[],
+): Promise<void> | undefined {
+  if (batch.compression === 0) {
+    readRecords(topic, partition, batch, batch.records, from, to, out);
+    return undefined;
+  }
+  return decompressRecords(batch, topic, partition).then((bytes) =>
+    readRecords(topic, partition, batch, bytes, from, to, out),
+  );
 }
 
 /** The records of a compressed batch, uncompressed with kafkajs's codecs. */

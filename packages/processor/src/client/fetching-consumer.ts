@@ -14,7 +14,7 @@ import {
   type FetchedPartition,
 } from "./fetch-request.js";
 import { FetchVersionCheck } from "./fetch-version-check.js";
-import { decompressRecords, keptBatches } from "./fetched-batches.js";
+import { keptBatches, readBatch } from "./fetched-batches.js";
 import type {
   ClientAdmin,
   ClientConsumer,
@@ -29,7 +29,7 @@ import {
   KafkaErrorKind,
   kafkaErrorCode,
 } from "./kafka-error-codes.js";
-import { type BatchRecord, type RecordBatchHeader, readRecords } from "./record-batch.js";
+import type { BatchRecord, RecordBatchHeader } from "./record-batch.js";
 import { authorizationError, isSecurityError } from "./security-errors.js";
 
 /** Upper bound of one fetch response, over all its partitions (as the Java consumer's `fetch.max.bytes`). */
@@ -546,11 +546,15 @@ export class FetchingConsumer implements ClientConsumer {
     const handlers = this.handlers!;
     const records: BatchRecord[] = [];
     for (const batch of chunk.batches) {
-      const bytes =
-        batch.compression === 0
-          ? batch.records
-          : await decompressRecords(batch, p.topic, p.partition);
-      readRecords(p.topic, p.partition, batch, bytes, chunk.from, Number.MAX_SAFE_INTEGER, records);
+      const reading = readBatch(
+        p.topic,
+        p.partition,
+        batch,
+        chunk.from,
+        Number.MAX_SAFE_INTEGER,
+        records,
+      );
+      if (reading) await reading;
     }
     const seeks = p.seeks;
     const highWatermark = String(chunk.highWatermark);

@@ -9,7 +9,7 @@ import {
   type FetchedPartition,
 } from "./fetch-request.js";
 import { FetchVersionCheck } from "./fetch-version-check.js";
-import { decompressRecords, keptBatches } from "./fetched-batches.js";
+import { keptBatches, readBatch } from "./fetched-batches.js";
 import type { LogBatch, LogReadRequest } from "./kafka-client.js";
 import {
   describeKafkaError,
@@ -17,7 +17,7 @@ import {
   KafkaErrorKind,
   kafkaErrorCode,
 } from "./kafka-error-codes.js";
-import { type BatchRecord, type RecordBatchHeader, readRecords } from "./record-batch.js";
+import type { BatchRecord, RecordBatchHeader } from "./record-batch.js";
 import { authorizationError } from "./security-errors.js";
 
 /**
@@ -269,11 +269,15 @@ export class LogReader {
     };
     let records: BatchRecord[] = [];
     for (const batch of range.batches) {
-      const bytes =
-        batch.compression === 0
-          ? batch.records
-          : await decompressRecords(batch, request.topic, state.partition);
-      readRecords(request.topic, state.partition, batch, bytes, range.from, state.end, records);
+      const reading = readBatch(
+        request.topic,
+        state.partition,
+        batch,
+        range.from,
+        state.end,
+        records,
+      );
+      if (reading) await reading;
       if (records.length >= DELIVERY_CHUNK) {
         await send(records, records.at(-1)!.offsetNumber + 1);
         records = [];
