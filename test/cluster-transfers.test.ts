@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jsonCodec } from "@toka/codec";
 import { Emitter, type Guarantee, silentLogger } from "@toka/processor";
+import { decodeDedup } from "@toka/processor/dedup";
 import type { KafkaMessage } from "kafkajs";
 import { afterAll, beforeEach, describe, expect, onTestFinished, test } from "vitest";
 import { BankWorker } from "./bank-workers.js";
@@ -138,9 +139,10 @@ async function transfersUnderChaos(
     `${group}-table`,
     (m, partition) => {
       const key = m.key!.toString();
-      const dedup = m.headers?.["toka-dedup"]?.toString();
+      const header = m.headers?.["toka-dedup"];
+      const dedup = decodeDedup(Buffer.isBuffer(header) ? header : undefined);
       if (dedup !== undefined) {
-        const applied: Record<string, string> = JSON.parse(dedup).applied ?? {};
+        const applied = dedup.applied;
         const before = appliedOf.get(key) ?? {};
         const behind = Object.keys(before).filter(
           (t) => applied[t] === undefined || BigInt(applied[t]) < BigInt(before[t]!),
