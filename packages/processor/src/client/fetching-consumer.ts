@@ -57,7 +57,8 @@ interface FollowedPartition extends TopicPartition {
   /**
    * Bytes asked for: `maxBytesPerPartition`, doubled while a record batch larger than
    * that does not come back (the broker returns a whole oversized batch only for the
-   * first partition of a response), back to it after a whole batch.
+   * first partition of a response). Kept once grown: the partition's producers write
+   * batches of that size, and shrinking again would cost an empty answer per batch.
    */
   fetchBytes: number;
   /** Fetched and waiting to be handled (at most one chunk: fetching waits for room). */
@@ -502,7 +503,6 @@ export class FetchingConsumer implements ClientConsumer {
       if (end > position) p.fetchBytes = Math.min(FETCH_MAX_BYTES, p.fetchBytes * 2);
       return;
     }
-    p.fetchBytes = this.options.maxBytesPerPartition;
     p.fetchAt = kept.nextOffset;
     p.queue.push({
       from: position,
