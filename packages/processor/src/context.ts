@@ -1,4 +1,5 @@
 import type { Codec } from "@toka/codec";
+import type { IncomingRecord } from "./client/kafka-client.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import { ID_HEADER } from "./topic-names.js";
 import { withTraceContext } from "./trace-context.js";
@@ -62,21 +63,18 @@ export interface PendingRecord {
   readonly headers: Record<string, string>;
 }
 
+/** The ID of a message without a `toka-id` header. */
+export function messageId(topic: string, partition: number, offset: string): string {
+  return `${topic}/${partition}/${offset}`;
+}
+
+/** A context's records until it produces one: most messages produce none. */
+const NO_RECORDS: readonly PendingRecord[] = Object.freeze([]);
+
 /** The change a callback made to its key's table value. */
 export type TableChange<P> =
   | { readonly kind: "set"; readonly value: P }
   | { readonly kind: "delete" };
-
-/** The message a context is built for. */
-export interface ContextMessage {
-  readonly key: string;
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly timestamp: number;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly id: string;
-}
 
 /** What the context needs from the partition processing it. */
 export interface ContextHost<P> {
@@ -84,6 +82,8 @@ export interface ContextHost<P> {
   readonly hasTable: boolean;
   readonly outputs: ReadonlyMap<string, Codec<unknown>>;
   readonly loop: { readonly topic: string; readonly codec: Codec<unknown> } | undefined;
+  /** Whether emitted records carry the trace context (see `tracingInstalled`). */
+  readonly traced: boolean;
   /** The current value of the key (batch overlay first, then storage). */
   currentValue(key: string): P | undefined;
   join(table: string, key: string): unknown;
@@ -98,31 +98,46 @@ export class MessageContext<P>
   implements
     Context<P, Record<string, unknown>, unknown, Record<string, unknown>, Record<string, unknown>>
 {
-  readonly key: string;
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly timestamp: number;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly id: string;
   /** Records to send, in the order the callback produced them. */
-  readonly records: PendingRecord[] = [];
+  records: readonly PendingRecord[] = NO_RECORDS;
   change: TableChange<P> | undefined;
   /** The trace context the callback ran in, once it returned. */
   traceHeaders: Readonly<Record<string, string>> | undefined;
   private derived = 0;
 
+  /**
+   * One per message, so it copies nothing it can read from the record when asked (its
+   * headers are decoded only if the callback reads them).
+   * @param key the record's key, decoded
+   * @param offset the record's offset, read once
+   * @param explicitId its `toka-id` header, if it has one
+   */
   constructor(
     private readonly host: ContextHost<P>,
-    message: ContextMessage,
-  ) {
-    this.key = message.key;
-    this.topic = message.topic;
-    this.partition = message.partition;
-    this.offset = message.offset;
-    this.timestamp = message.timestamp;
-    this.headers = message.headers;
-    this.id = message.id;
+    private readonly record: IncomingRecord,
+    readonly key: string,
+    readonly offset: string,
+    private readonly explicitId: string | undefined,
+  ) {}
+
+  get topic(): string {
+    return this.record.topic;
+  }
+
+  get partition(): number {
+    return this.record.partition;
+  }
+
+  get timestamp(): number {
+    return this.record.timestamp;
+  }
+
+  get headers(): Readonly<Record<string, string>> {
+    return this.record.headers;
+  }
+
+  get id(): string {
+    return this.explicitId ?? messageId(this.record.topic, this.record.partition, this.offset);
   }
 
   value(): P | undefined {
@@ -180,12 +195,14 @@ export class MessageContext<P>
     value: Uint8Array,
     extra: Readonly<Record<string, string>> | undefined,
   ) {
-    this.records.push({
+    const headers = { ...extra, [ID_HEADER]: this.nextDerivedId() };
+    if (this.records === NO_RECORDS) this.records = [];
+    (this.records as PendingRecord[]).push({
       topic,
       key,
       value,
       // Pushed inside the message's span: the record continues its trace.
-      headers: withTraceContext({ ...extra, [ID_HEADER]: this.nextDerivedId() }),
+      headers: this.host.traced ? withTraceContext(headers) : headers,
     });
   }
 

@@ -9,7 +9,7 @@ import {
   type ProducedBatch,
   type TopicPartitionOffset,
 } from "./client/kafka-client.js";
-import { type ContextHost, MessageContext } from "./context.js";
+import { type ContextHost, MessageContext, messageId } from "./context.js";
 import { deadLetter } from "./dead-letter.js";
 import {
   appliedOffset,
@@ -24,7 +24,8 @@ import { PartitionState, type ProcessorEvents } from "./events.js";
 import type { AnyContext, Callback, GroupGraph } from "./group-graph.js";
 import { whileMember } from "./membership-guard.js";
 import type { ResolvedProcessorOptions } from "./options.js";
-import { invalidKey, keyText } from "./record-key.js";
+import { invalidKey, recordKey } from "./record-key.js";
+import { headerOf, recordBytes } from "./record-parts.js";
 import { isRetriable } from "./retry.js";
 import {
   addToOffset,
@@ -37,7 +38,7 @@ import { TableReplica } from "./table-replica.js";
 import { restoreTable } from "./table-restore.js";
 import { inBatchSpan } from "./telemetry.js";
 import { ID_HEADER } from "./topic-names.js";
-import { inMessageSpan, withTraceContext } from "./trace-context.js";
+import { inMessageSpan, tracingInstalled, withTraceContext } from "./trace-context.js";
 import { WriteBackCache } from "./write-back-cache.js";
 
 /** What a partition processor needs from its processor. */
@@ -69,8 +70,13 @@ interface KeyState {
   dedup: KeyDedup | undefined;
   /** Changed in this batch: written to the table and to storage. */
   dirty: boolean;
-  /** The ID of the last message that changed it, for the table record's `toka-id`. */
-  lastId: string | undefined;
+  /**
+   * The last message that changed it, for the table record's `toka-id`: where it was
+   * read and its explicit ID (the ID is derived at the flush, not per message).
+   */
+  lastTopic: string | undefined;
+  lastOffset: string | undefined;
+  lastExplicitId: string | undefined;
   /** The trace context of that message, for the table record's headers. */
   lastTrace?: Readonly<Record<string, string>> | undefined;
   /** `dedup` encoded for the table record's header, reused as is for local storage. */
@@ -80,6 +86,10 @@ interface KeyState {
 /** The table record of a key this message changes continues the message's trace too. */
 function continueTrace(ctx: MessageContext<unknown>): void {
   ctx.traceHeaders = withTraceContext({});
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
 
 /** What a message's callback did: its context's effects, or why it failed. */
@@ -480,7 +490,12 @@ export class PartitionProcessor {
     this.highWatermarks.set(topic, highWatermark);
     const from = this.inputOffsets.get(topic);
     // Records before the position were fetched before a seek took effect: already done.
-    const records = from ? incoming.filter((r) => compareOffsets(r.offset, from) >= 0) : incoming;
+    // A batch is in offset order, so only one that starts before it needs filtering.
+    const first = incoming[0];
+    const records =
+      from !== undefined && first !== undefined && compareOffsets(first.offset, from) < 0
+        ? incoming.filter((r) => compareOffsets(r.offset, from) >= 0)
+        : incoming;
     const last = records.at(-1);
     if (!last) return true;
     const handler = this.handlers.get(topic);
@@ -488,12 +503,14 @@ export class PartitionProcessor {
       throw this.error(TokaErrorCode.InvalidState, `no callback for topic "${topic}"`, { topic });
 
     // A record without a valid key reads no key state: it is invalid input (see below).
-    const keys = records.map((r) => keyText(r.key));
+    const keys = records.map(recordKey);
     const validKeys = keys.filter((key) => key !== undefined);
     const { states, cacheHits, storageReads } = await this.readKeys(validKeys);
     const joined = await this.readJoins(validKeys);
     const position = { offset: "" };
-    const host = this.batchHost(states, joined, position);
+    // Asked once per batch: without an SDK, a span per message is pure overhead.
+    const traced = tracingInstalled();
+    const host = this.batchHost(states, joined, position, traced);
     const out: OutgoingRecord[] = [];
     let processed = 0;
     let redelivered = 0;
@@ -510,18 +527,18 @@ export class PartitionProcessor {
         if (deadLetter) out.push(deadLetter);
         continue;
       }
-      const explicitId = record.headers[ID_HEADER];
-      const id = explicitId ?? `${topic}/${this.partition}/${record.offset}`;
+      const offset = record.offset;
+      const explicitId = headerOf(record, ID_HEADER);
       const state = states.get(key);
       if (state && this.exactlyOnce) {
         state.dedup ??= emptyDedup();
         const dedup = state.dedup;
         const applied = appliedOffset(dedup, topic);
-        if (applied !== undefined && compareOffsets(record.offset, applied) <= 0) {
+        if (applied !== undefined && compareOffsets(offset, applied) <= 0) {
           redelivered += 1;
           continue;
         }
-        setApplied(dedup, topic, record.offset);
+        setApplied(dedup, topic, offset);
         state.dirty = true;
         if (explicitId !== undefined && this.seenRecently(dedup, explicitId, record.timestamp)) {
           dedup.duplicates += 1;
@@ -529,16 +546,16 @@ export class PartitionProcessor {
           this.host.emit("message.duplicate", {
             topic,
             partition: this.partition,
-            offset: record.offset,
+            offset,
             key,
-            id,
+            id: explicitId,
           });
           continue;
         }
       }
 
-      position.offset = record.offset;
-      const ran = this.runCallback(handler, topic, record, key, id, host);
+      position.offset = offset;
+      const ran = this.runCallback(handler, record, key, offset, explicitId, host, traced);
       const outcome = ran instanceof Promise ? await ran : ran;
       if (outcome.error) {
         failed += 1;
@@ -553,7 +570,9 @@ export class PartitionProcessor {
           state.value = ctx.change.kind === "set" ? ctx.change.value : undefined;
           state.encoded = undefined;
           state.dirty = true;
-          state.lastId = id;
+          state.lastTopic = topic;
+          state.lastOffset = offset;
+          state.lastExplicitId = explicitId;
           state.lastTrace = ctx.traceHeaders;
         }
         // Only explicit IDs can repeat: an offset-based ID is unique, and its redelivery
@@ -561,7 +580,7 @@ export class PartitionProcessor {
         if (state.dedup && explicitId !== undefined)
           this.remember(state.dedup, explicitId, record.timestamp);
       }
-      for (const r of ctx.records) out.push(r);
+      if (ctx.records.length > 0) for (const r of ctx.records) out.push(r);
     }
 
     const nextInput = addToOffset(last.offset, 1);
@@ -578,7 +597,7 @@ export class PartitionProcessor {
     for (const [key, state] of states) if (state.dirty) this.cache.set(key, state);
     this.inputOffsets.set(topic, nextInput);
     let bytes = 0;
-    for (const r of records) bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0);
+    for (const r of records) bytes += recordBytes(r);
     this.cache.noteInput(bytes);
     // Before the flush, so that a partition.flushed makes every batch reported before durable.
     this.host.emit("batch.processed", {
@@ -829,22 +848,28 @@ export class PartitionProcessor {
         // Decoded afresh from the stored bytes: this batch may change it in place.
         dedup: entry.dedup,
         dirty: false,
-        lastId: undefined,
+        lastTopic: undefined,
+        lastOffset: undefined,
+        lastExplicitId: undefined,
       });
     });
     return { states, cacheHits: states.size - unique.length, storageReads: unique.length };
   }
 
-  /** Synchronous for a callback that returns no promise (see {@link inMessageSpan}). */
+  /**
+   * Synchronous for a callback that returns no promise (see {@link inMessageSpan}). In a
+   * span only when `traced`.
+   */
   private runCallback(
     handler: Handler,
-    topic: string,
     record: IncomingRecord,
     key: string,
-    id: string,
+    offset: string,
+    explicitId: string | undefined,
     host: ContextHost<unknown>,
+    traced: boolean,
   ): CallbackOutcome | Promise<CallbackOutcome> {
-    const { offset } = record;
+    const { topic } = record;
     if (record.value === null) {
       return {
         error: this.error(
@@ -866,35 +891,34 @@ export class PartitionProcessor {
         ),
       };
     }
-    const ctx = new MessageContext(host, {
-      key,
-      topic,
-      partition: this.partition,
-      offset,
-      timestamp: record.timestamp,
-      headers: record.headers,
-      id,
-    });
-    let ran: void | Promise<void>;
-    try {
-      ran = inMessageSpan(
-        {
-          topic,
-          offset,
-          key,
-          group: this.group,
-          partition: this.partition,
-          id,
-          headers: record.headers,
-        },
-        () => {
+    const ctx = new MessageContext(host, record, key, offset, explicitId);
+    const call = traced
+      ? () => {
           const result: unknown = handler.callback(ctx, message);
           // Any thenable is awaited, not only a native promise.
-          if (typeof (result as PromiseLike<void> | undefined)?.then === "function")
-            return Promise.resolve(result as PromiseLike<void>).then(() => continueTrace(ctx));
+          if (isThenable(result)) return Promise.resolve(result).then(() => continueTrace(ctx));
           continueTrace(ctx);
-        },
-      );
+        }
+      : () => {
+          const result: unknown = handler.callback(ctx, message);
+          if (isThenable(result)) return Promise.resolve(result).then(() => {});
+        };
+    let ran: void | Promise<void>;
+    try {
+      ran = traced
+        ? inMessageSpan(
+            {
+              topic,
+              offset,
+              key,
+              group: this.group,
+              partition: this.partition,
+              id: ctx.id,
+              headers: record.headers,
+            },
+            call,
+          )
+        : call();
     } catch (cause) {
       return this.callbackFailed(topic, offset, key, cause);
     }
@@ -932,11 +956,13 @@ export class PartitionProcessor {
     states: ReadonlyMap<string, KeyState>,
     joined: ReadonlyMap<string, ReadonlyMap<string, Uint8Array>>,
     position: { readonly offset: string },
+    traced: boolean,
   ): ContextHost<unknown> {
     const { graph } = this.host;
     return {
       group: this.group,
       hasTable: this.storage !== undefined,
+      traced,
       outputs: graph.outputs,
       loop: graph.loop ? { topic: graph.loopTopic, codec: graph.loop.codec } : undefined,
       currentValue: (key) => states.get(key)?.value,
@@ -989,7 +1015,9 @@ export class PartitionProcessor {
         state.encoded = codec.encode(state.value);
       const headers: Record<string, string | Uint8Array> = {};
       if (state.lastTrace) Object.assign(headers, state.lastTrace);
-      if (state.lastId) headers[ID_HEADER] = `${state.lastId}:table`;
+      if (state.lastTopic !== undefined && state.lastOffset !== undefined)
+        headers[ID_HEADER] =
+          `${state.lastExplicitId ?? messageId(state.lastTopic, this.partition, state.lastOffset)}:table`;
       if (state.dedup) {
         state.dedupRecord = encodeDedup(state.dedup);
         headers[DEDUP_HEADER] = state.dedupRecord;

@@ -1,5 +1,6 @@
 import type { IncomingRecord } from "./client/kafka-client.js";
 import type { Logger } from "./logger.js";
+import { isLogRecord } from "./record-parts.js";
 
 /**
  * Keys are UTF-8 strings (ARCHITECTURE §7). A record whose key is null or not valid
@@ -22,6 +23,18 @@ export function keyText(key: Uint8Array | null): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A record's key as text, as {@link keyText} decides it, through a fetched record's cheap
+ * decoding when it has one: a lenient decode can only differ from the strict one where it
+ * produced U+FFFD, and only then is the key decoded strictly.
+ */
+export function recordKey(record: IncomingRecord): string | undefined {
+  if (!isLogRecord(record)) return keyText(record.key);
+  if (record.keyIsNull) return undefined;
+  const text = record.keyText();
+  return text.includes("\uFFFD") ? keyText(record.key) : text;
 }
 
 /**

@@ -1,5 +1,6 @@
 import {
   context,
+  ProxyTracerProvider,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -9,6 +10,22 @@ import {
 } from "@opentelemetry/api";
 
 const SCOPE = "@toka/processor";
+
+/**
+ * Whether an OpenTelemetry SDK records spans or propagates trace context: a tracer
+ * provider or a propagator is installed. Without either, a message's span and the
+ * trace headers of what it writes are no-ops, which still cost an object graph per
+ * message (a span, a context, the message's headers decoded for extraction); the
+ * processor asks once per batch and skips them. A provider that is not the API's proxy
+ * (another copy of the API installed it) counts as installed.
+ */
+export function tracingInstalled(): boolean {
+  if (propagation.fields().length > 0) return true;
+  const provider = trace.getTracerProvider();
+  return (
+    !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer(SCOPE) !== undefined
+  );
+}
 
 /**
  * Adds the active trace context to a record's headers through the installed propagator

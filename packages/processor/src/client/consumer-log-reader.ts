@@ -131,6 +131,12 @@ class ConsumedLogRecord implements LogRecord {
   keyText(): string {
     return this.record.key ? ConsumedLogRecord.utf8.decode(this.record.key) : "";
   }
+  get keyIsNull() {
+    return this.record.key === null;
+  }
+  get byteLength() {
+    return (this.record.key?.byteLength ?? 0) + (this.record.value?.byteLength ?? 0);
+  }
   header(name: string): string | undefined {
     return this.record.headers[name];
   }

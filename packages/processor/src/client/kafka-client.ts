@@ -262,6 +262,10 @@ export interface LogRecord extends IncomingRecord {
   readonly offsetNumber: number;
   /** The key as UTF-8 text, `""` for a null key, without materializing `key`. */
   keyText(): string;
+  /** Whether the key is null. */
+  readonly keyIsNull: boolean;
+  /** The key's and the value's bytes together, without materializing them. */
+  readonly byteLength: number;
   /** The first value of one header (an ASCII name), without decoding the others. */
   header(name: string): string | undefined;
   /**

@@ -216,6 +216,14 @@ export class BatchRecord implements LogRecord {
     return this.keyLength < 0 ? null : this.bytes.subarray(this.keyAt, this.keyAt + this.keyLength);
   }
 
+  get keyIsNull(): boolean {
+    return this.keyLength < 0;
+  }
+
+  get byteLength(): number {
+    return Math.max(0, this.keyLength) + Math.max(0, this.valueLength);
+  }
+
   keyText(): string {
     return this.keyLength <= 0
       ? ""
