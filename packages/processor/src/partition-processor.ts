@@ -9,6 +9,8 @@ import {
   type ProducedBatch,
   type TopicPartitionOffset,
 } from "./client/kafka-client.js";
+import type { Clock } from "./clock.js";
+import { CommitQueue } from "./commit-queue.js";
 import { type ContextHost, MessageContext, messageId } from "./context.js";
 import { deadLetter } from "./dead-letter.js";
 import {
@@ -61,6 +63,8 @@ export interface PartitionHost {
   fail(error: TokaError): void;
   emit<E extends keyof ProcessorEvents>(event: E, ...args: ProcessorEvents[E]): void;
   lookup(table: string, key: string): Promise<unknown>;
+  /** Time and the timers of commit retries and timed flushes. */
+  readonly clock: Clock;
 }
 
 /** The value of one key during a batch: read once, changed in memory, written once. */
@@ -151,8 +155,8 @@ export class PartitionProcessor {
    * dropped cache goes back to.
    */
   private readonly flushedInputs = new Map<string, string>();
-  /** The timed flush of a cache that no batch flushed. */
-  private flushTimer: NodeJS.Timeout | undefined;
+  /** Cancels the timed flush of a cache that no batch flushed. */
+  private cancelFlush: (() => void) | undefined;
   /** Stops a table restore when the partition is closed. */
   private readonly restoring = new AbortController();
   private readonly handlers = new Map<string, Handler>();
@@ -160,13 +164,7 @@ export class PartitionProcessor {
   private readonly exactlyOnce: boolean;
   /** Local copies of this partition of every joined table. */
   readonly replicas = new Map<string, TableReplica>();
-  /** Per topic, the newest input position not committed yet (sent, failed or new). */
-  private readonly commitsDue = new Map<string, TopicPartitionOffset>();
-  /** Sends {@link commitsDue} while there are any; one commit request at a time. */
-  private committing: Promise<void> | undefined;
-  /** The next send after a failed commit, with backoff. */
-  private commitRetry: NodeJS.Timeout | undefined;
-  private commitBackoffMs = 0;
+  private readonly commits: CommitQueue;
   /** Serializes everything done to this partition: batches of all its topics and closing. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -179,9 +177,17 @@ export class PartitionProcessor {
     const { graph, options } = host;
     this.group = graph.name;
     this.exactlyOnce = options.guarantee !== "at-least-once";
-    this.cache = new WriteBackCache({
-      intervalMs: options.commitIntervalMs,
-      maxBytes: options.cacheMaxBytes,
+    this.cache = new WriteBackCache(
+      { intervalMs: options.commitIntervalMs, maxBytes: options.cacheMaxBytes },
+      () => host.clock.now(),
+    );
+    this.commits = new CommitQueue({
+      group: this.group,
+      partition,
+      logger: options.logger,
+      clock: host.clock,
+      commit: (offsets) => host.commit(offsets),
+      emit: (event, ...args) => host.emit(event, ...args),
     });
     for (const edge of graph.inputs) this.handlers.set(edge.topic, edge);
     for (const [table, storage] of joinStorages)
@@ -377,93 +383,25 @@ export class PartitionProcessor {
     );
   }
 
-  /**
-   * Commits an input position without waiting for it: the commit is the last step of a
-   * batch (ARCHITECTURE §4), and the checkpoint already holds the position, so the next
-   * batch need not wait a round trip to the group coordinator (with small batches that
-   * wait was about a sixth of the processor's throughput). Commits of a partition go out
-   * one at a time, in order, so an older position never lands after a newer one;
-   * positions that queue up meanwhile are merged into the newest per topic.
-   *
-   * A failed commit (the coordinator moving, a rebalance) only means a new owner starts
-   * earlier: the checkpoint and, with exactly-once, the dedup records prevent a second
-   * application. It is retried with backoff until a later commit of the topic succeeds
-   * or the partition closes, so that the group's offsets (and the lag others see) catch
-   * up even when no more input arrives.
-   */
+  /** Commits an input position without waiting for it (see {@link CommitQueue}). */
   commitLater(position: TopicPartitionOffset): void {
-    const due = this.commitsDue.get(position.topic);
-    if (due && compareOffsets(due.offset, position.offset) >= 0) return;
-    this.commitsDue.set(position.topic, position);
-    this.committing ??= this.sendCommitsDue();
-  }
-
-  private async sendCommitsDue(): Promise<void> {
-    for (const [topic, position] of this.commitsDue) {
-      this.commitsDue.delete(topic);
-      const started = Date.now();
-      try {
-        await this.host.commit([position]);
-        this.commitBackoffMs = 0;
-        this.host.emit("offsets.committed", {
-          topic,
-          partition: this.partition,
-          offset: position.offset,
-          durationMs: Date.now() - started,
-        });
-      } catch (cause) {
-        this.host.emit("offsets.commit-failed", {
-          topic,
-          partition: this.partition,
-          offset: position.offset,
-          error: cause,
-        });
-        this.host.options.logger.warn(
-          "offset commit failed; retrying, the batch may be redelivered",
-          {
-            group: this.group,
-            topic,
-            partition: this.partition,
-            offset: position.offset,
-            error: cause,
-          },
-        );
-        // Due again after the backoff, unless a newer position came meanwhile.
-        if (!this.commitsDue.has(topic)) this.commitsDue.set(topic, position);
-        this.scheduleCommitRetry();
-        break;
-      }
-    }
-    this.committing = undefined;
-  }
-
-  private scheduleCommitRetry() {
-    if (this.commitRetry || this.state === PartitionState.Closing) return;
-    this.commitBackoffMs = Math.min(Math.max(1_000, this.commitBackoffMs * 2), 30_000);
-    this.commitRetry = setTimeout(() => {
-      this.commitRetry = undefined;
-      if (this.state === PartitionState.Closing) return;
-      this.committing ??= this.sendCommitsDue();
-    }, this.commitBackoffMs);
-    this.commitRetry.unref();
+    this.commits.commitLater(position);
   }
 
   /** Resolves once the in-flight batch and the commits of finished batches are done. */
   async settle(): Promise<void> {
     await this.serialize(async () => {});
-    await this.committing;
+    await this.commits.settled();
   }
 
   /** Waits for the in-flight batch and its commit, then closes storage. */
   close(): Promise<void> {
     this.state = PartitionState.Closing;
     this.restoring.abort(new Error("the partition was closed"));
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    clearTimeout(this.commitRetry);
-    this.commitRetry = undefined;
+    this.cancelFlushTimer();
+    this.commits.close();
     return this.serialize(async () => {
-      await this.committing;
+      await this.commits.settled();
       await this.storage?.close();
       for (const replica of this.replicas.values()) await replica.close();
     });
@@ -676,8 +614,7 @@ export class PartitionProcessor {
     this.tableOffset = tableOffset;
     for (const [topic, offset] of this.inputOffsets) this.flushedInputs.set(topic, offset);
     this.cache.clear();
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.cancelFlushTimer();
     if (this.host.options.guarantee !== "exactly-once-transactional")
       for (const position of to) this.commitLater(position);
     this.host.emit("partition.flushed", {
@@ -706,8 +643,7 @@ export class PartitionProcessor {
    * ended before an aborted transaction's records).
    */
   flushNow(): Promise<void> {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.cancelFlushTimer();
     return this.serialize(async () => {
       if (this.state !== PartitionState.Running || this.cache.isEmpty()) return;
       // No batch, so no heartbeat to send: the write goes on while the group's last
@@ -722,9 +658,9 @@ export class PartitionProcessor {
 
   /** Flushes after the commit interval unless a batch does it first. */
   private flushLater() {
-    if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
+    if (this.cancelFlush) return;
+    this.cancelFlush = this.host.clock.schedule(this.host.options.commitIntervalMs, () => {
+      this.cancelFlush = undefined;
       // Not confirmed lately (a rebalance under way, a busy fetch loop): tried again after
       // another interval, unless a batch flushes first.
       if (!this.host.stillMember()) return this.flushLater();
@@ -737,8 +673,12 @@ export class PartitionProcessor {
               }),
         ),
       );
-    }, this.host.options.commitIntervalMs);
-    this.flushTimer.unref();
+    });
+  }
+
+  private cancelFlushTimer() {
+    this.cancelFlush?.();
+    this.cancelFlush = undefined;
   }
 
   /** Per input topic, the position to read again from after a batch was left unwritten. */

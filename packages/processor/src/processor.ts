@@ -7,6 +7,7 @@ import type {
   IncomingBatch,
   TopicPartition,
 } from "./client/kafka-client.js";
+import { systemClock } from "./clock.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { PartitionState, type ProcessorEvents, ProcessorStatus } from "./events.js";
 import type { GroupGraph } from "./group-graph.js";
@@ -612,6 +613,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         }
         return view.get(key);
       },
+      clock: systemClock,
     };
   }
 
