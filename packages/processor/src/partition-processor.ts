@@ -11,31 +11,19 @@ import {
 } from "./client/kafka-client.js";
 import type { Clock } from "./clock.js";
 import { CommitQueue } from "./commit-queue.js";
-import { type ContextHost, MessageContext, messageId } from "./context.js";
+import { type ContextHost, MessageContext } from "./context.js";
 import { deadLetter } from "./dead-letter.js";
-import {
-  appliedOffset,
-  DEDUP_HEADER,
-  emptyDedup,
-  encodeDedup,
-  type KeyDedup,
-  setApplied,
-} from "./dedup-record.js";
+import { appliedOffset, emptyDedup, type KeyDedup, setApplied } from "./dedup-record.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { PartitionState, type ProcessorEvents } from "./events.js";
 import type { AnyContext, Callback, GroupGraph } from "./group-graph.js";
+import { type KeyState, keyStorageEntry, keyTableRecord, storedKeyState } from "./key-state.js";
 import { whileMember } from "./membership-guard.js";
 import type { ResolvedProcessorOptions } from "./options.js";
 import { invalidKey, recordKey } from "./record-key.js";
 import { headerOf, recordBytes } from "./record-parts.js";
 import { isRetriable } from "./retry.js";
-import {
-  addToOffset,
-  compareOffsets,
-  decodeTableEntry,
-  encodeTableEntry,
-  type TableEntry,
-} from "./table-entry.js";
+import { addToOffset, compareOffsets } from "./table-entry.js";
 import { TableReplica } from "./table-replica.js";
 import { restoreTable } from "./table-restore.js";
 import { inBatchSpan } from "./telemetry.js";
@@ -65,26 +53,6 @@ export interface PartitionHost {
   lookup(table: string, key: string): Promise<unknown>;
   /** Time and the timers of commit retries and timed flushes. */
   readonly clock: Clock;
-}
-
-/** The value of one key during a batch: read once, changed in memory, written once. */
-interface KeyState {
-  value: unknown;
-  encoded: Uint8Array | undefined;
-  dedup: KeyDedup | undefined;
-  /** Changed in this batch: written to the table and to storage. */
-  dirty: boolean;
-  /**
-   * The last message that changed it, for the table record's `toka-id`: where it was
-   * read and its explicit ID (the ID is derived at the flush, not per message).
-   */
-  lastTopic: string | undefined;
-  lastOffset: string | undefined;
-  lastExplicitId: string | undefined;
-  /** The trace context of that message, for the table record's headers. */
-  lastTrace?: Readonly<Record<string, string>> | undefined;
-  /** `dedup` encoded for the table record's header, reused as is for local storage. */
-  dedupRecord?: Uint8Array;
 }
 
 /** The table record of a key this message changes continues the message's trace too. */
@@ -599,15 +567,9 @@ export class PartitionProcessor {
       const puts = new Map<string, Uint8Array>();
       const deletes = new Set<string>();
       for (const [key, state] of changed) {
-        if (state.encoded === undefined && !state.dedup) deletes.add(key);
-        else
-          puts.set(
-            key,
-            encodeTableEntry(
-              state.encoded,
-              state.dedup && (state.dedupRecord ?? encodeDedup(state.dedup)),
-            ),
-          );
+        const entry = keyStorageEntry(state);
+        if (entry === undefined) deletes.add(key);
+        else puts.set(key, entry);
       }
       await this.write({ puts, deletes, tableOffset, inputOffsets: this.currentInputOffsets() });
     }
@@ -766,32 +728,15 @@ export class PartitionProcessor {
     }
     const codec = this.host.graph.persist!;
     unique.forEach((key, i) => {
-      const bytes = stored[i];
-      const entry: TableEntry = bytes
-        ? decodeTableEntry(bytes)
-        : { value: undefined, dedup: undefined };
-      let value: unknown;
-      if (entry.value) {
-        try {
-          value = codec.decode(entry.value);
-        } catch (cause) {
-          throw this.error(
-            TokaErrorCode.DecodeFailed,
-            `the stored table value does not decode with ${codec.name}; if the table's codec changed, migrate the table or reset the group`,
-            { cause, topic: this.host.graph.tableTopic, key },
-          );
-        }
+      try {
+        states.set(key, storedKeyState(stored[i], codec));
+      } catch (cause) {
+        throw this.error(
+          TokaErrorCode.DecodeFailed,
+          `the stored table value does not decode with ${codec.name}; if the table's codec changed, migrate the table or reset the group`,
+          { cause, topic: this.host.graph.tableTopic, key },
+        );
       }
-      states.set(key, {
-        value,
-        encoded: entry.value,
-        // Decoded afresh from the stored bytes: this batch may change it in place.
-        dedup: entry.dedup,
-        dirty: false,
-        lastTopic: undefined,
-        lastOffset: undefined,
-        lastExplicitId: undefined,
-      });
     });
     return { states, cacheHits: states.size - unique.length, storageReads: unique.length };
   }
@@ -944,32 +889,13 @@ export class PartitionProcessor {
     if (excess > 0) dedup.ids.splice(0, excess);
   }
 
-  /** One table record per changed key: the last value wins (the table is compacted). */
+  /** One table record per changed key. */
   private tableRecords(states: ReadonlyMap<string, KeyState>): OutgoingRecord[] {
-    const codec = this.host.graph.persist!;
-    const table = this.host.graph.tableTopic;
+    const { persist, tableTopic } = this.host.graph;
     const records: OutgoingRecord[] = [];
-    for (const [key, state] of states) {
-      if (!state.dirty) continue;
-      if (state.value !== undefined && state.encoded === undefined)
-        state.encoded = codec.encode(state.value);
-      const headers: Record<string, string | Uint8Array> = {};
-      if (state.lastTrace) Object.assign(headers, state.lastTrace);
-      if (state.lastTopic !== undefined && state.lastOffset !== undefined)
-        headers[ID_HEADER] =
-          `${state.lastExplicitId ?? messageId(state.lastTopic, this.partition, state.lastOffset)}:table`;
-      if (state.dedup) {
-        state.dedupRecord = encodeDedup(state.dedup);
-        headers[DEDUP_HEADER] = state.dedupRecord;
-      }
-      records.push({
-        topic: table,
-        partition: this.partition,
-        key,
-        value: state.encoded ?? null,
-        headers,
-      });
-    }
+    for (const [key, state] of states)
+      if (state.dirty)
+        records.push(keyTableRecord(key, state, persist!, tableTopic, this.partition));
     return records;
   }
 
