@@ -34,6 +34,7 @@ export {
   WINDOW_STORE_DEFAULTS,
   type WindowExpireOptions,
   type WindowFetchOptions,
+  type WindowPut,
   type WindowRef,
   WindowStore,
   type WindowWriteBatch,

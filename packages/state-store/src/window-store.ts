@@ -24,6 +24,16 @@ export interface StoredWindow {
   readonly value: Uint8Array;
 }
 
+/** A window to store, as {@link WindowWriteBatch.puts} takes it. */
+export interface WindowPut extends StoredWindow {
+  /**
+   * The end this window was stored with before, when the caller knows it and the end
+   * changes (a session that grows): its expiry index entry is then removed in the same
+   * write instead of lingering until {@link WindowStore.expire} passes it.
+   */
+  readonly previousEnd?: number;
+}
+
 /** Which window to delete; with `end`, its expiry index entry goes in the same write. */
 export interface WindowRef {
   readonly key: string;
@@ -35,7 +45,7 @@ export interface WindowRef {
 /** One atomic write of a {@link WindowStore}: puts, deletes and a checkpoint, all or nothing. */
 export interface WindowWriteBatch {
   /** Windows and their new values, applied in order (the last put of a window wins). */
-  readonly puts?: Iterable<StoredWindow>;
+  readonly puts?: Iterable<WindowPut>;
   /** Windows to remove, applied after the puts; absent windows are ignored. */
   readonly deletes?: Iterable<WindowRef>;
   /** The checkpoint describing the state after this write; replaces the previous one. */
@@ -71,9 +81,10 @@ export const WINDOW_STORE_DEFAULTS = {
  * fetchEnding(from, to) read only the windows they return instead of every window.
  *
  * Writes never read: a put writes both entries, so when a window's end changes (a
- * session that grows) the index keeps an entry under the old end too, and a delete
- * without `end` leaves its index entry behind. Such stale entries are harmless: readers
- * of the index check the window's stored end, and expire() removes them.
+ * session that grows) without `previousEnd`, the index keeps an entry under the old end
+ * too, and a delete without `end` leaves its index entry behind. Such stale entries are
+ * harmless: readers of the index check the window's stored end, and expire() removes
+ * them.
  */
 const WINDOW_PREFIX = "w";
 const EXPIRY_PREFIX = "x";
@@ -120,6 +131,9 @@ export class WindowStore {
   async write(batch: WindowWriteBatch): Promise<void> {
     const puts: [string, Uint8Array][] = [];
     const deletes: string[] = [];
+    /** Per window put in this batch, the end its last put gives it. */
+    const finalEnds = new Map<string, number>();
+    const replaced: [encoded: string, previousEnd: number][] = [];
     for (const window of batch.puts ?? []) {
       const encoded = windowKey(window.key, window.start);
       checkEnd(window.start, window.end);
@@ -128,6 +142,18 @@ export class WindowStore {
       }
       puts.push([WINDOW_PREFIX + encoded, withEnd(window.end, window.value)]);
       puts.push([EXPIRY_PREFIX + timeDigits(window.end) + encoded, EMPTY]);
+      finalEnds.set(encoded, window.end);
+      if (window.previousEnd !== undefined) {
+        checkEnd(window.start, window.previousEnd);
+        replaced.push([encoded, window.previousEnd]);
+      }
+    }
+    // Deletes apply after all puts: never delete the entry a later put of the same
+    // window wrote back.
+    for (const [encoded, previousEnd] of replaced) {
+      if (finalEnds.get(encoded) !== previousEnd) {
+        deletes.push(EXPIRY_PREFIX + timeDigits(previousEnd) + encoded);
+      }
     }
     for (const ref of batch.deletes ?? []) {
       const encoded = windowKey(ref.key, ref.start);
@@ -145,7 +171,7 @@ export class WindowStore {
   }
 
   /** Stores one window; see {@link write}. */
-  put(window: StoredWindow): Promise<void> {
+  put(window: WindowPut): Promise<void> {
     return this.write({ puts: [window] });
   }
 

@@ -52,6 +52,7 @@ const ops = fc.array(
         start: small,
         end: fc.integer({ min: 0, max: 20 }),
         value: fc.string({ maxLength: 3 }),
+        withPreviousEnd: fc.boolean(),
       }),
     },
     {
@@ -168,6 +169,28 @@ function windowStoreContract(name: string, create: () => Promise<StorageFactory>
       ]);
     });
 
+    it("drops the old expiry entry of a window whose end changes when told its previous end", async () => {
+      const store = await openWindowStore(await create());
+      await store.put(win("s", 10, 20, "short"));
+      await store.put({ ...win("s", 10, 50, "grown"), previousEnd: 20 });
+      // The window and one expiry entry: nothing left under the old end.
+      expect((await store.storage.stats()).keys).toBe(2);
+      await store.delete("s", 10, 50);
+      expect((await store.storage.stats()).keys).toBe(0);
+      // Within one batch, the end the last put leaves keeps its entry.
+      await store.write({
+        puts: [
+          win("t", 0, 5, "1"),
+          { ...win("t", 0, 9, "2"), previousEnd: 5 },
+          { ...win("t", 0, 5, "3"), previousEnd: 9 },
+        ],
+      });
+      expect(await all(store.fetchEnding(5, 5))).toEqual([
+        { key: "t", start: 0, end: 5, value: "3" },
+      ]);
+      expect((await store.storage.stats()).keys).toBe(2);
+    });
+
     it("rejects invalid arguments with STORAGE_INVALID_ARGUMENT", async () => {
       const store = await openWindowStore(await create());
       const cases: [Promise<unknown>, Code][] = [
@@ -194,7 +217,12 @@ function windowStoreContract(name: string, create: () => Promise<StorageFactory>
           for (const step of sequence) {
             if (step.op === "put") {
               const end = step.start + step.end;
-              await store.put(win(step.key, step.start, end, step.value));
+              const previousEnd = model.get(id(step.key, step.start))?.end;
+              await store.put(
+                step.withPreviousEnd && previousEnd !== undefined
+                  ? { ...win(step.key, step.start, end, step.value), previousEnd }
+                  : win(step.key, step.start, end, step.value),
+              );
               model.set(id(step.key, step.start), {
                 key: step.key,
                 start: step.start,
