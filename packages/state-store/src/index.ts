@@ -22,3 +22,20 @@ export {
   type StorageErrorOptions,
   TOKA_ERROR_BRAND,
 } from "./storage-error.js";
+export {
+  decodeWindowKey,
+  isWindowTime,
+  MAX_WINDOWED_KEY_LENGTH,
+  type WindowKeyParts,
+  windowKey,
+} from "./window-key.js";
+export {
+  type StoredWindow,
+  WINDOW_STORE_DEFAULTS,
+  type WindowExpireOptions,
+  type WindowFetchOptions,
+  type WindowPut,
+  type WindowRef,
+  WindowStore,
+  type WindowWriteBatch,
+} from "./window-store.js";
