@@ -98,17 +98,3 @@ export {
   type ViewWaitOptions,
 } from "./view.js";
 export { VIEW_DEFAULTS, type ViewOptions } from "./view-options.js";
-export {
-  hopping,
-  type SessionWindows,
-  type SlidingWindows,
-  session,
-  sliding,
-  type TimeWindow,
-  type TimeWindows,
-  tumbling,
-  WINDOW_DEFAULTS,
-  type WindowDefinition,
-  WindowKind,
-  type WindowOptions,
-} from "./windows.js";

@@ -1,25 +1,23 @@
 import fc from "fast-check";
 import { describe, expect, it, test } from "vitest";
 import {
+  closesAt,
+  expiryBefore,
   hopping,
+  isClosed,
+  isLate,
+  mergeSessions,
   session,
+  sessionFor,
+  sessionSearchRange,
   sliding,
+  slidingWindowAfter,
+  slidingWindowEndingAt,
   type TimeWindow,
   type TimeWindows,
   tumbling,
   WINDOW_DEFAULTS,
   type WindowDefinition,
-} from "../src/index.js";
-import {
-  closesAt,
-  expiryBefore,
-  isClosed,
-  isLate,
-  mergeSessions,
-  sessionFor,
-  sessionSearchRange,
-  slidingWindowAfter,
-  slidingWindowEndingAt,
   windowsFor,
 } from "../src/windows.js";
 
