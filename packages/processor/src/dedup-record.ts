@@ -48,6 +48,24 @@ export function setApplied(dedup: KeyDedup, topic: string, offset: string): void
   }
 }
 
+/** Whether message `id` was applied to the key within `maxAgeMs` before `now`. */
+export function seenRecently(dedup: KeyDedup, id: string, now: number, maxAgeMs: number): boolean {
+  const oldest = now - maxAgeMs;
+  return dedup.ids.some(([seen, at]) => seen === id && at >= oldest);
+}
+
+/** Records message `id` as applied to the key, keeping the newest `idsPerKey` IDs. */
+export function rememberId(
+  dedup: KeyDedup,
+  id: string,
+  timestamp: number,
+  idsPerKey: number,
+): void {
+  dedup.ids.push([id, timestamp]);
+  const excess = dedup.ids.length - idsPerKey;
+  if (excess > 0) dedup.ids.splice(0, excess);
+}
+
 /** The first byte of the current format; {@link decodeDedup} reads every version listed here. */
 export const DEDUP_FORMAT_VERSION = 1;
 

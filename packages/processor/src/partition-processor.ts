@@ -12,15 +12,15 @@ import {
 import type { Clock } from "./clock.js";
 import { CommitQueue } from "./commit-queue.js";
 import { type ContextHost, MessageContext } from "./context.js";
-import { deadLetter } from "./dead-letter.js";
-import { appliedOffset, emptyDedup, type KeyDedup, setApplied } from "./dedup-record.js";
+import { appliedOffset, emptyDedup, rememberId, seenRecently, setApplied } from "./dedup-record.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { PartitionState, type ProcessorEvents } from "./events.js";
 import type { AnyContext, Callback, GroupGraph } from "./group-graph.js";
 import { type KeyState, keyStorageEntry, keyTableRecord, storedKeyState } from "./key-state.js";
 import { whileMember } from "./membership-guard.js";
+import { callbackError, FailurePolicy, invalidKeyError } from "./message-failures.js";
 import type { ResolvedProcessorOptions } from "./options.js";
-import { invalidKey, recordKey } from "./record-key.js";
+import { recordKey } from "./record-key.js";
 import { headerOf, recordBytes } from "./record-parts.js";
 import { isRetriable } from "./retry.js";
 import { addToOffset, compareOffsets } from "./table-entry.js";
@@ -133,6 +133,7 @@ export class PartitionProcessor {
   /** Local copies of this partition of every joined table. */
   readonly replicas = new Map<string, TableReplica>();
   private readonly commits: CommitQueue;
+  private readonly failures: FailurePolicy;
   /** Serializes everything done to this partition: batches of all its topics and closing. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -149,6 +150,12 @@ export class PartitionProcessor {
       { intervalMs: options.commitIntervalMs, maxBytes: options.cacheMaxBytes },
       () => host.clock.now(),
     );
+    this.failures = new FailurePolicy({
+      policy: options.errorPolicy,
+      deadLetterTopic: graph.deadLetterTopic,
+      deadLetterMaxBytes: host.deadLetterMaxBytes,
+      emit: (event, ...args) => host.emit(event, ...args),
+    });
     this.commits = new CommitQueue({
       group: this.group,
       partition,
@@ -429,7 +436,11 @@ export class PartitionProcessor {
       const key = keys[i];
       if (key === undefined) {
         failed += 1;
-        const deadLetter = this.handleFailure(this.invalidKeyError(topic, record), record);
+        const error = invalidKeyError(
+          { group: this.group, topic, partition: this.partition, offset: record.offset },
+          record.key,
+        );
+        const deadLetter = this.failures.apply(error, record);
         if (deadLetter) out.push(deadLetter);
         continue;
       }
@@ -446,7 +457,10 @@ export class PartitionProcessor {
         }
         setApplied(dedup, topic, offset);
         state.dirty = true;
-        if (explicitId !== undefined && this.seenRecently(dedup, explicitId, record.timestamp)) {
+        if (
+          explicitId !== undefined &&
+          seenRecently(dedup, explicitId, record.timestamp, this.host.options.dedupMaxAgeMs)
+        ) {
           dedup.duplicates += 1;
           duplicates += 1;
           this.host.emit("message.duplicate", {
@@ -465,7 +479,7 @@ export class PartitionProcessor {
       const outcome = ran instanceof Promise ? await ran : ran;
       if (outcome.error) {
         failed += 1;
-        const deadLetter = this.handleFailure(outcome.error, record);
+        const deadLetter = this.failures.apply(outcome.error, record);
         if (deadLetter) out.push(deadLetter);
         continue;
       }
@@ -484,7 +498,7 @@ export class PartitionProcessor {
         // Only explicit IDs can repeat: an offset-based ID is unique, and its redelivery
         // is caught by the applied offsets.
         if (state.dedup && explicitId !== undefined)
-          this.remember(state.dedup, explicitId, record.timestamp);
+          rememberId(state.dedup, explicitId, record.timestamp, this.host.options.dedupIdsPerKey);
       }
       if (ctx.records.length > 0) for (const r of ctx.records) out.push(r);
     }
@@ -821,13 +835,11 @@ export class PartitionProcessor {
     key: string,
     cause: unknown,
   ): CallbackOutcome {
-    // toka's own errors (a misused context, a joined value that does not decode) keep their code.
-    if (isTokaError(cause)) return { error: cause as TokaError };
     return {
-      error: this.error(
-        TokaErrorCode.CallbackFailed,
-        `the callback of "${topic}" failed: ${String((cause as Error)?.message ?? cause)}`,
-        { topic, offset, key, cause },
+      error: callbackError(
+        { group: this.group, topic, partition: this.partition, offset },
+        key,
+        cause,
       ),
     };
   }
@@ -854,39 +866,6 @@ export class PartitionProcessor {
       join: (table, key) => this.joinValue(table, key, joined, position.offset),
       lookup: (table, key) => this.host.lookup(table, key),
     };
-  }
-
-  /** A message whose key is null or not valid UTF-8: it belongs to no key. */
-  private invalidKeyError(topic: string, record: IncomingRecord): TokaError {
-    const { description, cause } = invalidKey(record.key);
-    return this.error(
-      TokaErrorCode.InvalidKey,
-      `${description}; toka keys are UTF-8 strings, so the producers of "${topic}" must set a UTF-8 key (encode binary keys as hex or base64)`,
-      { topic, offset: record.offset, cause },
-    );
-  }
-
-  /** Applies the error policy; returns the dead letter to produce, if any. */
-  private handleFailure(error: TokaError, record: IncomingRecord): OutgoingRecord | undefined {
-    const policy = this.host.options.errorPolicy;
-    if (policy === "fail") throw error;
-    if (policy === "skip") {
-      this.host.emit("message.skipped", error);
-      return undefined;
-    }
-    this.host.emit("message.dead-lettered", error);
-    return deadLetter(record, error, this.host.graph.deadLetterTopic, this.host.deadLetterMaxBytes);
-  }
-
-  private seenRecently(dedup: KeyDedup, id: string, now: number): boolean {
-    const oldest = now - this.host.options.dedupMaxAgeMs;
-    return dedup.ids.some(([seen, at]) => seen === id && at >= oldest);
-  }
-
-  private remember(dedup: KeyDedup, id: string, timestamp: number) {
-    dedup.ids.push([id, timestamp]);
-    const excess = dedup.ids.length - this.host.options.dedupIdsPerKey;
-    if (excess > 0) dedup.ids.splice(0, excess);
   }
 
   /** One table record per changed key. */
