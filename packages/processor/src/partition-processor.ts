@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Codec } from "@toka/codec";
 import type { Checkpoint, Storage } from "@toka/state-store";
 import {
@@ -22,7 +21,7 @@ import { callbackError, FailurePolicy, invalidKeyError } from "./message-failure
 import type { ResolvedProcessorOptions } from "./options.js";
 import { recordKey } from "./record-key.js";
 import { headerOf, recordBytes } from "./record-parts.js";
-import { isRetriable } from "./retry.js";
+import { isRetriable, retrying } from "./retry.js";
 import { addToOffset, compareOffsets } from "./table-entry.js";
 import { TableReplica } from "./table-replica.js";
 import { restoreTable } from "./table-restore.js";
@@ -80,8 +79,12 @@ interface Handler {
   readonly callback: Callback<AnyContext, unknown>;
 }
 
-/** The longest wait before a batch whose writes failed is sent again. */
+/** The first and the longest wait before a batch whose writes failed is sent again. */
+const FIRST_REDO_BACKOFF_MS = 500;
 const MAX_REDO_BACKOFF_MS = 5_000;
+
+/** Ends a batch's write retries: the partition is closing or may be another's by now. */
+const PARTITION_LEFT = new Error("the partition left this member");
 
 /** Messages between heartbeats within a batch: long batches keep the group membership. */
 const HEARTBEAT_EVERY = 1_000;
@@ -898,48 +901,58 @@ export class PartitionProcessor {
     inputs: InputRange = { from: [], to: [] },
   ): Promise<ProducedBatch[] | undefined> {
     const position = inputs.to[0];
-    for (let backoffMs = 500; ; backoffMs = Math.min(backoffMs * 2, MAX_REDO_BACKOFF_MS)) {
-      let lost: AbortSignal | undefined;
-      try {
-        return await whileMember(
-          heartbeat,
-          heartbeatIntervalMs(this.host.options.sessionTimeoutMs),
-          (signal) => {
-            lost = signal;
-            return this.produceOnce(tableRecords, others, inputs, signal);
-          },
-        );
-      } catch (cause) {
-        // Another member may own the partition by now: nothing more is written.
-        if (lost?.aborted) return undefined;
-        const error = this.error(
-          isTokaError(cause) && cause.code === TokaErrorCode.ProducerFenced
-            ? TokaErrorCode.ProducerFenced
-            : TokaErrorCode.ProduceFailed,
-          "producing the batch's table updates and emits failed",
-          {
-            cause,
-            ...(position ? { topic: position.topic, offset: position.offset } : {}),
-            retriable: isRetriable(cause),
-          },
-        );
-        if (!error.retriable) throw error;
-        // Redoing the batch's writes is safe under every guarantee: table records are the
-        // keys' latest values, other records carry their derived IDs, and a transaction
-        // was aborted before it is sent again.
-        this.host.options.logger.warn("producing a batch failed; sending it again", {
-          group: this.group,
-          topic: position?.topic,
-          partition: this.partition,
-          offset: position?.offset,
-          backoffMs,
-          error,
-        });
-        await sleep(backoffMs);
-        // A partition taken away meanwhile, or about to be given out again, is left to
-        // its owner after the rebalance, unwritten by this attempt.
-        if (!(await heartbeat()) || this.state === PartitionState.Closing) return undefined;
-      }
+    const at = position ? { topic: position.topic, offset: position.offset } : {};
+    let attempt = 0;
+    try {
+      return await retrying(
+        async () => {
+          // A partition taken away during the wait, or about to be given out again, is
+          // left to its owner after the rebalance, unwritten by this attempt.
+          if (attempt++ > 0 && (!(await heartbeat()) || this.state === PartitionState.Closing))
+            throw PARTITION_LEFT;
+          let lost: AbortSignal | undefined;
+          try {
+            return await whileMember(
+              heartbeat,
+              heartbeatIntervalMs(this.host.options.sessionTimeoutMs),
+              (signal) => {
+                lost = signal;
+                return this.produceOnce(tableRecords, others, inputs, signal);
+              },
+            );
+          } catch (cause) {
+            // Another member may own the partition by now: nothing more is written.
+            if (lost?.aborted) throw PARTITION_LEFT;
+            throw this.error(
+              isTokaError(cause) && cause.code === TokaErrorCode.ProducerFenced
+                ? TokaErrorCode.ProducerFenced
+                : TokaErrorCode.ProduceFailed,
+              "producing the batch's table updates and emits failed",
+              { cause, ...at, retriable: isRetriable(cause) },
+            );
+          }
+        },
+        {
+          // Until it succeeds or the partition goes: redoing the batch's writes is safe
+          // under every guarantee (table records are the keys' latest values, other
+          // records carry their derived IDs, a transaction was aborted before it is sent
+          // again).
+          attempts: Number.POSITIVE_INFINITY,
+          initialDelayMs: FIRST_REDO_BACKOFF_MS,
+          maxDelayMs: MAX_REDO_BACKOFF_MS,
+          onRetry: (error, backoffMs) =>
+            this.host.options.logger.warn("producing a batch failed; sending it again", {
+              group: this.group,
+              ...at,
+              partition: this.partition,
+              backoffMs,
+              error,
+            }),
+        },
+      );
+    } catch (error) {
+      if (error === PARTITION_LEFT) return undefined;
+      throw error;
     }
   }
 

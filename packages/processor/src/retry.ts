@@ -34,6 +34,8 @@ export interface RetryOptions {
    * failure (which it should keep as its `cause`). Default: the last failure itself.
    */
   readonly exhausted?: (lastError: unknown, elapsedMs: number) => unknown;
+  /** Told of each failure that will be retried, and of the wait before the next attempt. */
+  readonly onRetry?: (error: unknown, waitMs: number) => void;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function retrying<T>(work: () => Promise<T>, options: RetryOptions 
     retriable = isRetriable,
     signal,
     exhausted = (error: unknown) => error,
+    onRetry,
   } = options;
   const attempts = options.attempts ?? (timeoutMs === undefined ? 8 : Number.POSITIVE_INFINITY);
   const startedAt = Date.now();
@@ -76,6 +79,7 @@ export async function retrying<T>(work: () => Promise<T>, options: RetryOptions 
       const wait = Math.min(backoff, maxDelayMs);
       const outOfTime = timeoutMs !== undefined && Date.now() + wait - since > timeoutMs;
       if (failures >= attempts || outOfTime) throw exhausted(error, Date.now() - startedAt);
+      onRetry?.(error, wait);
       // An abort ends the wait with the signal's own reason, not a generic AbortError.
       await delay(wait, undefined, signal ? { signal } : undefined).catch(() =>
         signal?.throwIfAborted(),
