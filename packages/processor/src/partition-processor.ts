@@ -115,7 +115,10 @@ const HEARTBEAT_EVERY = 1_000;
  */
 export class PartitionProcessor {
   state: PartitionState = PartitionState.Recovering;
-  /** Next table offset to apply (everything before is in storage). */
+  /**
+   * Next table offset to apply (everything before is in storage): the table's position
+   * after opening and restoring, then moved by each flush.
+   */
   tableOffset = "0";
   /** Per input topic (and the loop): the next offset to process. */
   readonly inputOffsets = new Map<string, string>();
@@ -145,7 +148,7 @@ export class PartitionProcessor {
   private readonly group: string;
   private readonly exactlyOnce: boolean;
   /** Local copies of this partition of every joined table, by table topic. */
-  readonly joinedTables = new Map<string, PartitionTable>();
+  private readonly joinedTables = new Map<string, PartitionTable>();
   /** Per topic, the newest input position not committed yet (sent, failed or new). */
   private readonly commitsDue = new Map<string, TopicPartitionOffset>();
   /** Sends {@link commitsDue} while there are any; one commit request at a time. */
@@ -159,6 +162,7 @@ export class PartitionProcessor {
   constructor(
     private readonly host: PartitionHost,
     readonly partition: number,
+    /** The storage of {@link table}, which opens and closes it; batches read it directly. */
     private readonly storage: Storage | undefined,
     joinStorages: ReadonlyMap<string, Storage> = new Map(),
   ) {
