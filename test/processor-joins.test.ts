@@ -1,5 +1,6 @@
 import { jsonCodec, stringCodec } from "@toka/codec";
 import { defineGroup, join, lookup, loop, Processor, persist, silentLogger } from "@toka/processor";
+import { levelStorage } from "@toka/state-store";
 import { describe, expect, onTestFinished, test } from "vitest";
 import { z } from "zod";
 import {
@@ -8,6 +9,7 @@ import {
   createTopic,
   kafkaClient,
   readTable,
+  tempDir,
   uniqueName,
   waitUntil,
 } from "./helpers.js";
@@ -122,5 +124,110 @@ describe("join, lookup and loopback", () => {
       code: "TOKA_NOT_COPARTITIONED",
       message: expect.stringContaining(`${users}=2`),
     });
+  });
+
+  test("a joined table is restored from its backlog before processing, then followed; a restart reads only the delta", async () => {
+    const users = await createTopic("users-table", 2, [
+      { name: "cleanup.policy", value: "compact" },
+    ]);
+    const orders = await createTopic("orders", 2);
+    const producer = kafkaClient().producer();
+    await producer.connect();
+    onTestFinished(() => producer.disconnect());
+    const user = (id: number, country: string | null) => ({
+      key: `u${id}`,
+      value: country === null ? null : JSON.stringify({ country }),
+    });
+    // A backlog with overwrites and a tombstone, ending in a transaction's commit markers.
+    await producer.send({
+      topic: users,
+      messages: Array.from({ length: 200 }, (_, i) => user(i, `c${i}`)),
+    });
+    await producer.send({
+      topic: users,
+      messages: [...Array.from({ length: 50 }, (_, i) => user(i, "x")), user(199, null)],
+    });
+    const transactional = kafkaClient().producer({
+      transactionalId: uniqueName("users-tx"),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await transactional.connect();
+    onTestFinished(() => transactional.disconnect());
+    const transaction = await transactional.transaction();
+    await transaction.send({ topic: users, messages: [user(200, "t"), user(201, "t")] });
+    await transaction.commit();
+
+    const group = uniqueName("countries");
+    const graph = defineGroup(group, {
+      persist: persist(jsonCodec(z.object({ country: z.string().nullable() }))),
+      joins: [join(users, jsonCodec(User))],
+      inputs: ({ input }) => [
+        input(orders, stringCodec, (ctx) => {
+          ctx.setValue({ country: ctx.join(users)?.country ?? null });
+        }),
+      ],
+    });
+    const storage = levelStorage({ path: await tempDir() });
+    const countries = async () =>
+      new Map(
+        [...(await readTable(`${group}-table`))].map(([k, v]) => [
+          k,
+          JSON.parse(v.value.toString()).country as string | null,
+        ]),
+      );
+    const start = async () => {
+      const processor = new Processor(graph, {
+        brokers: brokers(),
+        storage,
+        logger: silentLogger,
+        errorPolicy: "fail",
+      });
+      onTestFinished(() => processor.close());
+      let recovered = 0;
+      processor.on("partition.recovered", (e) => {
+        recovered += e.records;
+      });
+      await processor.start();
+      await processor.waitFor("running");
+      return { processor, recovered: () => recovered };
+    };
+
+    const first = await start();
+    expect(first.recovered(), "every record of the backlog was restored").toBe(253);
+    await producer.send({
+      topic: orders,
+      messages: ["u0", "u100", "u199", "u200"].map((key) => ({ key, value: "1" })),
+    });
+    const restored = await waitUntil("the orders of the backlog's users", async () => {
+      const t = await countries();
+      return t.size === 4 && t;
+    });
+    expect(restored).toEqual(
+      new Map([
+        ["u0", "x"],
+        ["u100", "c100"],
+        ["u199", null],
+        ["u200", "t"],
+      ]),
+    );
+
+    // Followed after recovery: an update is joined by a later order.
+    await producer.send({ topic: users, messages: [user(100, "y")] });
+    await waitUntil("the followed update joined", async () => {
+      await producer.send({ topic: orders, messages: [{ key: "u100", value: "1" }] });
+      return (await countries()).get("u100") === "y";
+    });
+    await first.processor.close();
+
+    // Restarted on the same local state: only what was written meanwhile is read.
+    await producer.send({
+      topic: users,
+      messages: [user(7, "z"), user(8, "z"), user(9, "z")],
+    });
+    const second = await start();
+    expect(second.recovered(), "only the delta was restored").toBe(3);
+    await producer.send({ topic: orders, messages: [{ key: "u7", value: "1" }] });
+    await waitUntil("the delta joined", async () => (await countries()).get("u7") === "z");
   });
 });

@@ -19,12 +19,12 @@ import { type KeyState, keyStorageEntry, keyTableRecord, storedKeyState } from "
 import { whileMember } from "./membership-guard.js";
 import { callbackError, FailurePolicy, invalidKeyError } from "./message-failures.js";
 import type { ResolvedProcessorOptions } from "./options.js";
+import { PartitionTable } from "./partition-table.js";
 import { recordKey } from "./record-key.js";
 import { headerOf, recordBytes } from "./record-parts.js";
 import { isRetriable, retrying } from "./retry.js";
 import { addToOffset, compareOffsets } from "./table-entry.js";
-import { TableReplica } from "./table-replica.js";
-import { restoreTable } from "./table-restore.js";
+import { rawTableValues, tableEntryValues } from "./table-value-format.js";
 import { inBatchSpan } from "./telemetry.js";
 import { ID_HEADER } from "./topic-names.js";
 import { inMessageSpan, tracingInstalled, withTraceContext } from "./trace-context.js";
@@ -44,7 +44,10 @@ export interface PartitionHost {
    * member recently enough that its partitions cannot have been given to another.
    */
   stillMember(): boolean;
-  /** Has the consumer fetch this partition's inputs again from these offsets. */
+  /**
+   * Has the consumer fetch these topics of this partition again from these offsets: its
+   * inputs, or its joined tables once they are restored.
+   */
   readAgain(positions: ReadonlyMap<string, string>): void;
   /** Stops the processor: a failure outside a batch (a timed flush). */
   fail(error: TokaError): void;
@@ -97,7 +100,10 @@ const HEARTBEAT_EVERY = 1_000;
  */
 export class PartitionProcessor {
   state: PartitionState = PartitionState.Recovering;
-  /** Next table offset to apply (everything before is in storage). */
+  /**
+   * Next table offset to apply (everything before is in storage): the table's position
+   * after opening and restoring, then moved by each flush.
+   */
   tableOffset = "0";
   /** Per input topic (and the loop): the next offset to process. */
   readonly inputOffsets = new Map<string, string>();
@@ -110,15 +116,6 @@ export class PartitionProcessor {
   readonly readPositions = new Map<string, string>();
   private checkpointed: Checkpoint | undefined;
   private recoveryStart = Date.now();
-  private recoveryTarget = "0";
-  /**
-   * Whether {@link beginRecovery} set the targets. Joined tables' batches fetched before
-   * (the consumer reads a new partition's tables as soon as the group is joined) are
-   * dropped: against the initial target of 0 a first batch would end recovery early, and
-   * the seek that precedes `beginRecovery` reads them again.
-   */
-  private recoveryBegun = false;
-  private recoveredRecords = 0;
   /** Changed keys and a transaction's emits, written at the next flush. */
   private readonly cache: WriteBackCache<KeyState>;
   /**
@@ -128,13 +125,15 @@ export class PartitionProcessor {
   private readonly flushedInputs = new Map<string, string>();
   /** Cancels the timed flush of a cache that no batch flushed. */
   private cancelFlush: (() => void) | undefined;
-  /** Stops a table restore when the partition is closed. */
+  /** Stops the restores of the tables when the partition is closed. */
   private readonly restoring = new AbortController();
+  /** The local copy of this partition of the group's table, when it has one. */
+  private readonly table: PartitionTable | undefined;
   private readonly handlers = new Map<string, Handler>();
   private readonly group: string;
   private readonly exactlyOnce: boolean;
-  /** Local copies of this partition of every joined table. */
-  readonly replicas = new Map<string, TableReplica>();
+  /** Local copies of this partition of every joined table, by table topic. */
+  private readonly joinedTables = new Map<string, PartitionTable>();
   private readonly commits: CommitQueue;
   private readonly failures: FailurePolicy;
   /** Serializes everything done to this partition: batches of all its topics and closing. */
@@ -143,6 +142,7 @@ export class PartitionProcessor {
   constructor(
     private readonly host: PartitionHost,
     readonly partition: number,
+    /** The storage of {@link table}, which opens and closes it; batches read it directly. */
     private readonly storage: Storage | undefined,
     joinStorages: ReadonlyMap<string, Storage> = new Map(),
   ) {
@@ -168,10 +168,27 @@ export class PartitionProcessor {
       emit: (event, ...args) => host.emit(event, ...args),
     });
     for (const edge of graph.inputs) this.handlers.set(edge.topic, edge);
-    for (const [table, storage] of joinStorages)
-      this.replicas.set(
-        table,
-        new TableReplica(table, this.partition, storage, options.logger, this.group),
+    const { logger } = options;
+    if (storage)
+      this.table = new PartitionTable({
+        topic: graph.tableTopic,
+        partition,
+        storage,
+        format: tableEntryValues(this.exactlyOnce),
+        logger,
+        group: this.group,
+      });
+    for (const [topic, storage] of joinStorages)
+      this.joinedTables.set(
+        topic,
+        new PartitionTable({
+          topic,
+          partition,
+          storage,
+          format: rawTableValues,
+          logger,
+          group: this.group,
+        }),
       );
     if (graph.loop) {
       const { codec, callback } = graph.loop;
@@ -182,33 +199,19 @@ export class PartitionProcessor {
     }
   }
 
-  /** Opens storage and reads the checkpoint; returns the table offset to recover from. */
+  /** Opens the tables' storage and reads the checkpoint; returns the table offset to recover from. */
   open(): Promise<string> {
-    // Serialized: table batches that arrive meanwhile wait for the storage to be open.
-    return this.serialize(() => this.doOpen());
-  }
-
-  private async doOpen(): Promise<string> {
-    for (const replica of this.replicas.values()) await replica.open();
-    if (!this.storage) return this.tableOffset;
-    try {
-      await this.storage.open();
-      this.checkpointed = await this.storage.checkpoint();
-    } catch (cause) {
-      throw this.error(
-        TokaErrorCode.StorageFailed,
-        "cannot open the local storage of the partition",
-        {
-          cause,
-          topic: this.host.graph.tableTopic,
-        },
-      );
-    }
-    this.tableOffset = this.checkpointed?.tableOffset ?? "0";
-    for (const [topic, offset] of Object.entries(this.checkpointed?.inputOffsets ?? {})) {
-      this.inputOffsets.set(topic, offset);
-    }
-    return this.tableOffset;
+    // Serialized: batches that arrive meanwhile wait for the storage to be open.
+    return this.serialize(async () => {
+      for (const table of this.joinedTables.values()) await table.open();
+      if (!this.table) return this.tableOffset;
+      this.checkpointed = (await this.table.open()).checkpoint;
+      this.tableOffset = this.table.position;
+      for (const [topic, offset] of Object.entries(this.checkpointed?.inputOffsets ?? {})) {
+        this.inputOffsets.set(topic, offset);
+      }
+      return this.tableOffset;
+    });
   }
 
   /** The input offsets the last checkpoint recorded. */
@@ -216,39 +219,120 @@ export class PartitionProcessor {
     return new Map(Object.entries(this.checkpointed?.inputOffsets ?? {}));
   }
 
+  /** The group's table and the joined tables: what recovery restores. */
+  private tables(): PartitionTable[] {
+    return this.table
+      ? [this.table, ...this.joinedTables.values()]
+      : [...this.joinedTables.values()];
+  }
+
   /**
-   * Starts recovery up to the high watermarks of the table partition and of the joined
-   * tables' partitions; true if there is nothing to read.
+   * Starts recovery up to the high watermarks, taken at assignment, of the table
+   * partition and of the joined tables' partitions; true if there is nothing to read.
    */
   beginRecovery(
     highWatermark: string,
     joinWatermarks: ReadonlyMap<string, string> = new Map(),
   ): boolean {
     this.recoveryStart = Date.now();
-    this.recoveryTarget = highWatermark;
-    this.recoveryBegun = true;
-    for (const [table, replica] of this.replicas)
-      replica.recoverTo(joinWatermarks.get(table) ?? "0");
+    this.table?.recoverTo(highWatermark);
+    for (const [topic, table] of this.joinedTables)
+      table.recoverTo(joinWatermarks.get(topic) ?? "0");
     return this.maybeRecovered();
   }
 
-  /** Applies a batch of a joined table, during recovery and after. */
-  applyJoinBatch(table: string, records: readonly IncomingRecord[]): Promise<void> {
+  /**
+   * Restores the group's table and the joined tables from their checkpoints up to the
+   * recovery targets, in parallel, through toka's log reader (never through the group
+   * consumer, which holds the joined tables back until then); true once the partition is
+   * recovered. A restore stopped by {@link close} resolves false.
+   */
+  async restore(): Promise<boolean> {
+    if (this.state !== PartitionState.Recovering) return false;
+    const pending = this.tables().filter((table) => !table.recovered);
+    const restored = await Promise.all(
+      pending.map((table) =>
+        table.restore({
+          client: this.host.options.client,
+          signal: this.restoring.signal,
+          onProgress: () => this.reportRecovery(),
+        }),
+      ),
+    );
+    if (restored.includes(false)) return false;
     return this.serialize(async () => {
-      if (this.state === PartitionState.Closing || !this.recoveryBegun) return;
-      try {
-        await this.replicas.get(table)?.apply(records);
-      } catch (cause) {
-        throw this.error(
-          TokaErrorCode.StorageFailed,
-          "writing to the local copy of a joined table failed",
-          {
-            cause,
-            topic: table,
-          },
-        );
-      }
+      if (this.table) this.tableOffset = this.table.position;
+      return this.maybeRecovered();
     });
+  }
+
+  private reportRecovery() {
+    if (this.state !== PartitionState.Recovering) return;
+    let recovered = 0;
+    let remaining = 0;
+    for (const table of this.tables()) {
+      recovered += table.recoveredRecords;
+      remaining += table.remaining;
+    }
+    this.host.emit("partition.recovering", {
+      partition: this.partition,
+      recovered,
+      total: recovered + remaining,
+    });
+  }
+
+  /** Table offsets still to restore while recovering; undefined once running. */
+  recoveryRemaining(): number | undefined {
+    if (this.state !== PartitionState.Recovering) return undefined;
+    let remaining = 0;
+    for (const table of this.tables()) remaining += table.remaining;
+    return remaining;
+  }
+
+  /**
+   * Once every table reached its target: the partition runs, and the consumer follows the
+   * joined tables from where their restores ended.
+   */
+  private maybeRecovered(): boolean {
+    if (this.state !== PartitionState.Recovering) return false;
+    const tables = this.tables();
+    if (!tables.every((table) => table.recovered)) return false;
+    this.state = PartitionState.Running;
+    if (this.joinedTables.size > 0)
+      this.host.readAgain(
+        new Map([...this.joinedTables].map(([topic, table]) => [topic, table.position])),
+      );
+    let records = 0;
+    for (const table of tables) records += table.recoveredRecords;
+    this.host.emit("partition.recovered", {
+      partition: this.partition,
+      records,
+      durationMs: Date.now() - this.recoveryStart,
+    });
+    return true;
+  }
+
+  /**
+   * Applies a batch of a joined table the consumer follows. Batches fetched while the
+   * partition recovers are refused: the consumer reads them again from where the
+   * table's restore ended (see {@link maybeRecovered}).
+   * @returns whether the batch was applied.
+   */
+  applyJoinBatch(topic: string, records: readonly IncomingRecord[]): Promise<boolean> {
+    // Decided on arrival: a batch fetched before the seek to the restored position must
+    // not be applied after it.
+    if (this.state !== PartitionState.Running) return Promise.resolve(false);
+    return this.serialize(async () => {
+      if (this.state !== PartitionState.Running) return false;
+      await this.joinedTables.get(topic)?.apply(records);
+      return true;
+    });
+  }
+
+  /** Told after each applied batch of a joined table, also ones holding only markers. */
+  noteJoinProgress(topic: string, lastOffset: string): void {
+    if (this.state === PartitionState.Running)
+      this.joinedTables.get(topic)?.noteProgress(lastOffset);
   }
 
   /** Told after each handled batch of an input topic, also ones holding only markers. */
@@ -258,89 +342,6 @@ export class PartitionProcessor {
     const next = addToOffset(lastOffset, 1);
     const read = this.readPositions.get(topic);
     if (read === undefined || compareOffsets(next, read) > 0) this.readPositions.set(topic, next);
-  }
-
-  /**
-   * Told after every handled batch of a joined table (also ones with only transaction
-   * markers): its recovery ends once the target offset is passed.
-   */
-  noteJoinProgress(table: string, lastOffset: string): boolean {
-    if (!this.recoveryBegun) return false;
-    this.replicas.get(table)?.noteProgress(lastOffset);
-    return this.maybeRecovered();
-  }
-
-  /**
-   * Restores the partition's table from the checkpoint up to the recovery target through
-   * toka's log reader (see `table-restore.ts`), one atomic write per chunk with the table
-   * offset after it; true once the partition is recovered (its joined tables too). A
-   * restore stopped by {@link close} resolves false.
-   */
-  async restoreTable(): Promise<boolean> {
-    const storage = this.storage;
-    if (!storage || this.state !== PartitionState.Recovering || !this.recoveryBegun)
-      return this.maybeRecovered();
-    try {
-      await restoreTable({
-        client: this.host.options.client,
-        topic: this.host.graph.tableTopic,
-        partition: this.partition,
-        from: this.tableOffset,
-        to: this.recoveryTarget,
-        exactlyOnce: this.exactlyOnce,
-        group: this.group,
-        logger: this.host.options.logger,
-        signal: this.restoring.signal,
-        write: (chunk) =>
-          this.serialize(async () => {
-            if (this.state !== PartitionState.Recovering) return;
-            await this.write({
-              puts: chunk.puts,
-              deletes: chunk.deletes,
-              tableOffset: chunk.nextOffset,
-              inputOffsets: this.currentInputOffsets(),
-            });
-            this.tableOffset = chunk.nextOffset;
-            this.recoveredRecords += chunk.records;
-            this.host.emit("partition.recovering", {
-              partition: this.partition,
-              recovered: this.recoveredRecords,
-              total:
-                this.recoveredRecords +
-                Math.max(0, Number(BigInt(this.recoveryTarget) - BigInt(chunk.nextOffset))),
-            });
-          }),
-      });
-    } catch (cause) {
-      if (this.restoring.signal.aborted) return false;
-      throw isTokaError(cause)
-        ? cause
-        : this.error(TokaErrorCode.KafkaFailed, "restoring the table partition failed", {
-            cause,
-            topic: this.host.graph.tableTopic,
-            offset: this.tableOffset,
-          });
-    }
-    return this.serialize(async () => this.maybeRecovered());
-  }
-
-  /** Table offsets still to restore while recovering; undefined once running. */
-  recoveryRemaining(): number | undefined {
-    if (this.state !== PartitionState.Recovering) return undefined;
-    return Math.max(0, Number(BigInt(this.recoveryTarget) - BigInt(this.tableOffset)));
-  }
-
-  private maybeRecovered(): boolean {
-    if (this.state !== PartitionState.Recovering || !this.recoveryBegun) return false;
-    if (compareOffsets(this.tableOffset, this.recoveryTarget) < 0) return false;
-    for (const replica of this.replicas.values()) if (!replica.recovered) return false;
-    this.state = PartitionState.Running;
-    this.host.emit("partition.recovered", {
-      partition: this.partition,
-      records: this.recoveredRecords,
-      durationMs: Date.now() - this.recoveryStart,
-    });
-    return true;
   }
 
   /** Runs a batch of one input topic (or the loop) through the callbacks. */
@@ -380,8 +381,7 @@ export class PartitionProcessor {
     this.commits.close();
     return this.serialize(async () => {
       await this.commits.settled();
-      await this.storage?.close();
-      for (const replica of this.replicas.values()) await replica.close();
+      for (const table of this.tables()) await table.close();
     });
   }
 
@@ -668,22 +668,9 @@ export class PartitionProcessor {
   /** The batch's keys in every joined table: one storage read per table. */
   private async readJoins(keys: readonly string[]): Promise<Map<string, Map<string, Uint8Array>>> {
     const joined = new Map<string, Map<string, Uint8Array>>();
-    if (this.replicas.size === 0) return joined;
+    if (this.joinedTables.size === 0) return joined;
     const unique = [...new Set(keys)];
-    for (const [table, replica] of this.replicas) {
-      try {
-        joined.set(table, await replica.read(unique));
-      } catch (cause) {
-        throw this.error(
-          TokaErrorCode.StorageFailed,
-          "reading the local copy of a joined table failed",
-          {
-            cause,
-            topic: table,
-          },
-        );
-      }
-    }
+    for (const [topic, table] of this.joinedTables) joined.set(topic, await table.read(unique));
     return joined;
   }
 
@@ -1001,18 +988,7 @@ export class PartitionProcessor {
     tableOffset: string;
     inputOffsets: Record<string, string>;
   }) {
-    if (!this.storage) return;
-    try {
-      await this.storage.write({
-        puts: change.puts,
-        deletes: change.deletes,
-        checkpoint: { tableOffset: change.tableOffset, inputOffsets: change.inputOffsets },
-      });
-    } catch (cause) {
-      throw this.error(TokaErrorCode.StorageFailed, "writing the batch to local storage failed", {
-        cause,
-      });
-    }
+    await this.table?.write(change);
   }
 
   private error(

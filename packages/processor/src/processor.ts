@@ -349,6 +349,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       this.events.emit("partition.revoked", { partition });
     }
     const added: PartitionProcessor[] = [];
+    // Joined tables are read by the restore until the partition is recovered: the
+    // consumer holds them back (also those of a partition restored again).
+    this.pauseJoinedTables([...assigned].filter((p) => !this.partitions.has(p)));
     for (const partition of assigned) {
       if (this.partitions.has(partition)) continue;
       const processor = new PartitionProcessor(
@@ -392,27 +395,20 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     for (const table of this.graph.joins.keys()) joined.set(table, await highWatermarks(table));
     for (const processor of added) {
       const { partition } = processor;
-      const tables: TopicPartition[] = [];
-      // Joined tables are followed for as long as the partition is owned.
-      for (const [table, replica] of processor.replicas) {
-        tables.push({ topic: table, partition });
-        this.consumer!.seek({ topic: table, partition, offset: replica.position });
-      }
       const joinTargets = new Map(
         [...joined].map(([table, marks]) => [table, marks.get(partition) ?? "0"]),
       );
-      const recovered = processor.beginRecovery(own.get(partition) ?? "0", joinTargets);
-      this.consumer!.resume(tables);
-      if (recovered) await this.activate(processor);
-      // The own table is restored by toka's reader, beside the group consumer; partitions
+      if (processor.beginRecovery(own.get(partition) ?? "0", joinTargets))
+        await this.activate(processor);
+      // The tables are restored by toka's reader, beside the group consumer; partitions
       // restore at the same time.
-      else if (this.graph.persist) void this.restore(processor);
+      else void this.restore(processor);
     }
   }
 
   private async restore(processor: PartitionProcessor) {
     try {
-      if (!(await processor.restoreTable())) return;
+      if (!(await processor.restore())) return;
     } catch (error) {
       if (this.partitions.get(processor.partition) !== processor || this.isStopping()) return;
       await this.fail(this.asTokaError(error, "restoring a table partition failed"));
@@ -454,7 +450,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     return behind;
   }
 
-  /** A recovered partition: position and resume its inputs. */
+  /** A recovered partition: position and resume its inputs, and follow its joined tables. */
   private async activate(processor: PartitionProcessor) {
     const { partition } = processor;
     // Closed (revoked) while its recovery finished.
@@ -484,7 +480,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         processor.commitLater({ topic, partition, offset: start });
       }
     }
-    this.consumer!.resume(this.inputTopics().map((topic) => ({ topic, partition })));
+    // Sought to where their restores ended when the partition recovered.
+    const joinedTables = [...this.graph.joins.keys()].map((topic) => ({ topic, partition }));
+    this.consumer!.resume([
+      ...this.inputTopics().map((topic) => ({ topic, partition })),
+      ...joinedTables,
+    ]);
     this.refreshStatus();
   }
 
@@ -492,10 +493,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     const processor = this.partitions.get(batch.partition);
     if (!processor || this.isStopping()) return false;
     try {
-      if (this.graph.joins.has(batch.topic)) {
-        await processor.applyJoinBatch(batch.topic, batch.records);
-        return true;
-      }
+      // Refused while the partition recovers: read again from the restored position.
+      if (this.graph.joins.has(batch.topic))
+        return await processor.applyJoinBatch(batch.topic, batch.records);
       if (processor.state !== PartitionState.Running || this.checking.has(batch.partition)) {
         // Fetched before the pause took effect: deliver again once recovered or checked.
         this.pauseInputs([batch.partition]);
@@ -546,17 +546,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   private onBatchDone(tp: TopicPartition, lastOffset: string) {
     const processor = this.partitions.get(tp.partition);
     if (!processor) return;
-    let recovered = false;
-    if (this.graph.joins.has(tp.topic))
-      recovered = processor.noteJoinProgress(tp.topic, lastOffset);
+    if (this.graph.joins.has(tp.topic)) processor.noteJoinProgress(tp.topic, lastOffset);
     else processor.noteInputEnd(tp.topic, lastOffset);
-    if (recovered) {
-      this.assignmentWork = this.assignmentWork
-        .then(() => this.activate(processor))
-        .catch((error) =>
-          this.fail(this.asTokaError(error, "resuming a recovered partition failed")),
-        );
-    }
   }
 
   private pauseJoinedTables(partitions: readonly number[]) {

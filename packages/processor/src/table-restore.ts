@@ -1,8 +1,8 @@
 import type { KafkaClient, LogRecord } from "./client/kafka-client.js";
-import { DEDUP_HEADER, decodeDedup } from "./dedup-record.js";
 import type { Logger } from "./logger.js";
 import { keyText, warnInvalidTableKey } from "./record-key.js";
-import { compareOffsets, encodeTableEntry } from "./table-entry.js";
+import { compareOffsets } from "./table-entry.js";
+import type { TableValueFormat } from "./table-value-format.js";
 
 /** Bytes fetched per request while restoring: large, since a restore reads a backlog. */
 export const RESTORE_FETCH_BYTES = 4 * 1024 * 1024;
@@ -32,9 +32,10 @@ export interface TableRestore {
   readonly from: string;
   /** Where the restore ends: the partition's high watermark when it started. */
   readonly to: string;
-  /** Whether table records carry the dedup header to keep (exactly-once). */
-  readonly exactlyOnce: boolean;
-  readonly group: string;
+  /** How a record is stored: the table's bytes, or an entry with its dedup state. */
+  readonly format: TableValueFormat;
+  /** The group the local copy belongs to, for log lines; none for a view. */
+  readonly group: string | undefined;
   readonly logger: Logger;
   readonly signal?: AbortSignal;
   /** Writes one chunk to local storage, atomically with its offset. */
@@ -42,7 +43,7 @@ export interface TableRestore {
 }
 
 /**
- * Restores a partition of a group's table from its topic into local storage: toka's log
+ * Restores a partition of a table from its topic into local storage: toka's log
  * reader reads `[from, to)` committed records (read_committed: aborted transactions of a
  * previous owner are skipped), keys stay undecoded bytes until they are stored, and
  * records are coalesced per key into writes of {@link RESTORE_WRITE_RECORDS}.
@@ -86,23 +87,19 @@ function emptyChunk(nextOffset: string): PendingChunk {
   return { puts: new Map(), deletes: new Set(), nextOffset, records: 0 };
 }
 
-/** One table record into the chunk: its key's latest entry, or its deletion. */
+/** One table record into the chunk: its key's latest stored bytes, or its deletion. */
 function apply(chunk: PendingChunk, record: LogRecord, restore: TableRestore) {
   const key = keyText(record.key);
   if (key === undefined) {
     warnInvalidTableKey(restore.logger, record, restore.group);
     return;
   }
-  // A tombstone deletes, unless it carries exactly-once's dedup state, which stays.
-  // The header's bytes are stored as they are (whatever version they are in), once read
-  // as a dedup record: a header that is not one is ignored.
-  let dedup = restore.exactlyOnce ? record.headerBytes(DEDUP_HEADER) : undefined;
-  if (dedup && !decodeDedup(dedup)) dedup = undefined;
-  if (record.value === null && !dedup) {
+  const stored = restore.format.stored(record);
+  if (stored === undefined) {
     chunk.puts.delete(key);
     chunk.deletes.add(key);
   } else {
     chunk.deletes.delete(key);
-    chunk.puts.set(key, encodeTableEntry(record.value ?? undefined, dedup));
+    chunk.puts.set(key, stored);
   }
 }

@@ -1,10 +1,11 @@
 import type { Codec } from "@toka/codec";
-import type { Storage } from "@toka/state-store";
+import type { IterateOptions, Storage } from "@toka/state-store";
 import type { IncomingRecord } from "./client/kafka-client.js";
-import { TokaError, TokaErrorCode } from "./errors.js";
+import { type TokaError, TokaErrorCode } from "./errors.js";
 import type { Logger } from "./logger.js";
-import { keyText, warnInvalidTableKey } from "./record-key.js";
-import { addToOffset, compareOffsets } from "./table-entry.js";
+import { PartitionTable } from "./partition-table.js";
+import { compareOffsets } from "./table-entry.js";
+import { rawTableValues } from "./table-value-format.js";
 
 /** One record a view applied to its storage, decoded (or not) for its listeners. */
 export interface AppliedRecord<T> {
@@ -17,39 +18,63 @@ export interface AppliedRecord<T> {
 }
 
 /**
- * One partition of a view: its storage, the next table offset to apply (`position`)
- * and its recovery up to the high watermark taken at start (`target`). Batches are
- * applied one at a time, each in one atomic storage write with the checkpoint.
+ * One partition of a view: a {@link PartitionTable} of the table's bytes, plus what only a
+ * view needs: the values decoded for its listeners, the high watermark last seen (lag and
+ * staleness) and a recovery that, once reached, stays reached. Batches are applied one at
+ * a time, each in one atomic storage write with the checkpoint.
  */
 export class ViewPartition<T> {
-  /** Next table offset to apply: everything before it is in storage. */
-  position = "0";
-  /** The position when recovery began. */
-  start = "0";
-  /** The high watermark taken at start: recovery ends when `position` reaches it. */
-  target = "0";
   /** The last high watermark seen in a fetched batch (or at start). */
   highWatermark = "0";
   recovered = false;
-  /** Table records applied during recovery. */
-  recoveredRecords = 0;
-  /** Records applied after recovery. */
-  updates = 0;
   /**
    * When the partition was last known to be at its high watermark (as of the last fetch
    * response), or opened; its answers are at most this old while it lags.
    */
   private caughtUpAt = Date.now();
+  private readonly local: PartitionTable;
   private queue: Promise<unknown> = Promise.resolve();
-  private closing = false;
 
   constructor(
     readonly table: string,
     readonly partition: number,
-    private readonly storage: Storage,
+    storage: Storage,
     private readonly codec: Codec<T>,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.local = new PartitionTable({
+      topic: table,
+      partition,
+      storage,
+      format: rawTableValues,
+      logger,
+    });
+  }
+
+  /** Next table offset to apply: everything before it is in storage. */
+  get position(): string {
+    return this.local.position;
+  }
+
+  /** The position when recovery began. */
+  get start(): string {
+    return this.local.start;
+  }
+
+  /** The high watermark taken at start: recovery ends when `position` reaches it. */
+  get target(): string {
+    return this.local.target;
+  }
+
+  /** Table records applied during recovery. */
+  get recoveredRecords(): number {
+    return this.local.recoveredRecords;
+  }
+
+  /** Records applied after recovery. */
+  get updates(): number {
+    return this.local.updates;
+  }
 
   /**
    * Opens the storage, reads its checkpoint and begins recovery up to `highWatermark`.
@@ -57,42 +82,22 @@ export class ViewPartition<T> {
    * @returns whether the local state was cleared.
    * @throws TokaError `TOKA_STORAGE_FAILED` when the storage cannot be opened or read.
    */
-  open(highWatermark: string): Promise<boolean> {
-    return this.serialize(async () => {
-      let cleared = false;
-      try {
-        await this.storage.open();
-        let offset = (await this.storage.checkpoint())?.tableOffset ?? "0";
-        if (compareOffsets(offset, highWatermark) > 0) {
-          await this.storage.clear();
-          offset = "0";
-          cleared = true;
-        }
-        this.position = offset;
-      } catch (cause) {
-        throw this.error(
-          TokaErrorCode.StorageFailed,
-          "cannot open the view's local storage of the partition; if it is corrupt, delete its directory (it is rebuilt from the table topic)",
-          { cause },
-        );
-      }
-      this.start = this.position;
-      this.target = highWatermark;
-      this.highWatermark = highWatermark;
-      this.recovered = compareOffsets(this.position, this.target) >= 0;
-      return cleared;
-    });
+  async open(highWatermark: string): Promise<boolean> {
+    const { cleared } = await this.local.open(highWatermark);
+    this.local.recoverTo(highWatermark);
+    this.highWatermark = highWatermark;
+    this.recovered = this.local.recovered;
+    return cleared;
   }
 
   /** Offsets between the start and the target: what recovery has to read. */
   get recoveryTotal(): number {
-    return Math.max(0, Number(BigInt(this.target) - BigInt(this.start)));
+    return this.local.recoveryTotal;
   }
 
   /** Offsets read so far during recovery. */
   get recoveryDone(): number {
-    const reached = compareOffsets(this.position, this.target) < 0 ? this.position : this.target;
-    return Math.max(0, Number(BigInt(reached) - BigInt(this.start)));
+    return this.local.recoveryDone;
   }
 
   /** Records the partition is behind the last high watermark seen. */
@@ -109,6 +114,10 @@ export class ViewPartition<T> {
     if (this.lag === 0) this.caughtUpAt = Date.now();
   }
 
+  private noteHighWatermark(highWatermark: string) {
+    if (compareOffsets(highWatermark, this.highWatermark) > 0) this.highWatermark = highWatermark;
+  }
+
   /**
    * Applies a fetched batch in one atomic storage write with the checkpoint
    * `{ tableOffset: last + 1 }`. Records below the position (fetched before a seek took
@@ -118,28 +127,13 @@ export class ViewPartition<T> {
    */
   apply(records: readonly IncomingRecord[], highWatermark: string): Promise<AppliedRecord<T>[]> {
     return this.serialize(async () => {
-      if (this.closing) return [];
-      if (compareOffsets(highWatermark, this.highWatermark) > 0) this.highWatermark = highWatermark;
-      const puts = new Map<string, Uint8Array>();
-      const deletes = new Set<string>();
+      this.noteHighWatermark(highWatermark);
       const applied: AppliedRecord<T>[] = [];
-      let next = this.position;
-      for (const record of records) {
-        if (compareOffsets(record.offset, next) < 0) continue;
-        const key = keyText(record.key);
-        if (key === undefined) {
-          warnInvalidTableKey(this.logger, record, undefined);
-          next = addToOffset(record.offset, 1);
-          continue;
-        }
+      const before = this.position;
+      const count = await this.local.apply(records, (key, record) => {
         let value: T | undefined;
         let error: TokaError | undefined;
-        if (record.value === null) {
-          puts.delete(key);
-          deletes.add(key);
-        } else {
-          deletes.delete(key);
-          puts.set(key, record.value);
+        if (record.value !== null) {
           try {
             value = this.codec.decode(record.value);
           } catch (cause) {
@@ -147,83 +141,50 @@ export class ViewPartition<T> {
           }
         }
         applied.push({ key, offset: record.offset, value, error });
-        next = addToOffset(record.offset, 1);
-      }
-      // Skipped records move the position too: write the checkpoint even without values.
-      if (next === this.position) return applied;
-      try {
-        await this.storage.write({
-          puts,
-          deletes,
-          checkpoint: { tableOffset: next, inputOffsets: {} },
-        });
-      } catch (cause) {
-        throw this.error(
-          TokaErrorCode.StorageFailed,
-          "writing a table batch to the view's local storage failed",
-          { cause, offset: applied[0]?.offset },
-        );
-      }
-      this.position = next;
-      this.noteCaughtUp();
-      // Records below the target belong to the snapshot recovered at start.
-      for (const r of applied) {
-        if (compareOffsets(r.offset, this.target) < 0) this.recoveredRecords++;
-        else this.updates++;
-      }
-      return applied;
+      });
+      if (this.position !== before) this.noteCaughtUp();
+      return count > 0 ? applied : [];
     });
   }
 
   /**
    * Told after every fetched batch, including batches of only transaction markers or
    * aborted records (which never reach {@link apply}): the position moves past them.
-   * Batches of a partition never overlap, so everything up to `lastOffset` that holds
-   * data was applied already.
    */
   noteProgress(lastOffset: string, highWatermark: string): void {
-    if (this.closing) return;
-    if (compareOffsets(highWatermark, this.highWatermark) > 0) this.highWatermark = highWatermark;
-    const next = addToOffset(lastOffset, 1);
-    if (compareOffsets(next, this.position) > 0) this.position = next;
+    this.noteHighWatermark(highWatermark);
+    this.local.noteProgress(lastOffset);
     this.noteCaughtUp();
   }
 
   /** Marks the partition recovered once its position reached the target; true when it just did. */
   checkRecovered(): boolean {
-    if (this.recovered || compareOffsets(this.position, this.target) < 0) return false;
+    if (this.recovered || !this.local.recovered) return false;
     this.recovered = true;
     return true;
   }
 
   /** The stored value bytes of `key`. */
   get(key: string): Promise<Uint8Array | undefined> {
-    return this.storage.get(key);
+    return this.local.get(key);
   }
 
   has(key: string): Promise<boolean> {
-    return this.storage.has(key);
+    return this.local.has(key);
   }
 
-  iterate(options: {
-    gt?: string;
-    gte?: string;
-    lt?: string;
-    lte?: string;
-    prefix?: string;
-  }): AsyncIterable<[string, Uint8Array]> {
-    return this.storage.iterate(options);
+  iterate(options: IterateOptions): AsyncIterable<[string, Uint8Array]> {
+    return this.local.iterate(options);
   }
 
   /** Waits for the batch being applied, then closes the storage. Idempotent. */
   close(): Promise<void> {
-    this.closing = true;
-    return this.serialize(() => this.storage.close());
+    return this.local.close();
   }
 
   /** A decode failure with the coordinates of the record. */
   decodeError(key: string, offset: string | undefined, cause: unknown): TokaError {
-    return this.error(
+    return this.local.error(
       TokaErrorCode.DecodeFailed,
       `the table value does not decode with ${this.codec.name}; check that the view's codec is the table's, or overwrite the key with a valid value`,
       { cause, key, offset },
@@ -234,17 +195,5 @@ export class ViewPartition<T> {
     const next = this.queue.then(work);
     this.queue = next.catch(() => {});
     return next;
-  }
-
-  private error(
-    code: TokaErrorCode,
-    message: string,
-    extra: { cause?: unknown; key?: string; offset?: string | undefined } = {},
-  ): TokaError {
-    return new TokaError(code, message, {
-      topic: this.table,
-      partition: this.partition,
-      ...extra,
-    });
   }
 }
