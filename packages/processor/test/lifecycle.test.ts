@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
+import { EMITTER_TRANSITIONS, type EmitterStatus } from "../src/emitter.js";
 import { TokaError, TokaErrorCode } from "../src/errors.js";
 import { PROCESSOR_TRANSITIONS, type ProcessorStatus } from "../src/events.js";
 import { Lifecycle, type Transitions } from "../src/lifecycle.js";
@@ -152,6 +153,7 @@ describe("Lifecycle transitions", () => {
   const tables: [string, Transitions<string>][] = [
     ["processor", PROCESSOR_TRANSITIONS],
     ["view", VIEW_TRANSITIONS],
+    ["emitter", EMITTER_TRANSITIONS],
   ];
   test.each(tables)(
     "property: any requested moves of the %s leave it in a status reachable by its table",
@@ -297,7 +299,21 @@ describe("Lifecycle start and close", () => {
   });
 });
 
-describe("view table", () => {
+describe("emitter and view tables", () => {
+  test("an emitter whose connection failed goes back to idle, and cannot fail", () => {
+    const lifecycle = new Lifecycle<EmitterStatus>({
+      component: "emitter",
+      transitions: EMITTER_TRANSITIONS,
+    });
+    lifecycle.moveTo("starting");
+    lifecycle.moveTo("idle");
+    lifecycle.moveTo("starting");
+    lifecycle.moveTo("running");
+    expect(() => lifecycle.fail(new TokaError(TokaErrorCode.KafkaFailed, "x"))).toThrow(
+      'the emitter cannot go from "running" to "failed"',
+    );
+  });
+
   test("a view goes back from reconnecting to where it was; never back to recovering from running", () => {
     const lifecycle = new Lifecycle<ViewStatus>({
       component: "view",
