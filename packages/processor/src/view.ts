@@ -26,8 +26,8 @@ import { type AppliedRecord, ViewPartition } from "./view-partition.js";
  *
  * ```
  * idle → starting → recovering → running → closing → closed
- *                        ⇅          ⇅
- *                  reconnecting ────┘
+ *                         ⇅         ⇅
+ *                        reconnecting
  * ```
  *
  * `close()` from `idle` goes to `closing`; every status from `starting` to
