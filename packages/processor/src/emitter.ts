@@ -4,6 +4,7 @@ import type { ClientProducer, KafkaClient, OutgoingRecord } from "./client/kafka
 import { kafkajsClient } from "./client/kafkajs-client.js";
 import { checkSecurityOptions, type SecurityOptions } from "./connection-security.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
+import { Lifecycle, type Transitions } from "./lifecycle.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { observeEmitterQueue } from "./telemetry.js";
 import { ID_HEADER } from "./topic-names.js";
@@ -41,6 +42,38 @@ interface Pending {
 const DEFAULT_MAX_BATCH = 10_000;
 
 /**
+ * Lifecycle states of an {@link Emitter}, moving as {@link EMITTER_TRANSITIONS} allows:
+ *
+ * ```
+ * idle → starting → running → closing → closed
+ * ```
+ *
+ * An emitter connects at its first emit (`starting`); a connection that fails takes it
+ * back to `idle`, and the next emit connects again. `close()` goes to `closing` from any
+ * of the first three. An emitter does not fail: each emit rejects on its own.
+ */
+export const EmitterStatus = {
+  /** Not connected (yet, or since a connection failed). */
+  Idle: "idle",
+  /** Connecting its producer. */
+  Starting: "starting",
+  Running: "running",
+  /** Sending what was emitted before `close()`; new emits reject. */
+  Closing: "closing",
+  Closed: "closed",
+} as const;
+export type EmitterStatus = (typeof EmitterStatus)[keyof typeof EmitterStatus];
+
+/** The moves between {@link EmitterStatus}es an emitter makes. */
+export const EMITTER_TRANSITIONS: Transitions<EmitterStatus> = {
+  idle: ["starting", "closing"],
+  starting: ["running", "idle", "closing"],
+  running: ["closing"],
+  closing: ["closed"],
+  closed: [],
+};
+
+/**
  * Produces typed messages to one topic. `emit` resolves when the broker acknowledged
  * the message (acks=all, idempotent producer). Emits made while a request is in flight
  * are sent together in the next one, so concurrent emits become few requests.
@@ -58,7 +91,7 @@ export class Emitter<T> {
   private flushing: Promise<void> | undefined;
   /** Unregisters the queue gauge; set from the first connection until close. */
   private stopObservingQueue: (() => void) | undefined;
-  private closed = false;
+  private readonly lifecycle: Lifecycle<EmitterStatus>;
 
   /**
    * @throws TokaError `TOKA_INVALID_CONFIG` without brokers or client, or with invalid
@@ -78,6 +111,11 @@ export class Emitter<T> {
     this.topic = options.topic;
     this.codec = options.codec;
     this.maxBatchSize = options.maxBatchSize ?? DEFAULT_MAX_BATCH;
+    this.lifecycle = new Lifecycle({
+      component: "emitter",
+      coordinates: { topic: options.topic },
+      transitions: EMITTER_TRANSITIONS,
+    });
     this.client =
       options.client ??
       kafkajsClient({
@@ -89,13 +127,18 @@ export class Emitter<T> {
       });
   }
 
+  /** The lifecycle state; see {@link EmitterStatus}. */
+  get status(): EmitterStatus {
+    return this.lifecycle.status;
+  }
+
   /**
    * Encodes and sends one message; resolves once the broker acknowledged it.
    * @throws CodecError if the value does not encode; TokaError `TOKA_PRODUCE_FAILED` if
-   * the broker did not take it; `TOKA_INVALID_STATE` after `close()`.
+   * the broker did not take it; `TOKA_INVALID_STATE` once `close()` was called.
    */
   emit(key: string, value: T | null, options: EmitOptions = {}): Promise<void> {
-    if (this.closed) {
+    if (this.lifecycle.stopping) {
       return Promise.reject(
         new TokaError(TokaErrorCode.InvalidState, "emit after close", { topic: this.topic, key }),
       );
@@ -126,14 +169,20 @@ export class Emitter<T> {
     }
   }
 
-  /** Flushes, then disconnects. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.flush();
-    this.closed = true;
-    this.stopObservingQueue?.();
-    this.stopObservingQueue = undefined;
-    await (await this.connecting?.catch(() => undefined))?.disconnect();
+  /**
+   * Refuses new emits, sends what was emitted before, then disconnects. Idempotent:
+   * every call waits for the same close.
+   * @throws the error of disconnecting, if it fails.
+   */
+  close(): Promise<void> {
+    // Nothing to wait for first: an emitter starts with its first emit, and the flush
+    // waits for that connection.
+    return this.lifecycle.close(async () => {
+      await this.flush();
+      this.stopObservingQueue?.();
+      this.stopObservingQueue = undefined;
+      await (await this.connecting?.catch(() => undefined))?.disconnect();
+    });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -176,14 +225,18 @@ export class Emitter<T> {
       () => this.queue.length + this.inFlight,
     );
     this.connecting ??= (async () => {
+      // While closing, the queued emits still connect, without a status of their own.
+      if (this.lifecycle.is(EmitterStatus.Idle)) this.lifecycle.moveTo(EmitterStatus.Starting);
       const producer = this.client.producer();
       await producer.connect();
       this.producer = producer;
+      if (this.lifecycle.is(EmitterStatus.Starting)) this.lifecycle.moveTo(EmitterStatus.Running);
       return producer;
     })();
     // A failed connection is retried by the next emit.
     this.connecting.catch(() => {
       this.connecting = undefined;
+      if (this.lifecycle.is(EmitterStatus.Starting)) this.lifecycle.moveTo(EmitterStatus.Idle);
     });
     return this.connecting;
   }

@@ -1,6 +1,17 @@
 import type { TokaError } from "./errors.js";
+import type { Transitions } from "./lifecycle.js";
 
-/** Lifecycle states of a processor. */
+/**
+ * Lifecycle states of a processor, moving as {@link PROCESSOR_TRANSITIONS} allows:
+ *
+ * ```
+ * idle → starting → recovering ⇄ running → closing → closed
+ * ```
+ *
+ * `starting` goes straight to `running` when nothing is to recover; `close()` from
+ * `idle` goes to `closing`; `starting`, `recovering` and `running` may end in `failed`,
+ * which is final.
+ */
 export const ProcessorStatus = {
   Idle: "idle",
   Starting: "starting",
@@ -12,6 +23,19 @@ export const ProcessorStatus = {
   Failed: "failed",
 } as const;
 export type ProcessorStatus = (typeof ProcessorStatus)[keyof typeof ProcessorStatus];
+
+/** The moves between {@link ProcessorStatus}es a processor makes. */
+export const PROCESSOR_TRANSITIONS: Transitions<ProcessorStatus> = {
+  idle: ["starting", "closing"],
+  // Straight to running when the first assignment has nothing to recover.
+  starting: ["recovering", "running", "closing", "failed"],
+  recovering: ["running", "closing", "failed"],
+  // A rebalance that assigns partitions to restore.
+  running: ["recovering", "closing", "failed"],
+  closing: ["closed"],
+  closed: [],
+  failed: [],
+};
 
 /** States of one partition of a processor. */
 export const PartitionState = {

@@ -10,7 +10,12 @@ export {
 export type { Context, EmitOptions as ContextEmitOptions } from "./context.js";
 export { DeadLetterHeader } from "./dead-letter.js";
 export { DEDUP_HEADER, type KeyDedup } from "./dedup-record.js";
-export { type EmitOptions, Emitter, type EmitterOptions } from "./emitter.js";
+export {
+  type EmitOptions,
+  Emitter,
+  type EmitterOptions,
+  EmitterStatus,
+} from "./emitter.js";
 export { type ErrorFields, errorFields } from "./error-fields.js";
 export {
   type ErrorCoordinates,

@@ -9,8 +9,14 @@ import type {
 } from "./client/kafka-client.js";
 import { systemClock } from "./clock.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
-import { PartitionState, type ProcessorEvents, ProcessorStatus } from "./events.js";
+import {
+  PartitionState,
+  PROCESSOR_TRANSITIONS,
+  type ProcessorEvents,
+  ProcessorStatus,
+} from "./events.js";
 import type { GroupGraph } from "./group-graph.js";
+import { Lifecycle } from "./lifecycle.js";
 import {
   type ProcessorOptions,
   type ResolvedProcessorOptions,
@@ -61,9 +67,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   readonly group: string;
   private readonly options: ResolvedProcessorOptions;
   private readonly events = new EventEmitter<ProcessorEvents>();
-  private currentStatus: ProcessorStatus = ProcessorStatus.Idle;
-  private pending: Promise<void> | undefined;
-  private failure: TokaError | undefined;
+  private readonly lifecycle: Lifecycle<ProcessorStatus>;
   private readonly partitions = new Map<number, PartitionProcessor>();
   private readonly transactional = new Map<number, ClientProducer>();
   private admin: ClientAdmin | undefined;
@@ -86,6 +90,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   ) {
     this.group = graph.name;
     this.options = resolveProcessorOptions(graph.name, options);
+    this.lifecycle = new Lifecycle({
+      component: "processor",
+      coordinates: { group: graph.name },
+      transitions: PROCESSOR_TRANSITIONS,
+      onChange: (status) => this.events.emit("status", status),
+    });
     this.events.setMaxListeners(100);
     for (const [event, listener] of Object.entries(processorMetrics(graph.name))) {
       this.events.on(event as keyof ProcessorEvents, listener as never);
@@ -103,7 +113,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   private stopObservingGauges: (() => void) | undefined;
 
   get status(): ProcessorStatus {
-    return this.currentStatus;
+    return this.lifecycle.status;
   }
 
   on<E extends keyof ProcessorEvents>(
@@ -124,26 +134,19 @@ export class Processor<G extends GroupGraph = GroupGraph> {
 
   /**
    * Connects, checks and creates topics, joins the consumer group; resolves once the
-   * first assignment is taken (its partitions may still be recovering). Idempotent.
-   * @throws TokaError when topics are missing or not co-partitioned, or Kafka is unreachable.
+   * first assignment is taken (its partitions may still be recovering). Idempotent: later
+   * calls return the same promise.
+   * @throws TokaError when topics are missing or not co-partitioned, or Kafka is
+   * unreachable; `TOKA_INVALID_STATE` once the processor is closing or closed.
    */
   start(): Promise<void> {
-    if (this.currentStatus !== ProcessorStatus.Idle) {
-      if (this.failure) return Promise.reject(this.failure);
-      return this.pending ?? Promise.resolve();
-    }
-    this.setStatus(ProcessorStatus.Starting);
-    this.pending = this.doStart().catch(async (cause) => {
-      const error = isTokaError(cause)
-        ? (cause as TokaError)
-        : new TokaError(TokaErrorCode.KafkaFailed, "the processor could not start", {
-            group: this.group,
-            cause,
-          });
-      await this.fail(error);
-      throw error;
-    });
-    return this.pending;
+    return this.lifecycle.start(() =>
+      this.doStart().catch(async (cause) => {
+        const error = this.asTokaError(cause, "the processor could not start");
+        await this.fail(error);
+        throw error;
+      }),
+    );
   }
 
   /**
@@ -161,19 +164,13 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     );
   }
 
-  /** Finishes in-flight batches, commits, closes storage and leaves the group. Idempotent. */
-  async close(): Promise<void> {
-    if (
-      this.currentStatus === ProcessorStatus.Closed ||
-      this.currentStatus === ProcessorStatus.Failed
-    )
-      return;
-    if (this.currentStatus === ProcessorStatus.Closing)
-      return this.waitFor(ProcessorStatus.Closed).catch(() => {});
-    await this.pending?.catch(() => {});
-    this.setStatus(ProcessorStatus.Closing);
-    await this.shutdown({ flush: true });
-    this.setStatus(ProcessorStatus.Closed);
+  /**
+   * Waits for a start in flight, then finishes in-flight batches, commits, closes
+   * storage and leaves the group. Idempotent: every call waits for the same close. A
+   * failed processor stays `failed`.
+   */
+  close(): Promise<void> {
+    return this.lifecycle.close(() => this.shutdown({ flush: true }));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -182,29 +179,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
 
   /**
    * Resolves when the processor reaches `status`; rejects if it fails (or closes, unless
-   * waiting for `closed`) first, or after `timeoutMs` (default: no limit).
+   * waiting for `closed`) first, at once when it can never reach `status` any more (see
+   * {@link ProcessorStatus}), or after `timeoutMs` (default: no limit).
    * @throws TokaError `TOKA_TIMEOUT`, the processor's failure, or `TOKA_INVALID_STATE`.
    */
   waitFor(status: ProcessorStatus, { timeoutMs }: { timeoutMs?: number } = {}): Promise<void> {
-    return waitForStatus({
-      events: this.events,
-      current: () => this.currentStatus,
-      target: status,
-      failed: ProcessorStatus.Failed,
-      failure: () => this.failure,
-      closed: ProcessorStatus.Closed,
-      closedError: () =>
-        new TokaError(TokaErrorCode.InvalidState, `processor closed before it was ${status}`, {
-          group: this.group,
-        }),
-      timeoutMs,
-      timeoutError: () =>
-        new TokaError(
-          TokaErrorCode.Timeout,
-          `processor was not ${status} within ${timeoutMs} ms (it is ${this.currentStatus})`,
-          { group: this.group },
-        ),
-    });
+    return waitForStatus(this.lifecycle, status, { timeoutMs });
   }
 
   /** Offsets, lag and state per partition owned by this instance. */
@@ -227,7 +207,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
           return { topic, offset, highWatermark, lag };
         }),
       }));
-    return { group: this.group, status: this.currentStatus, partitions };
+    return { group: this.group, status: this.lifecycle.status, partitions };
   }
 
   private inputTopics(): string[] {
@@ -625,31 +605,28 @@ export class Processor<G extends GroupGraph = GroupGraph> {
 
   private refreshStatus() {
     if (
-      this.currentStatus !== ProcessorStatus.Starting &&
-      this.currentStatus !== ProcessorStatus.Running &&
-      this.currentStatus !== ProcessorStatus.Recovering
+      !this.lifecycle.is(
+        ProcessorStatus.Starting,
+        ProcessorStatus.Running,
+        ProcessorStatus.Recovering,
+      ) ||
+      !this.consumer
     )
       return;
-    if (!this.consumer) return;
     const recovering = [...this.partitions.values()].some(
       (p) => p.state === PartitionState.Recovering,
     );
-    this.setStatus(recovering ? ProcessorStatus.Recovering : ProcessorStatus.Running);
+    this.lifecycle.moveTo(recovering ? ProcessorStatus.Recovering : ProcessorStatus.Running);
   }
 
   private isStopping() {
-    return (
-      this.currentStatus === ProcessorStatus.Closing ||
-      this.currentStatus === ProcessorStatus.Closed ||
-      this.currentStatus === ProcessorStatus.Failed
-    );
+    return this.lifecycle.stopping;
   }
 
   private async fail(error: TokaError) {
-    if (this.isStopping()) return;
-    this.failure = error;
+    if (this.lifecycle.stopping) return;
     this.options.logger.error("processor failed", { group: this.group, error });
-    this.setStatus(ProcessorStatus.Failed);
+    this.lifecycle.fail(error);
     this.events.emit("processor.failed", error);
     await this.shutdown({ flush: false }).catch(() => {});
   }
@@ -684,11 +661,5 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     return isTokaError(error)
       ? (error as TokaError)
       : new TokaError(TokaErrorCode.KafkaFailed, message, { group: this.group, cause: error });
-  }
-
-  private setStatus(status: ProcessorStatus) {
-    if (this.currentStatus === status) return;
-    this.currentStatus = status;
-    this.events.emit("status", status);
   }
 }

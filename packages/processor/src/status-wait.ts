@@ -1,44 +1,53 @@
-import type { EventEmitter } from "node:events";
-
-/** How a long-lived object's status machine ends a wait that cannot succeed any more. */
-export interface StatusWait<S extends string> {
-  /** Emits `"status"` with the new status on every change. */
-  readonly events: Pick<EventEmitter, "on" | "off">;
-  readonly current: () => S;
-  readonly target: S;
-  /** The failed status: the wait rejects with `failure()`. */
-  readonly failed: S;
-  readonly failure: () => unknown;
-  /** The closed status: unless it is the target, the wait rejects with `closedError()`. */
-  readonly closed: S;
-  readonly closedError: () => unknown;
-  /** No limit when absent or not finite. */
-  readonly timeoutMs?: number | undefined;
-  readonly timeoutError: () => unknown;
-}
+import { type Lifecycle, LifecycleStatus } from "./lifecycle.js";
 
 /**
- * Resolves when the status reaches `target`; rejects when it fails or closes first, or
- * after `timeoutMs`. Shared by the processor's and the view's `waitFor`.
+ * Resolves when `lifecycle` reaches `target`; rejects with its failure when it fails
+ * first, with `TOKA_INVALID_STATE` as soon as its table cannot lead to `target` any more
+ * (it began closing, or moved past `target` for good), and with `TOKA_TIMEOUT` after `timeoutMs`
+ * (no limit when absent or not finite). The `waitFor(status)` of every component.
  */
-export function waitForStatus<S extends string>(wait: StatusWait<S>): Promise<void> {
+export function waitForStatus<S extends string>(
+  lifecycle: Lifecycle<S>,
+  target: S,
+  { timeoutMs }: { timeoutMs?: number | undefined } = {},
+): Promise<void> {
+  const { component } = lifecycle;
   return new Promise((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const check = (now: S) => {
-      if (now === wait.target) done(resolve);
-      else if (now === wait.failed) done(() => reject(wait.failure()));
-      else if (now === wait.closed) done(() => reject(wait.closedError()));
+      if (now === target) done(resolve);
+      else if (now === LifecycleStatus.Failed) done(() => reject(lifecycle.failure));
+      else if (!lifecycle.canReach(target))
+        done(() =>
+          reject(
+            lifecycle.invalidState(
+              now === LifecycleStatus.Closing || now === LifecycleStatus.Closed
+                ? `the ${component} closed before it was ${target}`
+                : `the ${component} is ${now} and can never be ${target}`,
+            ),
+          ),
+        );
     };
+    const stopObserving = lifecycle.observe(check);
     const done = (settle: () => void) => {
-      wait.events.off("status", check);
+      stopObserving();
       if (timer) clearTimeout(timer);
       settle();
     };
-    wait.events.on("status", check);
-    if (wait.timeoutMs !== undefined && Number.isFinite(wait.timeoutMs)) {
-      timer = setTimeout(() => done(() => reject(wait.timeoutError())), wait.timeoutMs);
+    if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+      timer = setTimeout(
+        () =>
+          done(() =>
+            reject(
+              lifecycle.timeout(
+                `the ${component} was not ${target} within ${timeoutMs} ms (it is ${lifecycle.status})`,
+              ),
+            ),
+          ),
+        timeoutMs,
+      );
     }
-    check(wait.current());
+    check(lifecycle.status);
   });
 }
 

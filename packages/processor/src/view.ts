@@ -8,6 +8,7 @@ import type {
   TopicPartition,
 } from "./client/kafka-client.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
+import { Lifecycle, type Transitions } from "./lifecycle.js";
 import { retrying, THROUGH_FAILOVER } from "./retry.js";
 import { runUntilClosed, waitForStatus } from "./status-wait.js";
 import { compareOffsets } from "./table-entry.js";
@@ -20,7 +21,18 @@ import {
 } from "./view-options.js";
 import { type AppliedRecord, ViewPartition } from "./view-partition.js";
 
-/** Lifecycle states of a {@link View}. */
+/**
+ * Lifecycle states of a {@link View}, moving as {@link VIEW_TRANSITIONS} allows:
+ *
+ * ```
+ * idle → starting → recovering → running → closing → closed
+ *                         ⇅         ⇅
+ *                        reconnecting
+ * ```
+ *
+ * `close()` from `idle` goes to `closing`; every status from `starting` to
+ * `reconnecting` may end in `failed`, which is final.
+ */
 export const ViewStatus = {
   /** Constructed; `start()` not called yet. */
   Idle: "idle",
@@ -38,6 +50,19 @@ export const ViewStatus = {
   Failed: "failed",
 } as const;
 export type ViewStatus = (typeof ViewStatus)[keyof typeof ViewStatus];
+
+/** The moves between {@link ViewStatus}es a view makes. */
+export const VIEW_TRANSITIONS: Transitions<ViewStatus> = {
+  idle: ["starting", "closing"],
+  starting: ["recovering", "closing", "failed"],
+  recovering: ["running", "reconnecting", "closing", "failed"],
+  running: ["reconnecting", "closing", "failed"],
+  // Back to where it was: recovering until every partition caught up once.
+  reconnecting: ["recovering", "running", "closing", "failed"],
+  closing: ["closed"],
+  closed: [],
+  failed: [],
+};
 
 /** An applied table record, as `view.updated` reports it. */
 export interface ViewUpdate<T> {
@@ -172,12 +197,11 @@ export class View<T> {
   readonly groupId: string;
   private readonly options: ResolvedViewOptions<T>;
   private readonly events = new EventEmitter<ViewEvents<T>>();
-  private currentStatus: ViewStatus = ViewStatus.Idle;
+  private readonly lifecycle: Lifecycle<ViewStatus>;
+  /** Connecting and opening storage, which `close()` waits for (it does not wait for recovery). */
   private starting: Promise<void> | undefined;
-  private started: Promise<void> | undefined;
   private resolveRecovered: (() => void) | undefined;
   private rejectRecovered: ((error: TokaError) => void) | undefined;
-  private failure: TokaError | undefined;
   private readonly partitions = new Map<number, ViewPartition<T>>();
   private readonly ready = new Map<number, Promise<ViewPartition<T> | undefined>>();
   private partitionCount = 0;
@@ -200,12 +224,18 @@ export class View<T> {
     this.options = resolveViewOptions(options);
     this.table = this.options.table;
     this.groupId = `toka-view-${this.table}-${randomUUID()}`;
+    this.lifecycle = new Lifecycle({
+      component: "view",
+      coordinates: { topic: this.table },
+      transitions: VIEW_TRANSITIONS,
+      onChange: (status) => this.events.emit("status", status),
+    });
     this.events.setMaxListeners(1000);
   }
 
   /** The lifecycle state; see {@link ViewStatus}. */
   get status(): ViewStatus {
-    return this.currentStatus;
+    return this.lifecycle.status;
   }
 
   /** Adds a listener of a typed event; see {@link ViewEvents}. */
@@ -232,25 +262,20 @@ export class View<T> {
    * unreachable, `TOKA_INVALID_STATE` when the view was closed (before it recovered).
    */
   start(): Promise<void> {
-    if (this.currentStatus === ViewStatus.Idle) {
-      this.setStatus(ViewStatus.Starting);
+    return this.lifecycle.start(() => {
       const recovered = new Promise<void>((resolve, reject) => {
         this.resolveRecovered = resolve;
         this.rejectRecovered = reject;
       });
+      // Nobody has to see this rejection but the caller of start().
+      recovered.catch(() => {});
       this.starting = this.doStart().catch(async (cause) => {
         const error = this.asTokaError(cause, "the view could not start");
         await this.fail(error);
         throw error;
       });
-      this.started = this.starting.then(() => recovered);
-      // The caller of start() sees the rejection; nobody else must have to.
-      recovered.catch(() => {});
-      this.started.catch(() => {});
-    }
-    if (this.failure) return Promise.reject(this.failure);
-    if (!this.started || this.isStopping()) return Promise.reject(this.closedError("start"));
-    return this.started;
+      return this.starting.then(() => recovered);
+    });
   }
 
   /**
@@ -268,20 +293,16 @@ export class View<T> {
     );
   }
 
-  /** Leaves Kafka and closes local storage; pending waits reject. Idempotent. */
-  async close(): Promise<void> {
-    if (this.currentStatus === ViewStatus.Closed || this.currentStatus === ViewStatus.Failed)
-      return;
-    if (this.currentStatus === ViewStatus.Closing)
-      return this.waitFor(ViewStatus.Closed, { timeoutMs: Number.POSITIVE_INFINITY }).catch(
-        () => {},
-      );
-    await this.starting?.catch(() => {});
-    if (this.isStopping()) return;
-    this.setStatus(ViewStatus.Closing);
-    this.rejectRecovered?.(this.closedError("recover"));
-    await this.shutdown();
-    this.setStatus(ViewStatus.Closed);
+  /**
+   * Leaves Kafka and closes local storage; pending waits and a `start()` still
+   * recovering reject. Idempotent: every call waits for the same close. A failed view
+   * stays `failed`.
+   */
+  close(): Promise<void> {
+    return this.lifecycle.close(async () => {
+      this.rejectRecovered?.(this.closedError("recover"));
+      await this.shutdown();
+    }, this.starting);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -289,28 +310,14 @@ export class View<T> {
   }
 
   /**
-   * Resolves when the view reaches `status`; rejects if it fails (or closes) first, or
-   * after `timeoutMs` (default: no limit).
+   * Resolves when the view reaches `status`; rejects if it fails (or closes) first, at
+   * once when it can never reach `status` any more (see {@link ViewStatus}), or after
+   * `timeoutMs` (default: no limit).
    * @throws TokaError `TOKA_TIMEOUT`, the view's failure, or `TOKA_INVALID_STATE` when
-   * it closed first.
+   * it closed first or cannot reach `status`.
    */
   waitFor(status: ViewStatus, { timeoutMs }: { timeoutMs?: number } = {}): Promise<void> {
-    return waitForStatus({
-      events: this.events,
-      current: () => this.currentStatus,
-      target: status,
-      failed: ViewStatus.Failed,
-      failure: () => this.failure,
-      closed: ViewStatus.Closed,
-      closedError: () => this.closedError(`be ${status}`),
-      timeoutMs,
-      timeoutError: () =>
-        new TokaError(
-          TokaErrorCode.Timeout,
-          `view was not ${status} within ${timeoutMs} ms (it is ${this.currentStatus})`,
-          { topic: this.table },
-        ),
-    });
+    return waitForStatus(this.lifecycle, status, { timeoutMs });
   }
 
   /**
@@ -387,7 +394,7 @@ export class View<T> {
     for (const p of this.partitions.values()) updates += p.updates;
     return {
       table: this.table,
-      status: this.currentStatus,
+      status: this.lifecycle.status,
       partitions,
       recovery: this.recovery(),
       updates,
@@ -409,7 +416,7 @@ export class View<T> {
   ): Promise<void> {
     const target = String(offset);
     const p = this.partitions.get(partition);
-    if (!READABLE.has(this.currentStatus)) {
+    if (!READABLE.has(this.lifecycle.status)) {
       return this.waitForProgress(
         () => false,
         `offset ${target} of partition ${partition}`,
@@ -555,7 +562,7 @@ export class View<T> {
     reject: (error: unknown) => void,
   ): () => void {
     const onStatus = (status: ViewStatus) => {
-      if (status === ViewStatus.Failed) reject(this.failure);
+      if (status === ViewStatus.Failed) reject(this.lifecycle.failure);
       else if (status === ViewStatus.Closing || status === ViewStatus.Closed)
         reject(this.closedError(`wait for ${what}`));
     };
@@ -566,18 +573,18 @@ export class View<T> {
             reject(
               new TokaError(
                 TokaErrorCode.Timeout,
-                `waited ${timeoutMs} ms for ${what}; the view is ${this.currentStatus}, ${this.lagSummary()}`,
+                `waited ${timeoutMs} ms for ${what}; the view is ${this.lifecycle.status}, ${this.lagSummary()}`,
                 { topic: this.table },
               ),
             ),
           timeoutMs,
         )
       : undefined;
-    this.events.on("status", onStatus);
+    const stopObserving = this.lifecycle.observe(onStatus);
     signal?.addEventListener("abort", onAbort, { once: true });
     return () => {
       if (timer) clearTimeout(timer);
-      this.events.off("status", onStatus);
+      stopObserving();
       signal?.removeEventListener("abort", onAbort);
     };
   }
@@ -614,7 +621,7 @@ export class View<T> {
       await opened;
     }
     if (this.isStopping()) return;
-    this.setStatus(ViewStatus.Recovering);
+    this.lifecycle.moveTo(ViewStatus.Recovering);
     this.events.emit("view.recovering", this.progress());
 
     this.consumer = client.consumer({
@@ -811,10 +818,10 @@ export class View<T> {
   }
 
   private refreshStatus() {
-    if (!READABLE.has(this.currentStatus)) return;
-    if (this.reconnecting) this.setStatus(ViewStatus.Reconnecting);
-    else if (this.recoveryDurationMs !== undefined) this.setStatus(ViewStatus.Running);
-    else this.setStatus(ViewStatus.Recovering);
+    if (!READABLE.has(this.lifecycle.status)) return;
+    if (this.reconnecting) this.lifecycle.moveTo(ViewStatus.Reconnecting);
+    else if (this.recoveryDurationMs !== undefined) this.lifecycle.moveTo(ViewStatus.Running);
+    else this.lifecycle.moveTo(ViewStatus.Recovering);
   }
 
   private partitionOf(key: string): ViewPartition<T> {
@@ -877,18 +884,18 @@ export class View<T> {
   }
 
   private assertReadable(what: string) {
-    if (READABLE.has(this.currentStatus)) return;
-    if (this.currentStatus === ViewStatus.Failed) {
+    if (READABLE.has(this.lifecycle.status)) return;
+    if (this.lifecycle.status === ViewStatus.Failed) {
       throw new TokaError(TokaErrorCode.InvalidState, `cannot ${what}: the view failed`, {
         topic: this.table,
-        cause: this.failure,
+        cause: this.lifecycle.failure,
       });
     }
     throw new TokaError(
       TokaErrorCode.InvalidState,
-      this.currentStatus === ViewStatus.Idle || this.currentStatus === ViewStatus.Starting
-        ? `cannot ${what}: the view is ${this.currentStatus}; await view.start() first`
-        : `cannot ${what}: the view is ${this.currentStatus}`,
+      this.lifecycle.status === ViewStatus.Idle || this.lifecycle.status === ViewStatus.Starting
+        ? `cannot ${what}: the view is ${this.lifecycle.status}; await view.start() first`
+        : `cannot ${what}: the view is ${this.lifecycle.status}`,
       { topic: this.table },
     );
   }
@@ -900,18 +907,13 @@ export class View<T> {
   }
 
   private isStopping() {
-    return (
-      this.currentStatus === ViewStatus.Closing ||
-      this.currentStatus === ViewStatus.Closed ||
-      this.currentStatus === ViewStatus.Failed
-    );
+    return this.lifecycle.stopping;
   }
 
   private async fail(error: TokaError) {
     if (this.isStopping()) return;
-    this.failure = error;
     this.options.logger.error("view failed", { topic: this.table, error });
-    this.setStatus(ViewStatus.Failed);
+    this.lifecycle.fail(error);
     this.rejectRecovered?.(error);
     this.events.emit("view.failed", error);
     await this.shutdown().catch(() => {});
@@ -939,12 +941,6 @@ export class View<T> {
     return isTokaError(error)
       ? (error as TokaError)
       : new TokaError(TokaErrorCode.KafkaFailed, message, { topic: this.table, cause: error });
-  }
-
-  private setStatus(status: ViewStatus) {
-    if (this.currentStatus === status) return;
-    this.currentStatus = status;
-    this.events.emit("status", status);
   }
 }
 
