@@ -207,5 +207,9 @@ export function countWritten(
     written += unflushed.get(partition) ?? 0;
     unflushed.delete(partition);
   });
+  // Dropped unwritten: those batches are processed (and reported) again.
+  const forget = ({ partition }: { partition: number }) => unflushed.delete(partition);
+  processor.on("partition.unflushed-dropped", forget);
+  processor.on("partition.revoked", forget);
   return () => written;
 }

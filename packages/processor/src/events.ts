@@ -80,6 +80,12 @@ export interface ProcessorEvents {
    */
   "partition.flushed": [event: { partition: number; tableRecords: number; durationMs: number }];
   /**
+   * The write-back cache of a partition was dropped unwritten (a rebalance began, or its
+   * write failed): the batches `batch.processed` reported since the last
+   * `partition.flushed` are read and processed again (by this instance or the next owner).
+   */
+  "partition.unflushed-dropped": [event: { partition: number }];
+  /**
    * The group's offset of an input partition was committed (not in the transactional
    * mode, where offsets commit with the flush's transaction).
    */

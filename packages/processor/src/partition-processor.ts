@@ -611,6 +611,7 @@ export class PartitionProcessor {
    */
   private dropUnflushed(): false {
     this.cache.clear();
+    this.host.emit("partition.unflushed-dropped", { partition: this.partition });
     for (const [topic, offset] of this.flushedInputs) this.inputOffsets.set(topic, offset);
     return false;
   }

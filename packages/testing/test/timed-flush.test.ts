@@ -30,9 +30,12 @@ function summerWithMembership(t: Tester, confirmed: () => number | undefined) {
     commitIntervalMs: 20,
     logger: silentLogger,
   });
-  const counts = { processed: 0, flushes: 0 };
+  const counts = { processed: 0, flushes: 0, dropped: 0 };
   processor.on("batch.processed", (e) => {
     counts.processed += e.processed;
+  });
+  processor.on("partition.unflushed-dropped", () => {
+    counts.dropped += 1;
   });
   processor.on("partition.flushed", () => {
     counts.flushes += 1;
@@ -111,7 +114,9 @@ describe("a flush on the commit-interval timer", () => {
     t.failNextProduce({ topic: "summer-table" });
     await t.start(processor);
     await vi.waitUntil(() => counts.flushes === 1, { timeout: 5_000 });
-    // Read again after the abandoned write: the three amounts ran twice, counted once.
+    // Read again after the abandoned write, reported dropped: the three amounts ran
+    // twice, counted once.
+    expect(counts.dropped).toBe(1);
     expect(counts.processed).toBe(6);
     expect(await t.tableValue(graph, "alice")).toBe(6);
     answers = [];
