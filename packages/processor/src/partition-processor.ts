@@ -66,10 +66,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
 
-/** What a message's callback did: its context's effects, or why it failed. */
-type CallbackOutcome =
-  | { error: TokaError; ctx?: never }
-  | { error?: never; ctx: MessageContext<unknown> };
+/** What a message's callback did: its context, holding its effects, or why it failed. */
+type CallbackOutcome = MessageContext<unknown> | TokaError;
 
 /** The input positions a write covers: from the last write's to this one's. */
 interface InputRange {
@@ -480,14 +478,15 @@ export class PartitionProcessor {
       position.offset = offset;
       const ran = this.runCallback(handler, record, key, offset, explicitId, host, traced);
       const outcome = ran instanceof Promise ? await ran : ran;
-      if (outcome.error) {
+      // Not `instanceof TokaError`: a callback may throw another copy's branded error.
+      if (!(outcome instanceof MessageContext)) {
         failed += 1;
-        const deadLetter = this.failures.apply(outcome.error, record);
+        const deadLetter = this.failures.apply(outcome, record);
         if (deadLetter) out.push(deadLetter);
         continue;
       }
       processed += 1;
-      const ctx = outcome.ctx;
+      const ctx = outcome;
       if (state) {
         if (ctx.change) {
           state.value = ctx.change.kind === "set" ? ctx.change.value : undefined;
@@ -761,40 +760,26 @@ export class PartitionProcessor {
   ): CallbackOutcome | Promise<CallbackOutcome> {
     const { topic } = record;
     if (record.value === null) {
-      return {
-        error: this.error(
-          TokaErrorCode.DecodeFailed,
-          "the input message has no value (a tombstone); input callbacks need a value",
-          { topic, offset, key },
-        ),
-      };
+      return this.error(
+        TokaErrorCode.DecodeFailed,
+        "the input message has no value (a tombstone); input callbacks need a value",
+        { topic, offset, key },
+      );
     }
     let message: unknown;
     try {
       message = handler.codec.decode(record.value);
     } catch (cause) {
-      return {
-        error: this.error(
-          TokaErrorCode.DecodeFailed,
-          `the message does not decode with ${handler.codec.name}`,
-          { topic, offset, key, cause },
-        ),
-      };
+      return this.error(
+        TokaErrorCode.DecodeFailed,
+        `the message does not decode with ${handler.codec.name}`,
+        { topic, offset, key, cause },
+      );
     }
     const ctx = new MessageContext(host, record, key, offset, explicitId);
-    const call = traced
-      ? () => {
-          const result: unknown = handler.callback(ctx, message);
-          // Any thenable is awaited, not only a native promise.
-          if (isThenable(result)) return Promise.resolve(result).then(() => continueTrace(ctx));
-          continueTrace(ctx);
-        }
-      : () => {
-          const result: unknown = handler.callback(ctx, message);
-          if (isThenable(result)) return Promise.resolve(result).then(() => {});
-        };
-    let ran: void | Promise<void>;
+    let ran: unknown;
     try {
+      // Untraced, the callback is called as is: no closure, span or promise per message.
       ran = traced
         ? inMessageSpan(
             {
@@ -806,33 +791,31 @@ export class PartitionProcessor {
               id: ctx.id,
               headers: record.headers,
             },
-            call,
+            () => {
+              const result: unknown = handler.callback(ctx, message);
+              if (isThenable(result)) return Promise.resolve(result).then(() => continueTrace(ctx));
+              continueTrace(ctx);
+            },
           )
-        : call();
+        : handler.callback(ctx, message);
     } catch (cause) {
       return this.callbackFailed(topic, offset, key, cause);
     }
-    if (ran instanceof Promise)
-      return ran.then(
-        () => ({ ctx }),
+    // Any thenable is awaited, not only a native promise.
+    if (isThenable(ran))
+      return Promise.resolve(ran).then(
+        () => ctx,
         (cause: unknown) => this.callbackFailed(topic, offset, key, cause),
       );
-    return { ctx };
+    return ctx;
   }
 
-  private callbackFailed(
-    topic: string,
-    offset: string,
-    key: string,
-    cause: unknown,
-  ): CallbackOutcome {
-    return {
-      error: callbackError(
-        { group: this.group, topic, partition: this.partition, offset },
-        key,
-        cause,
-      ),
-    };
+  private callbackFailed(topic: string, offset: string, key: string, cause: unknown): TokaError {
+    return callbackError(
+      { group: this.group, topic, partition: this.partition, offset },
+      key,
+      cause,
+    );
   }
 
   /**

@@ -47,6 +47,43 @@ test("property: records encoded into a batch read back with their keys, values, 
   );
 });
 
+test("property: header(name), headerBytes(name), keyIsNull and byteLength agree with the decoded record", () => {
+  const asciiName = fc.string({
+    minLength: 1,
+    maxLength: 8,
+    unit: fc.constantFrom("a", "b", "-", "i"),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          key: fc.option(fc.string(), { nil: null }),
+          value: fc.option(fc.uint8Array(), { nil: null }),
+          headers: fc.dictionary(asciiName, fc.string()),
+        }),
+        { minLength: 1, maxLength: 20 },
+      ),
+      asciiName,
+      (records, name) => {
+        const [batch] = readBatchHeaders(encodeRecordBatch(records, 0));
+        const read: BatchRecord[] = [];
+        readRecords("t", 0, batch!, batch!.records, 0, Number.MAX_SAFE_INTEGER, read);
+        read.forEach((r, i) => {
+          const expected = records[i]!;
+          const text = Object.hasOwn(expected.headers, name) ? expected.headers[name] : undefined;
+          expect(r.header(name)).toBe(text);
+          const bytes = r.headerBytes(name);
+          expect(bytes && Buffer.from(bytes).toString()).toBe(text);
+          expect(r.keyIsNull).toBe(expected.key === null);
+          expect(r.byteLength).toBe(
+            Buffer.byteLength(expected.key ?? "") + (expected.value?.byteLength ?? 0),
+          );
+        });
+      },
+    ),
+  );
+});
+
 test("a batch cut off at the end of a fetch response is left for the next fetch", () => {
   const bytes = encodeRecordBatch([{ key: "k", value: null, headers: {} }], 0);
   const two = Buffer.concat([bytes, bytes.subarray(0, bytes.byteLength - 1)]);

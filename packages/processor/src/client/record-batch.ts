@@ -253,29 +253,37 @@ export class BatchRecord implements LogRecord {
 
   header(name: string): string | undefined {
     if (this.decodedHeaders) return this.decodedHeaders[name];
-    const at = this.findHeader(name);
-    return at === undefined ? undefined : this.text(at.valueAt, at.valueLength);
+    const reader = this.findHeader(name);
+    if (reader === undefined) return undefined;
+    const length = reader.varint();
+    return this.text(reader.at, length);
   }
 
   headerBytes(name: string): Uint8Array | undefined {
-    const at = this.findHeader(name);
-    if (at === undefined) return undefined;
-    const length = Math.max(0, at.valueLength);
-    return this.bytes.subarray(at.valueAt, at.valueAt + length);
+    const reader = this.findHeader(name);
+    if (reader === undefined) return undefined;
+    const length = Math.max(0, reader.varint());
+    return this.bytes.subarray(reader.at, reader.at + length);
   }
 
-  /** Where the first value of a header (an ASCII name) is. */
-  private findHeader(name: string): { valueAt: number; valueLength: number } | undefined {
+  /**
+   * A reader at the value length of the first header named `name` (ASCII), or undefined.
+   * Asked once per message (its `toka-id`), so it allocates nothing but the reader.
+   */
+  private findHeader(name: string): VarintReader | undefined {
     const bytes = this.bytes;
-    let found: { valueAt: number; valueLength: number } | undefined;
-    this.eachHeader((nameAt, nameLength, valueAt, valueLength) => {
-      if (found !== undefined || nameLength !== name.length) return;
-      for (let i = 0; i < nameLength; i++) {
-        if (bytes[nameAt + i] !== name.charCodeAt(i)) return;
-      }
-      found = { valueAt, valueLength };
-    });
-    return found;
+    const reader = new VarintReader(bytes);
+    reader.at = this.headersAt;
+    const count = reader.varint();
+    for (let i = 0; i < count && reader.at < this.end; i++) {
+      const nameLength = reader.varint();
+      const nameAt = reader.at;
+      reader.at += nameLength;
+      if (nameLength === name.length && sameAscii(bytes, nameAt, name)) return reader;
+      const valueLength = reader.varint();
+      if (valueLength > 0) reader.at += valueLength;
+    }
+    return undefined;
   }
 
   private text(at: number, length: number): string {
@@ -298,4 +306,10 @@ export class BatchRecord implements LogRecord {
       visit(nameAt, nameLength, valueAt, valueLength);
     }
   }
+}
+
+/** Whether the bytes at `at` spell `name` (ASCII), which they are as long as. */
+function sameAscii(bytes: Buffer, at: number, name: string): boolean {
+  for (let i = 0; i < name.length; i++) if (bytes[at + i] !== name.charCodeAt(i)) return false;
+  return true;
 }
