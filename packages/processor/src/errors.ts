@@ -55,6 +55,11 @@ export const TokaErrorCode = {
   Timeout: "TOKA_TIMEOUT",
   /** A method was called with an invalid argument (e.g. a partition the table does not have). */
   InvalidArgument: "TOKA_INVALID_ARGUMENT",
+  /**
+   * A query service did not answer a query, or answered with an error (a 503 while a
+   * rebalance moves the key's owner is retriable); the message has its answer.
+   */
+  QueryFailed: "TOKA_QUERY_FAILED",
 } as const;
 export type TokaErrorCode = (typeof TokaErrorCode)[keyof typeof TokaErrorCode];
 

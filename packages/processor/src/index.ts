@@ -1,3 +1,4 @@
+export type { PartitionOwners } from "./client/member-user-data.js";
 export {
   checkSecurityOptions,
   SaslMechanism,
@@ -65,7 +66,21 @@ export {
   type ProcessorOptions,
   StartFrom,
 } from "./options.js";
+export type { OwnedTable } from "./owned-table.js";
 export { type PartitionStats, Processor, type ProcessorStats } from "./processor.js";
+export {
+  QUERY_CLIENT_DEFAULTS,
+  type QueryAnswer,
+  type QueryClient,
+  type QueryClientOptions,
+  queryClient,
+} from "./query-client.js";
+export {
+  FORWARD_TIMEOUT_MS,
+  type KeyLocation,
+  MAX_QUERY_HOPS,
+  QueryHeader,
+} from "./query-forwarding.js";
 export {
   type MountedMonitor,
   QUERY_SERVICE_DEFAULTS,

@@ -5,6 +5,7 @@ import { kafkajsClient } from "./client/kafkajs-client.js";
 import { type SecurityOptions, securityOptionsSchema } from "./connection-security.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import { consoleLogger, type Logger } from "./logger.js";
+import { queryAddressProblem } from "./query-address.js";
 
 /** Delivery guarantees of a processor (ARCHITECTURE §6). */
 export const Guarantee = {
@@ -98,6 +99,15 @@ export interface ProcessorOptions extends SecurityOptions {
   readonly logger?: Logger;
   /** Kafka client id. Default `toka-<group>`. */
   readonly clientId?: string;
+  /**
+   * The base URL of this instance's query service (`serveViews`), e.g.
+   * `"http://10.0.0.7:8080"`: advertised to the group so that every instance knows which
+   * instance owns which partition (`processor.ownerOf(key)`) and a query service can
+   * forward a key read to its owner. A function is called once by `start()` (for a service
+   * on a port the OS picks, started after the processor is constructed). Default: none
+   * advertised.
+   */
+  readonly queryAddress?: string | (() => string);
 }
 
 /** Named defaults of {@link ProcessorOptions}. */
@@ -135,6 +145,7 @@ export interface ResolvedProcessorOptions {
   readonly dedupIdsPerKey: number;
   readonly dedupMaxAgeMs: number;
   readonly logger: Logger;
+  readonly queryAddress: string | (() => string) | undefined;
 }
 
 const positiveInt = z.number().int().positive();
@@ -157,6 +168,15 @@ const schema = z.object({
     .object({ idsPerKey: positiveInt.optional(), maxAgeMs: positiveInt.optional() })
     .optional(),
   clientId: z.string().min(1).optional(),
+  queryAddress: z
+    .union([
+      z.string().superRefine((address, ctx) => {
+        const problem = queryAddressProblem(address);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
+      z.custom<() => string>((f) => typeof f === "function", "expected a URL or a function"),
+    ])
+    .optional(),
   ...securityOptionsSchema.shape,
 });
 
@@ -209,5 +229,6 @@ export function resolveProcessorOptions(
     dedupIdsPerKey: options.dedup?.idsPerKey ?? DEFAULTS.dedupIdsPerKey,
     dedupMaxAgeMs: options.dedup?.maxAgeMs ?? DEFAULTS.dedupMaxAgeMs,
     logger,
+    queryAddress: options.queryAddress,
   };
 }

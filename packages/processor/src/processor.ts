@@ -5,6 +5,7 @@ import type {
   ClientConsumer,
   ClientProducer,
   IncomingBatch,
+  PartitionOwners,
   TopicPartition,
 } from "./client/kafka-client.js";
 import { systemClock } from "./clock.js";
@@ -22,8 +23,10 @@ import {
   type ResolvedProcessorOptions,
   resolveProcessorOptions,
 } from "./options.js";
+import type { OwnedTable } from "./owned-table.js";
 import { type PartitionHost, PartitionProcessor } from "./partition-processor.js";
 import { logProcessorEvents } from "./processor-log.js";
+import { ProcessorQueries } from "./processor-queries.js";
 import { retrying, THROUGH_FAILOVER } from "./retry.js";
 import { runUntilClosed, waitForStatus } from "./status-wait.js";
 import { compareOffsets } from "./table-entry.js";
@@ -89,13 +92,22 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     options: ProcessorOptions,
   ) {
     this.group = graph.name;
-    this.options = resolveProcessorOptions(graph.name, options);
+    const resolved = resolveProcessorOptions(graph.name, options);
     this.lifecycle = new Lifecycle({
       component: "processor",
       coordinates: { group: graph.name },
       transitions: PROCESSOR_TRANSITIONS,
       onChange: (status) => this.events.emit("status", status),
     });
+    this.queries = new ProcessorQueries({
+      group: graph.name,
+      tableTopic: graph.tableTopic,
+      codec: graph.persist,
+      queryAddress: resolved.queryAddress,
+      status: () => this.lifecycle.status,
+      partitions: () => this.partitions.values(),
+    });
+    this.options = { ...resolved, storage: this.queries.trackStorages(resolved.storage) };
     this.events.setMaxListeners(100);
     for (const [event, listener] of Object.entries(processorMetrics(graph.name))) {
       this.events.on(event as keyof ProcessorEvents, listener as never);
@@ -210,6 +222,32 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     return { group: this.group, status: this.lifecycle.status, partitions };
   }
 
+  // Queries across instances (processor-queries.ts).
+  private readonly queries: ProcessorQueries;
+
+  /** Who owns which partition, with their query addresses; undefined while rebalancing. */
+  get partitionOwners(): PartitionOwners | undefined {
+    return this.queries.ownership.owners;
+  }
+
+  /**
+   * The query address of the instance that owns `key` now (this one's included);
+   * undefined while the group is rebalancing or when the owner advertises none.
+   */
+  ownerOf(key: string): string | undefined {
+    return this.queries.ownership.ownerOf(key);
+  }
+
+  /**
+   * The group table as this instance holds it, for `serveViews`: keys of its partitions
+   * are read here, the others forwarded to their owners (every instance needs the
+   * `queryAddress` option).
+   * @throws TokaError `TOKA_INVALID_STATE` for a group that persists no table.
+   */
+  ownedTable(): OwnedTable {
+    return this.queries.ownedTable();
+  }
+
   private inputTopics(): string[] {
     const topics = this.graph.inputs.map((i) => i.topic);
     if (this.graph.loop) topics.push(this.graph.loopTopic);
@@ -248,6 +286,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       maxBytesPerPartition: this.options.maxBatchBytes,
       concurrency: this.options.concurrency,
       sessionTimeoutMs: this.options.sessionTimeoutMs,
+      queryAddress: this.queries.advertisedAddress(),
     });
     // Lookups read through views that recover before the first input is processed.
     for (const [table, codec] of this.graph.lookups) {
@@ -277,6 +316,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       onBatch: (batch) => this.onBatch(batch),
       onBatchDone: (tp, lastOffset) => this.onBatchDone(tp, lastOffset),
       onCrash: (error) => void this.fail(this.asTokaError(error, "the Kafka consumer stopped")),
+      onOwners: (owners) => this.queries.ownership.update(owners),
     });
     // Started once the group was joined and the first assignment applied.
     await joined;

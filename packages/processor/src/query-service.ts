@@ -3,9 +3,16 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { SecureContextOptions } from "node:tls";
 import { z } from "zod";
-import { TokaError, TokaErrorCode } from "./errors.js";
+import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { ProcessorStatus } from "./events.js";
 import { consoleLogger, type Logger } from "./logger.js";
+import {
+  forwardKeyRead,
+  hopsOf,
+  type KeyLocation,
+  MAX_QUERY_HOPS,
+  QueryHeader,
+} from "./query-forwarding.js";
 import {
   failedRequestReply,
   isMonitorPath,
@@ -20,6 +27,12 @@ export interface QueryableView {
   readonly status: ViewStatus;
   get(key: string): Promise<unknown>;
   iterate(options?: ViewIterateOptions): AsyncIterable<[key: string, value: unknown]>;
+  /**
+   * For a table of which this instance holds only some partitions (a processor's own
+   * table, `processor.ownedTable()`): where `key` is read. A key another instance owns is
+   * forwarded to that instance's query service. Absent: every key is read here.
+   */
+  locate?(key: string): KeyLocation;
 }
 
 /** Options of {@link serveViews}. */
@@ -162,11 +175,13 @@ const schema = z
     path: ["defaultLimit"],
   });
 
-/** A response to send: status, JSON body and extra headers. */
+/** A response to send: status, JSON body (or its text, relayed) and extra headers. */
 interface Reply {
   readonly status: number;
   readonly body: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  /** The body as JSON text already, e.g. another instance's answer. */
+  readonly json?: string;
 }
 
 /**
@@ -175,6 +190,14 @@ interface Reply {
  *
  * - `GET /<view>/<key>`: 200 with the value; 404 `{ error }` for a missing key or an
  *   unknown view. The key is the URL-decoded rest of the path (encode `/` as `%2F` or not).
+ *   Every answer about a key (200, 404 for a missing key, 503) names the instance that
+ *   answered in the `toka-answered-by` header: its advertised query address, else this
+ *   service's `url`. A view with `locate` (a processor's own table) answers for keys of
+ *   other instances by forwarding the request to the owner's query service (at most
+ *   {@link MAX_QUERY_HOPS} times, counted in `toka-query-hops`) and relaying its answer;
+ *   while the owner is unknown (the group is rebalancing) or does not answer, 503
+ *   `{ error, retriable }` with `Retry-After`. Listings are not forwarded: they list the
+ *   partitions this instance holds.
  * - `GET /<view>?limit=N&prefix=P&after=K`: 200 `{ items: [{ key, value }], next? }` in
  *   key order; `next` is the `after` of the next page. `limit` defaults to
  *   `defaultLimit` (100); a bad or too large one is a 400.
@@ -218,6 +241,8 @@ export async function serveViews(options: QueryServiceOptions): Promise<QuerySer
   }
   const host = options.host ?? QUERY_SERVICE_DEFAULTS.host;
   const config = {
+    // This service's url, known once it listens (before any request arrives).
+    instance: "",
     rules: {
       allowedHosts: new Set(
         (options.allowedHosts ?? [...LOOPBACK_HOSTS, host]).map((h) =>
@@ -265,8 +290,10 @@ export async function serveViews(options: QueryServiceOptions): Promise<QuerySer
     return closing;
   };
   const urlHost = host.includes(":") ? `[${host}]` : host;
+  const url = `${options.tls ? "https" : "http"}://${urlHost}:${port}`;
+  config.instance = url;
   return {
-    url: `${options.tls ? "https" : "http"}://${urlHost}:${port}`,
+    url,
     port,
     close,
     [Symbol.asyncDispose]: close,
@@ -296,6 +323,8 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 
 interface Config {
   readonly rules: RequestRules;
+  /** Named in `toka-answered-by` for keys read here, unless the view names its instance. */
+  readonly instance: string;
   readonly views: ReadonlyMap<string, QueryableView>;
   readonly processors: ReadonlyMap<string, { readonly status: ProcessorStatus }>;
   readonly defaultLimit: number;
@@ -313,7 +342,7 @@ async function respond(config: Config, req: IncomingMessage, res: ServerResponse
   } catch (error) {
     reply = { ...failedRequestReply(error, config.logger, "query service", req.url), headers: {} };
   }
-  const body = JSON.stringify(reply.body, jsonReplacer);
+  const body = reply.json ?? JSON.stringify(reply.body, jsonReplacer);
   res.writeHead(reply.status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(body),
@@ -383,10 +412,71 @@ async function route(config: Config, req: IncomingMessage): Promise<Reply> {
   } catch {
     return badRequest("the key is not valid percent-encoded UTF-8");
   }
-  const value = await view.get(key);
-  if (value === undefined)
-    return { status: 404, body: { error: `no value for key "${key}" in view "${name}"` } };
-  return { status: 200, body: value };
+  const location = view.locate?.(key) ?? LOCAL;
+  if (location.kind === "remote") return forward(req, name, key, location.address);
+  const answeredBy = { [QueryHeader.AnsweredBy]: config.instance };
+  if (location.kind === "unavailable") {
+    return {
+      status: 503,
+      body: { error: location.reason, retriable: location.retriable },
+      headers: location.retriable ? { ...answeredBy, "retry-after": "1" } : answeredBy,
+    };
+  }
+  if (location.instance !== undefined) answeredBy[QueryHeader.AnsweredBy] = location.instance;
+  let value: unknown;
+  try {
+    value = await view.get(key);
+  } catch (error) {
+    // A partition that moved away between `locate` and the read: ask again.
+    if (!isTokaError(error) || !(error as TokaError).retriable) throw error;
+    const reply = unavailable((error as TokaError).message);
+    return { ...reply, headers: { ...reply.headers, ...answeredBy } };
+  }
+  if (value === undefined) {
+    return {
+      status: 404,
+      body: { error: `no value for key "${key}" in view "${name}"` },
+      headers: answeredBy,
+    };
+  }
+  return { status: 200, body: value, headers: answeredBy };
+}
+
+const LOCAL: KeyLocation = { kind: "local" };
+
+/** Asks the owner of `key` and relays its answer; 503 when it cannot be reached in time. */
+async function forward(
+  req: IncomingMessage,
+  view: string,
+  key: string,
+  address: string,
+): Promise<Reply> {
+  const hops = hopsOf(req.headers[QueryHeader.Hops]);
+  if (Number.isNaN(hops)) return badRequest(`"${QueryHeader.Hops}" must be a small integer`);
+  if (hops >= MAX_QUERY_HOPS) {
+    return unavailable(
+      `key "${key}" of view "${view}" was forwarded ${hops} times without reaching its owner: ownership is changing (a rebalance); retry`,
+    );
+  }
+  try {
+    const answer = await forwardKeyRead({
+      address,
+      view,
+      key,
+      method: req.method === "HEAD" ? "HEAD" : "GET",
+      hops,
+      authorization: req.headers.authorization,
+    });
+    return { status: answer.status, body: undefined, json: answer.body, headers: answer.headers };
+  } catch (cause) {
+    return unavailable(
+      `the owner of key "${key}" of view "${view}" at ${address} did not answer (${(cause as Error).message}); ownership may be changing (a rebalance); retry`,
+    );
+  }
+}
+
+function unavailable(error: string): Reply {
+  return { status: 503, body: { error, retriable: true }, headers: { "retry-after": "1" } };
 }
 
 async function list(config: Config, view: QueryableView, params: URLSearchParams): Promise<Reply> {

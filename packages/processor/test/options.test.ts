@@ -12,6 +12,11 @@ describe("processor options are resolved once, at construction", () => {
     [{ brokers: ["127.0.0.1:9092"], sessionTimeoutMs: 10 }, '"sessionTimeoutMs"'],
     [{ brokers: ["127.0.0.1:9092"], dedup: { idsPerKey: 0 } }, '"dedup.idsPerKey"'],
     [{}, '"brokers"'],
+    [{ brokers: ["127.0.0.1:9092"], queryAddress: "10.0.0.7:8080" }, '"queryAddress"'],
+    [{ brokers: ["127.0.0.1:9092"], queryAddress: "ftp://10.0.0.7" }, '"queryAddress"'],
+    [{ brokers: ["127.0.0.1:9092"], queryAddress: "http://h:1/?x=1" }, '"queryAddress"'],
+    [{ brokers: ["127.0.0.1:9092"], queryAddress: "http://u:p@h:1" }, '"queryAddress"'],
+    [{ brokers: ["127.0.0.1:9092"], queryAddress: 8080 }, '"queryAddress"'],
   ])("%j is refused naming the option", (options, name) => {
     expect(() => new Processor(graph, options as never)).toThrowError(
       expect.objectContaining({

@@ -1,3 +1,4 @@
+export { compareKeys } from "./key-range.js";
 export {
   LEVEL_STORAGE_DEFAULTS,
   type LevelStorageFactory,

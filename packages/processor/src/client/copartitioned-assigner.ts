@@ -1,5 +1,15 @@
 import { AssignerProtocol, type PartitionAssigner } from "kafkajs";
+import {
+  decodeSubscriptionData,
+  encodeAssignmentData,
+  encodeSubscriptionData,
+  type MemberSubscriptionData,
+  partitionOwners,
+} from "./member-user-data.js";
 import { stickyAssignment } from "./sticky-assignment.js";
+
+const NAME = "TokaCopartitioned";
+const VERSION = 2;
 
 /**
  * A kafkajs partition assigner for co-partitioned topics: partition p of every
@@ -8,19 +18,26 @@ import { stickyAssignment } from "./sticky-assignment.js";
  * partitions of each topic independently.) Sticky: each member reports the partitions
  * it owns in its subscription's user data, and a rebalance moves only what it must (see
  * {@link stickyAssignment}), so local state of a partition that stays is not re-read.
+ * Each member may also advertise its query service's address; the leader gives every
+ * member the group's partition owners with their addresses in its assignment's user
+ * data (`member-user-data.ts`), so that any instance can forward a query to a key's owner.
  *
  * @param owned the partitions the member owns now (empty before its first assignment)
+ * @param queryAddress the member's query service base URL, if it advertises one
  */
-const NAME = "TokaCopartitioned";
-const VERSION = 2;
-
-export function copartitionedAssigner(owned: () => readonly number[]): PartitionAssigner {
+export function copartitionedAssigner(
+  owned: () => readonly number[],
+  queryAddress?: string,
+): PartitionAssigner {
   return ({ cluster }) => ({
     name: NAME,
     version: VERSION,
     async assign({ members, topics }) {
       const memberIds = members.map((m) => m.memberId).sort();
-      const previous = new Map(members.map((m) => [m.memberId, ownedOf(m.memberMetadata)]));
+      const subscriptions = new Map(
+        members.map((m) => [m.memberId, subscriptionOf(m.memberMetadata)]),
+      );
+      const previous = new Map([...subscriptions].map(([id, s]) => [id, s.owned]));
       const partitionsOf = new Map(
         topics.map((topic) => [
           topic,
@@ -29,6 +46,13 @@ export function copartitionedAssigner(owned: () => readonly number[]): Partition
       );
       const numbers = [...new Set([...partitionsOf.values()].flatMap((s) => [...s]))];
       const shares = stickyAssignment(memberIds, previous, numbers);
+      // Partitions are numbered from 0; a topic with fewer is a co-partitioning error the
+      // processor reports at start.
+      const partitionCount = numbers.length === 0 ? 0 : Math.max(...numbers) + 1;
+      const userData =
+        partitionCount === 0
+          ? Buffer.alloc(0)
+          : encodeAssignmentData(partitionOwners(shares, subscriptions, partitionCount));
       return memberIds.map((memberId) => {
         const assignment: Record<string, number[]> = {};
         for (const [topic, present] of partitionsOf) {
@@ -40,7 +64,7 @@ export function copartitionedAssigner(owned: () => readonly number[]): Partition
           memberAssignment: AssignerProtocol.MemberAssignment.encode({
             version: VERSION,
             assignment,
-            userData: Buffer.alloc(0),
+            userData,
           }),
         };
       });
@@ -51,20 +75,18 @@ export function copartitionedAssigner(owned: () => readonly number[]): Partition
         metadata: AssignerProtocol.MemberMetadata.encode({
           version: VERSION,
           topics,
-          userData: Buffer.from(JSON.stringify(owned())),
+          userData: encodeSubscriptionData({ owned: owned(), queryAddress }),
         }),
       };
     },
   });
 }
 
-/** The partitions a member reported owning; none for user data of another form. */
-function ownedOf(metadata: Buffer): number[] {
+/** What a member reported (see `member-user-data.ts`); nothing for metadata of another form. */
+function subscriptionOf(metadata: Buffer): MemberSubscriptionData {
   try {
-    const { userData } = AssignerProtocol.MemberMetadata.decode(metadata) ?? {};
-    const parsed: unknown = userData?.length ? JSON.parse(userData.toString()) : [];
-    return Array.isArray(parsed) ? parsed.filter((p): p is number => Number.isInteger(p)) : [];
+    return decodeSubscriptionData(AssignerProtocol.MemberMetadata.decode(metadata)?.userData);
   } catch {
-    return [];
+    return { owned: [] };
   }
 }

@@ -168,6 +168,7 @@ export class FetchingConsumer implements ClientConsumer {
         handlers.onReconnecting?.(error);
       },
       onReconnected: () => handlers.onReconnected?.(),
+      onOwners: (owners) => handlers.onOwners?.(owners),
     });
   }
 

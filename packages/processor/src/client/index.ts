@@ -23,6 +23,7 @@ export type {
   LogReadRequest,
   LogRecord,
   OutgoingRecord,
+  PartitionOwners,
   PartitionWatermarks,
   ProducedBatch,
   ProducerOptions,
@@ -46,6 +47,13 @@ export {
   kafkajsClient,
 } from "./kafkajs-client.js";
 export { kafkajsSecurity } from "./kafkajs-security.js";
+export {
+  decodeAssignmentData,
+  decodeSubscriptionData,
+  encodeAssignmentData,
+  encodeSubscriptionData,
+  type MemberSubscriptionData,
+} from "./member-user-data.js";
 export {
   type ExpectedTopic,
   TOPIC_LEADERS_TIMEOUT_MS,

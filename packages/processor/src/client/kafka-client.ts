@@ -4,6 +4,10 @@
  * the in-memory tester of `@toka/testing` implements them without a broker.
  */
 
+import type { PartitionOwners } from "./member-user-data.js";
+
+export type { PartitionOwners } from "./member-user-data.js";
+
 /** A record read from Kafka. */
 export interface IncomingRecord {
   readonly topic: string;
@@ -210,6 +214,12 @@ export interface ConsumerHandlers {
    * `onAssignment` was called with the new assignment just before.
    */
   onReconnected?(): void;
+  /**
+   * The group's partition owners and their query addresses, as the leader assigned them
+   * (co-partitioned consumers only): `undefined` once a (re)join starts, until the
+   * owners of the new assignment are known. A client that cannot tell never calls it.
+   */
+  onOwners?(owners: PartitionOwners | undefined): void;
 }
 
 /**
@@ -235,6 +245,8 @@ export interface ConsumerOptions {
   readonly sessionTimeoutMs: number;
   /** Longest time the broker holds a fetch when no data is there. Default 500 (as Java's). */
   readonly fetchMaxWaitMs?: number;
+  /** The member's query service base URL, advertised to the group (co-partitioned only). */
+  readonly queryAddress?: string | undefined;
 }
 
 export interface ClientConsumer {

@@ -34,6 +34,7 @@ import {
 } from "./kafka-client.js";
 import { KafkaErrorKind, kafkaErrorNames } from "./kafka-error-codes.js";
 import { type DirectAccess, kafkajsDirect } from "./kafkajs-direct.js";
+import { readPartitionOwners } from "./kafkajs-partition-owners.js";
 import {
   byPartition,
   needsNewProducer,
@@ -487,7 +488,9 @@ function kafkajsConsumer(
     heartbeatInterval: heartbeatIntervalMs(options.sessionTimeoutMs),
     rebalanceTimeout: Math.max(60_000, options.sessionTimeoutMs * 2),
     ...(options.copartitioned
-      ? { partitionAssigners: [copartitionedAssigner(() => ownedPartitions)] }
+      ? {
+          partitionAssigners: [copartitionedAssigner(() => ownedPartitions, options.queryAddress)],
+        }
       : {}),
     retry: {
       // A handler error (a toka error) stops the consumer; kafkajs's own failures
@@ -503,10 +506,18 @@ function kafkajsConsumer(
   // are skipped: the join's assignment makes the processor set its partitions up again.
   let betweenRuns = false;
   let confirmedAt: number | undefined;
+  // Owners are unknown from the start of a rebalance until the new assignment's are read.
+  let joins = 0;
+  const forgetOwners = () => {
+    joins++;
+    handlers?.onOwners?.(undefined);
+  };
   consumer.on(consumer.events.STOP, () => {
     betweenRuns = true;
     confirmedAt = undefined;
+    if (options.copartitioned) forgetOwners();
   });
+  if (options.copartitioned) consumer.on(consumer.events.REBALANCING, forgetOwners);
   // Emitted by kafkajs only for a heartbeat the coordinator accepted.
   consumer.on(consumer.events.HEARTBEAT, () => {
     if (!betweenRuns) confirmedAt = Date.now();
@@ -534,6 +545,13 @@ function kafkajsConsumer(
     betweenRuns = false;
     confirmedAt = Date.now();
     handlers?.onAssignment(assignment);
+    if (options.copartitioned) {
+      forgetOwners();
+      const join = joins;
+      void readPartitionOwners(consumer, payload.memberId, () => join === joins).then((owners) => {
+        if (join === joins && owners) handlers?.onOwners?.(owners);
+      });
+    }
     if (restarting) {
       restarting = false;
       handlers?.onReconnected?.();

@@ -1,0 +1,125 @@
+/**
+ * The user data toka's co-partitioned assigner exchanges through the group protocol
+ * (JoinGroup subscriptions and SyncGroup assignments), as JSON.
+ *
+ * Subscription, from each member to the leader:
+ * - version 1 (toka before query addresses): `[0, 3, 5]`, the partitions the member owns;
+ * - version 2: `{ "owned": [0, 3, 5], "queryAddress": "http://10.0.0.7:8080" }`, the
+ *   address optional.
+ * Assignment, from the leader to each member (version 2; empty before):
+ * `{ "partitions": 8, "owners": { "0": "http://10.0.0.7:8080", ... } }`: the partition
+ * count and the query address of each partition's owner, for the whole group (partitions
+ * whose owner advertised none are absent).
+ */
+
+/** What a member tells the leader when it joins. */
+export interface MemberSubscriptionData {
+  /** The partitions it owns now, for the sticky assignment. */
+  readonly owned: readonly number[];
+  /** The base URL of its query service, if it advertises one. */
+  readonly queryAddress?: string | undefined;
+}
+
+/** Who owns which partition in the group's current assignment. */
+export interface PartitionOwners {
+  /** Partitions of the group's co-partitioned topics: a key's partition is murmur2 of it modulo this. */
+  readonly partitionCount: number;
+  /** The query address of each partition's owner; absent where the owner advertised none. */
+  readonly addresses: ReadonlyMap<number, string>;
+}
+
+/** Encodes a member's subscription user data (version 2). */
+export function encodeSubscriptionData(data: MemberSubscriptionData): Buffer {
+  return Buffer.from(
+    JSON.stringify(
+      data.queryAddress === undefined
+        ? { owned: data.owned }
+        : { owned: data.owned, queryAddress: data.queryAddress },
+    ),
+  );
+}
+
+/**
+ * Decodes a member's subscription user data of either version; anything else (another
+ * client's, corrupt bytes) reads as owning nothing and advertising no address.
+ */
+export function decodeSubscriptionData(bytes: Uint8Array | undefined): MemberSubscriptionData {
+  const parsed = parseJson(bytes);
+  if (Array.isArray(parsed)) return { owned: partitionNumbers(parsed) };
+  if (!isRecord(parsed)) return { owned: [] };
+  const owned = Array.isArray(parsed.owned) ? partitionNumbers(parsed.owned) : [];
+  return typeof parsed.queryAddress === "string" && parsed.queryAddress !== ""
+    ? { owned, queryAddress: parsed.queryAddress }
+    : { owned };
+}
+
+/** Encodes the partition owners a leader puts into each member's assignment. */
+export function encodeAssignmentData(owners: PartitionOwners): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      partitions: owners.partitionCount,
+      owners: Object.fromEntries(
+        [...owners.addresses].sort(([a], [b]) => a - b).map(([p, a]) => [String(p), a]),
+      ),
+    }),
+  );
+}
+
+/**
+ * Decodes the partition owners of an assignment; undefined for one without (empty user
+ * data: a leader of an older toka) or one that is not this form.
+ */
+export function decodeAssignmentData(bytes: Uint8Array | undefined): PartitionOwners | undefined {
+  const parsed = parseJson(bytes);
+  if (!isRecord(parsed) || !isRecord(parsed.owners)) return undefined;
+  const { partitions } = parsed;
+  if (typeof partitions !== "number" || !Number.isInteger(partitions) || partitions < 1)
+    return undefined;
+  const addresses = new Map<number, string>();
+  for (const [key, address] of Object.entries(parsed.owners)) {
+    const partition = Number(key);
+    if (
+      /^\d+$/.test(key) &&
+      partition < partitions &&
+      typeof address === "string" &&
+      address !== ""
+    )
+      addresses.set(partition, address);
+  }
+  return { partitionCount: partitions, addresses };
+}
+
+/**
+ * The partition owners of a new assignment: each member's shares with the address it
+ * advertised.
+ */
+export function partitionOwners(
+  shares: ReadonlyMap<string, readonly number[]>,
+  subscriptions: ReadonlyMap<string, MemberSubscriptionData>,
+  partitionCount: number,
+): PartitionOwners {
+  const addresses = new Map<number, string>();
+  for (const [memberId, partitions] of shares) {
+    const address = subscriptions.get(memberId)?.queryAddress;
+    if (address === undefined) continue;
+    for (const p of partitions) addresses.set(p, address);
+  }
+  return { partitionCount, addresses };
+}
+
+function parseJson(bytes: Uint8Array | undefined): unknown {
+  if (!bytes || bytes.byteLength === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString());
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function partitionNumbers(values: readonly unknown[]): number[] {
+  return values.filter((p): p is number => Number.isInteger(p) && (p as number) >= 0);
+}

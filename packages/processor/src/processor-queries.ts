@@ -1,0 +1,95 @@
+import type { Codec } from "@toka/codec";
+import type { Storage, StorageFactory } from "@toka/state-store";
+import { TokaError, TokaErrorCode } from "./errors.js";
+import { PartitionState, type ProcessorStatus } from "./events.js";
+import { OwnedTable } from "./owned-table.js";
+import { normalizedQueryAddress, queryAddressProblem } from "./query-address.js";
+import { QueryOwnership } from "./query-ownership.js";
+
+/** What {@link ProcessorQueries} reads of its processor. */
+export interface QueriedProcessor {
+  readonly group: string;
+  readonly tableTopic: string;
+  /** The persisted codec; undefined for a group without a table. */
+  readonly codec: Codec<unknown> | undefined;
+  /** The `queryAddress` option. */
+  readonly queryAddress: string | (() => string) | undefined;
+  status(): ProcessorStatus;
+  /** The partitions assigned to this instance, with their states. */
+  partitions(): Iterable<{ readonly partition: number; readonly state: PartitionState }>;
+}
+
+/**
+ * A processor's part in queries across instances: the address it advertises, the
+ * group's owners it learns at each assignment, and its own table for `serveViews`,
+ * read from the local storage of the partitions it runs.
+ */
+export class ProcessorQueries {
+  readonly ownership = new QueryOwnership();
+  /** The latest storage created for each partition of the group table: the one in use. */
+  private readonly tableStorages = new Map<number, Storage>();
+  private table: OwnedTable | undefined;
+
+  constructor(private readonly processor: QueriedProcessor) {}
+
+  /** The storage factory, recording the group table's storages as they are created. */
+  trackStorages(factory: StorageFactory): StorageFactory {
+    return (topic, partition) => {
+      const storage = factory(topic, partition);
+      if (topic === this.processor.tableTopic) this.tableStorages.set(partition, storage);
+      return storage;
+    };
+  }
+
+  /**
+   * The query address to advertise, checked (a function's result is checked here, when
+   * the processor starts).
+   * @throws TokaError `TOKA_INVALID_CONFIG` for an address that is not a base URL.
+   */
+  advertisedAddress(): string | undefined {
+    const option = this.processor.queryAddress;
+    const address: unknown = typeof option === "function" ? option() : option;
+    if (address === undefined) return undefined;
+    const problem =
+      typeof address === "string" ? queryAddressProblem(address) : "expected a URL string";
+    if (problem) {
+      throw new TokaError(
+        TokaErrorCode.InvalidConfig,
+        `invalid processor option "queryAddress": ${problem}`,
+        { group: this.processor.group },
+      );
+    }
+    this.ownership.address = normalizedQueryAddress(address as string);
+    return this.ownership.address;
+  }
+
+  /** @throws TokaError `TOKA_INVALID_STATE` for a group that persists no table. */
+  ownedTable(): OwnedTable {
+    const { codec, group, tableTopic } = this.processor;
+    if (!codec) {
+      throw new TokaError(TokaErrorCode.InvalidState, "the group persists no table to query", {
+        group,
+      });
+    }
+    this.table ??= new OwnedTable({
+      group,
+      table: tableTopic,
+      codec,
+      ownership: this.ownership,
+      status: () => this.processor.status(),
+      runningStorage: (partition) =>
+        this.runningPartitions().includes(partition)
+          ? this.tableStorages.get(partition)
+          : undefined,
+      runningPartitions: () => this.runningPartitions(),
+    });
+    return this.table;
+  }
+
+  private runningPartitions(): number[] {
+    const running: number[] = [];
+    for (const { partition, state } of this.processor.partitions())
+      if (state === PartitionState.Running) running.push(partition);
+    return running;
+  }
+}
