@@ -2,14 +2,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   consoleLogger,
   deadLetterTopic,
-  failedRequestReply,
   type Logger,
-  MONITOR_PATH,
   type MountedMonitor,
-  type RequestRules,
-  refusal,
   type SecurityOptions,
 } from "@toka/processor";
+import { failedRequestReply, MONITOR_PATH, type RequestRules, refusal } from "@toka/processor/http";
 import { type ClientAdmin, kafkajsClient } from "@toka/processor/kafka";
 import { CommitRate } from "./commit-rate.js";
 import { readDeadLetters, valuePreview } from "./dead-letters.js";

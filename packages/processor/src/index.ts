@@ -10,7 +10,6 @@ export {
 } from "./connection-security.js";
 export type { Context, EmitOptions as ContextEmitOptions } from "./context.js";
 export { DeadLetterHeader } from "./dead-letter.js";
-export { DEDUP_HEADER, type KeyDedup } from "./dedup-record.js";
 export {
   type EmitOptions,
   Emitter,
@@ -89,15 +88,6 @@ export {
   type QueryServiceOptions,
   serveViews,
 } from "./query-service.js";
-export {
-  failedRequestReply,
-  isMonitorPath,
-  LOOPBACK_HOSTS,
-  MONITOR_PATH,
-  type Refusal,
-  type RequestRules,
-  refusal,
-} from "./request-guard.js";
 export {
   deadLetterTopic,
   type GroupName,
