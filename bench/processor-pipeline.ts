@@ -45,6 +45,9 @@ const batchBytes = env("BENCH_BATCH_BYTES") ? Number(env("BENCH_BATCH_BYTES")) :
 const commitIntervalMs = env("BENCH_COMMIT_INTERVAL_MS")
   ? Number(env("BENCH_COMMIT_INTERVAL_MS"))
   : undefined;
+const cacheMaxBytes = env("BENCH_CACHE_MAX_BYTES")
+  ? Number(env("BENCH_CACHE_MAX_BYTES"))
+  : undefined;
 /** Partitions processed at the same time; unset: the processor's default. */
 const concurrency = env("BENCH_CONCURRENCY") ? Number(env("BENCH_CONCURRENCY")) : undefined;
 
@@ -205,6 +208,7 @@ async function tokaProcessor(guarantee: Guarantee) {
     ...(batchBytes === undefined ? {} : { maxBatchBytes: batchBytes }),
     ...(concurrency === undefined ? {} : { concurrency }),
     ...(commitIntervalMs === undefined ? {} : { commitIntervalMs }),
+    ...(cacheMaxBytes === undefined ? {} : { cacheMaxBytes }),
     storage: levelStorage({ path: stateDir }),
     logger: silentLogger,
   });

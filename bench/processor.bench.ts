@@ -8,7 +8,7 @@
 //   tsx bench/processor.bench.ts [--messages 1000000] [--keys 100000] [--rate 5000] [--seconds 10]
 //                                [--heap-mb 256] [--batch-bytes 1048576] [--concurrency 8]
 //                                [--modes raw,at-least-once,...] [--rounds 1] [--value-bytes 0]
-//                                [--cpu-prof-dir DIR] [--commit-interval-ms N]
+//                                [--cpu-prof-dir DIR] [--commit-interval-ms N] [--cache-max-bytes N]
 // --seconds 0 skips the latency phase. With --rounds N the throughput phase runs the
 // pipelines N times in turn over the same backlog and reports each pipeline's median
 // throughput, the median of its per-round ratios and its highest RSS: the machine may
@@ -49,6 +49,9 @@ const { values: args } = parseArgs({
     // The toka pipelines' write-back cache interval, the same for each. Default: the
     // processor's default.
     "commit-interval-ms": { type: "string" },
+    // The toka pipelines' write-back cache bound (input bytes per partition), the same for
+    // each. Default: the processor's default.
+    "cache-max-bytes": { type: "string" },
   },
 });
 const messages = Number(args.messages);
@@ -137,6 +140,7 @@ function pipeline(mode: string, input: string, expected: number, round = 0) {
         BENCH_BATCH_BYTES: args["batch-bytes"] ?? "",
         BENCH_CONCURRENCY: args.concurrency ?? "",
         BENCH_COMMIT_INTERVAL_MS: args["commit-interval-ms"] ?? "",
+        BENCH_CACHE_MAX_BYTES: args["cache-max-bytes"] ?? "",
         BENCH_GROUP: `bench-${run}-${mode}-${input}-${round}`,
       },
       stdio: ["ignore", "pipe", "inherit"],

@@ -5,7 +5,6 @@ import {
   Processor,
   type ProcessorStatus,
   silentLogger,
-  type TokaError,
   TokaErrorCode,
   View,
   type ViewStatus,
@@ -13,15 +12,7 @@ import {
 import { describe, expect, onTestFinished, test } from "vitest";
 import { brokers, createTopic, uniqueName } from "./helpers.js";
 import { Order, orderGroup } from "./order-group.js";
-
-async function rejection(promise: Promise<unknown>): Promise<TokaError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as TokaError;
-  }
-  throw new Error("expected a rejection");
-}
+import { rejection } from "./rejection.js";
 
 describe("one lifecycle for processor, view and emitter", () => {
   test("processor: idle → starting → running → closing → closed; one close for many calls; no restart", async () => {

@@ -2,7 +2,8 @@ import { stringCodec } from "@toka/codec";
 import { describe, expect, test } from "vitest";
 import type { ClientProducer, KafkaClient, OutgoingRecord } from "../src/client/kafka-client.js";
 import { Emitter, EmitterStatus } from "../src/emitter.js";
-import { type TokaError, TokaErrorCode } from "../src/errors.js";
+import { TokaErrorCode } from "../src/errors.js";
+import { rejection } from "./rejection.js";
 
 /** A client whose producer's connect fails while `down`, and records what it sends. */
 function fakeClient() {
@@ -31,15 +32,6 @@ function fakeClient() {
   };
   const client = { producer: () => producer } as unknown as KafkaClient;
   return { client, state };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<TokaError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as TokaError;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("Emitter lifecycle", () => {

@@ -5,6 +5,7 @@ import { TokaError, TokaErrorCode } from "../src/errors.js";
 import { PROCESSOR_TRANSITIONS, type ProcessorStatus } from "../src/events.js";
 import { Lifecycle, type Transitions } from "../src/lifecycle.js";
 import { VIEW_TRANSITIONS, type ViewStatus } from "../src/view.js";
+import { rejection } from "./rejection.js";
 
 function processorLifecycle(onChange?: (status: ProcessorStatus) => void) {
   return new Lifecycle<ProcessorStatus>({
@@ -13,15 +14,6 @@ function processorLifecycle(onChange?: (status: ProcessorStatus) => void) {
     transitions: PROCESSOR_TRANSITIONS,
     ...(onChange ? { onChange } : {}),
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<TokaError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as TokaError;
-  }
-  throw new Error("expected a rejection");
 }
 
 /** Every status reachable from `idle` through the table. */

@@ -3,6 +3,7 @@ import { TokaError, TokaErrorCode } from "../src/errors.js";
 import { PROCESSOR_TRANSITIONS, type ProcessorStatus } from "../src/events.js";
 import { Lifecycle } from "../src/lifecycle.js";
 import { runUntilClosed, waitForStatus } from "../src/status-wait.js";
+import { rejection } from "./rejection.js";
 
 function lifecycle() {
   return new Lifecycle<ProcessorStatus>({
@@ -10,15 +11,6 @@ function lifecycle() {
     coordinates: { group: "orders" },
     transitions: PROCESSOR_TRANSITIONS,
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<TokaError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as TokaError;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("waitForStatus", () => {

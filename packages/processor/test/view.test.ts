@@ -19,6 +19,7 @@ import {
 } from "../src/index.js";
 import { ViewPartition } from "../src/view-partition.js";
 import { FakeKafka } from "./fake-kafka.js";
+import { rejection } from "./rejection.js";
 
 const TABLE = "accounts-table";
 const Account = z.object({ balance: z.number().int() });
@@ -57,15 +58,6 @@ function recordingStorage(inner: StorageFactory = memoryStorage()) {
     }) as Storage;
   };
   return { factory, writes };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<TokaError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as TokaError;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("View recovery", () => {
