@@ -14,6 +14,7 @@ import { type Connection, type ConnectionOptions, resolveConnection } from "./co
 import { type EventRecord, eventMeta } from "./event-log.js";
 import { ensureTopics } from "./event-topics.js";
 import type { Fold } from "./fold.js";
+import { decodeSpilledEntry, encodeSpilledEntry, ReplayKeyEntry } from "./replay-key-entry.js";
 import { ProgressMeter, type ReplayProgress } from "./replay-progress.js";
 import {
   fromBeginning,
@@ -101,26 +102,13 @@ export const ReplayStatus = {
 } as const;
 export type ReplayStatus = (typeof ReplayStatus)[keyof typeof ReplayStatus];
 
-interface KeyEntry<V> {
-  value: V | undefined;
-  /** Recent event IDs, oldest first (parallel to `times`; two arrays allocate less than pairs). */
-  ids: string[];
-  /** The timestamps of `ids`. */
-  times: number[];
-  /** Offset of the last event applied. */
-  applied: string;
-  lastId: string;
-  duplicates: number;
-  /** A table record of the key was produced (a later delete needs a tombstone). */
-  written: boolean;
-}
-
 interface PartitionState<V> {
   readonly range: PartitionRange;
   readonly end: bigint;
   position: bigint;
-  readonly cache: Map<string, KeyEntry<V>>;
-  readonly dirty: Set<string>;
+  readonly cache: Map<string, ReplayKeyEntry<V>>;
+  /** The cached keys changed since the last flush, each once (see `ReplayKeyEntry.dirty`). */
+  dirty: ReplayKeyEntry<V>[];
   storage: Storage | undefined;
 }
 
@@ -139,8 +127,6 @@ const optionsSchema = z.object({
 
 /** IDs written to the dedup header of a table record: enough for a processor to take over. */
 const HEADER_IDS = 8;
-const utf8 = new TextDecoder();
-const utf8Encoder = new TextEncoder();
 
 /**
  * Rebuilds a table from an event log into a **new** table topic, without touching the
@@ -336,7 +322,7 @@ export class Replay<V, E> {
         end,
         position,
         cache: new Map(),
-        dirty: new Set(),
+        dirty: [],
         storage: undefined,
       });
     }
@@ -403,63 +389,63 @@ export class Replay<V, E> {
     const { records } = batch;
     if (records.length > 0) {
       const keys = records.map((r) => r.keyText());
-      await this.load(p, keys);
+      if (p.storage) await this.load(p, keys);
       this.foldRecords(p, batch, keys);
     }
     p.position = BigInt(batch.nextOffset);
-    if (p.dirty.size >= this.settings.flushKeys) await this.flush(p);
+    if (p.dirty.length >= this.settings.flushKeys) await this.flush(p);
     if (this.cachedKeys > this.settings.maxCachedKeys) await this.spill(p);
   }
 
-  /** Steps each record's key with its event, dropping events whose ID the key has seen. */
+  /**
+   * Steps each record's key with its event, dropping events whose ID the key has seen.
+   * The hot loop of a replay: it keeps per event only what the table record needs (the
+   * ID, its timestamp, the offset as a number) and decodes nothing else.
+   */
   private foldRecords(p: PartitionState<V>, batch: LogBatch, keys: readonly string[]) {
     const { fold } = this;
+    const { log } = fold;
     const window = this.settings.dedupIdsPerKey;
     const { records } = batch;
+    const { cache } = p;
+    let events = 0;
+    let duplicates = 0;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       const key = keys[i]!;
-      const id = record.header(ID_HEADER) ?? `${batch.topic}/${batch.partition}/${record.offset}`;
-      let entry = p.cache.get(key);
-      if (!entry) {
-        entry = {
-          value: undefined,
-          ids: [],
-          times: [],
-          applied: "",
-          lastId: "",
-          duplicates: 0,
-          written: false,
-        };
-        p.cache.set(key, entry);
+      const id =
+        record.header(ID_HEADER) ?? `${batch.topic}/${batch.partition}/${record.offsetNumber}`;
+      let entry = cache.get(key);
+      if (entry === undefined) {
+        entry = new ReplayKeyEntry<V>(key);
+        cache.set(key, entry);
         this.cachedKeys += 1;
+      }
+      if (!entry.dirty) {
+        entry.dirty = true;
+        p.dirty.push(entry);
       }
       if (window > 0 && entry.ids.includes(id)) {
         entry.duplicates += 1;
-        this.counts.duplicates += 1;
-        p.dirty.add(key);
+        duplicates += 1;
         continue;
       }
-      const offset = record.offset;
       const value = record.value;
       if (value !== null) {
         const eventRecord = new KeyedRecord(record, key);
-        const event = fold.log.decode(value, eventRecord);
-        entry.value = fold.step(entry.value, event, eventMeta(eventRecord));
-        this.counts.events += 1;
+        entry.value = fold.step(
+          entry.value,
+          log.decode(value, eventRecord),
+          eventMeta(eventRecord),
+        );
+        events += 1;
       }
-      if (window > 0) {
-        entry.ids.push(id);
-        entry.times.push(record.timestamp);
-        if (entry.ids.length > window) {
-          entry.ids.shift();
-          entry.times.shift();
-        }
-      }
-      entry.applied = offset;
+      if (window > 0) entry.remember(id, record.timestamp, window);
+      entry.applied = record.offsetNumber;
       entry.lastId = id;
-      p.dirty.add(key);
     }
+    this.counts.events += events;
+    this.counts.duplicates += duplicates;
   }
 
   /** Brings the batch's keys that spilled to storage back into the cache. */
@@ -471,7 +457,7 @@ export class Replay<V, E> {
     missing.forEach((key, i) => {
       const bytes = stored[i];
       if (!bytes) return;
-      p.cache.set(key, this.decodeEntry(bytes, key));
+      p.cache.set(key, decodeSpilledEntry(bytes, key, this.fold.table, this.group));
       this.cachedKeys += 1;
     });
   }
@@ -489,28 +475,28 @@ export class Replay<V, E> {
     const codec = this.fold.table;
     const topic = this.fold.log.topic;
     const records: OutgoingRecord[] = [];
-    for (const key of p.dirty) {
-      const entry = p.cache.get(key)!;
+    for (const entry of p.dirty) {
+      entry.dirty = false;
       if (entry.value === undefined && !entry.written) continue;
       const ids: KeyDedup["ids"] = [];
       for (let i = Math.max(0, entry.ids.length - HEADER_IDS); i < entry.ids.length; i++) {
         ids.push([entry.ids[i]!, entry.times[i]!]);
       }
       const dedup: KeyDedup = {
-        applied: { [topic]: entry.applied },
+        applied: { [topic]: String(entry.applied) },
         ids,
         duplicates: entry.duplicates,
       };
       records.push({
         topic: this.table!,
         partition: p.range.partition,
-        key,
+        key: entry.key,
         value: entry.value === undefined ? null : codec.encode(entry.value),
         headers: { [ID_HEADER]: `${entry.lastId}:table`, [DEDUP_HEADER]: encodeDedup(dedup) },
       });
       entry.written = true;
     }
-    p.dirty.clear();
+    p.dirty = [];
     return records;
   }
 
@@ -523,7 +509,8 @@ export class Replay<V, E> {
       await p.storage.clear();
     }
     const puts: [string, Uint8Array][] = [];
-    for (const [key, entry] of p.cache) puts.push([key, this.encodeEntry(entry)]);
+    for (const [key, entry] of p.cache)
+      puts.push([key, encodeSpilledEntry(entry, this.fold.table)]);
     await p.storage.write({ puts });
     this.cachedKeys -= p.cache.size;
     p.cache.clear();
@@ -536,68 +523,12 @@ export class Replay<V, E> {
       if (!p.storage) continue;
       for await (const [key, bytes] of p.storage.iterate()) {
         if (p.cache.has(key)) continue;
-        if (this.decodeEntry(bytes, key).value !== undefined) keys += 1;
+        if (decodeSpilledEntry(bytes, key, this.fold.table, this.group).value !== undefined) {
+          keys += 1;
+        }
       }
     }
     return keys;
-  }
-
-  // Spilled layout: 4-byte big-endian length of the JSON bookkeeping, the JSON, then the
-  // encoded value (absent for a deleted key, flagged in the JSON).
-  private encodeEntry(entry: KeyEntry<V>): Uint8Array {
-    const meta = utf8Encoder.encode(
-      JSON.stringify({
-        ids: entry.ids,
-        times: entry.times,
-        applied: entry.applied,
-        lastId: entry.lastId,
-        duplicates: entry.duplicates,
-        written: entry.written,
-        deleted: entry.value === undefined,
-      }),
-    );
-    const value =
-      entry.value === undefined ? new Uint8Array() : this.fold.table.encode(entry.value);
-    const out = new Uint8Array(4 + meta.byteLength + value.byteLength);
-    new DataView(out.buffer).setUint32(0, meta.byteLength);
-    out.set(meta, 4);
-    out.set(value, 4 + meta.byteLength);
-    return out;
-  }
-
-  private decodeEntry(bytes: Uint8Array, key: string): KeyEntry<V> {
-    const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
-    const meta = JSON.parse(utf8.decode(bytes.subarray(4, 4 + length))) as Omit<
-      KeyEntry<V>,
-      "value"
-    > & {
-      deleted: boolean;
-    };
-    let value: V | undefined;
-    if (!meta.deleted) {
-      try {
-        value = this.fold.table.decode(bytes.subarray(4 + length));
-      } catch (cause) {
-        throw new TokaError(
-          TokaErrorCode.DecodeFailed,
-          "a value the replay spilled to storage does not decode",
-          {
-            group: this.group,
-            key,
-            cause,
-          },
-        );
-      }
-    }
-    return {
-      value,
-      ids: meta.ids,
-      times: meta.times,
-      applied: meta.applied,
-      lastId: meta.lastId,
-      duplicates: meta.duplicates,
-      written: meta.written,
-    };
   }
 }
 
