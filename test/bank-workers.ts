@@ -84,15 +84,23 @@ export async function waitForGroupCaughtUp(
   brokerList?: readonly string[],
 ): Promise<void> {
   const admin = await adminClient(brokerList);
+  // The partitions still behind, as "partition: committed/end", the evidence of a stall.
+  let behind: string[] = [];
   await waitUntil(
     `group ${group} to commit every offset of ${topic}`,
     async () => {
       const ends = await admin.fetchTopicOffsets(topic);
       const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-      return ends.every(
-        (e) => committed?.partitions.find((p) => p.partition === e.partition)?.offset === e.high,
-      );
+      behind = ends.flatMap((e) => {
+        const offset = committed?.partitions.find((p) => p.partition === e.partition)?.offset;
+        return offset === e.high ? [] : [`${e.partition}: ${offset}/${e.high}`];
+      });
+      return behind.length === 0;
     },
     { timeoutMs, intervalMs: 500 },
-  );
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; partitions behind (committed/end): ${behind.join(", ")}`, {
+      cause: error,
+    });
+  });
 }

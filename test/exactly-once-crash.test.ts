@@ -86,7 +86,11 @@ async function depositsUnderCrashes(guarantee: Guarantee, seed: number) {
   await produce;
   await emitter.close();
 
-  await waitForGroupCaughtUp(group, input);
+  // Within the test's own timeout, so that a stall fails with the workers' logs.
+  await waitForGroupCaughtUp(group, input, 60_000).catch((error: Error) => {
+    const logs = workers.map((w, i) => `worker ${i}:\n${w.log.join("\n")}`);
+    throw new Error(`${error.message}\n${logs.join("\n")}`, { cause: error });
+  });
   // Stopped before the table is read: no batch or transaction may still be under way.
   for (const w of workers) await w.stop();
   for (const w of workers) expect(w.failures, "no processor failed").toEqual([]);
@@ -126,7 +130,8 @@ async function outputIdCounts(topic: string) {
   return counts;
 }
 
-describe("exactly-once under SIGKILL", () => {
+// A run takes about 45 s; the wait for the group to catch up fails first, with evidence.
+describe("exactly-once under SIGKILL", { timeout: 180_000 }, () => {
   test("exactly-once: every balance is the sum of the unique deposits", async () => {
     const run = await depositsUnderCrashes("exactly-once", 1);
     expect(run.kills).toBeGreaterThanOrEqual(10);
