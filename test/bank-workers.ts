@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { onTestFinished } from "vitest";
 import { adminClient, waitUntil } from "./helpers.js";
@@ -53,6 +54,17 @@ export class BankWorker {
         if (this.log.length > KEPT_LOG_LINES) this.log.shift();
       }
     });
+    // TOKA_WORKER_LOG_DIR keeps every line of every worker (with TOKA_LOG_LEVEL=info, the
+    // processors' whole log), a file per state directory, when a chaos run needs study.
+    const logDir = process.env.TOKA_WORKER_LOG_DIR;
+    if (logDir) {
+      const out = createWriteStream(
+        `${logDir}/${this.stateDir.replace(/\W/g, "_")}.log`,
+        { flags: "a" },
+      );
+      child.stderr?.pipe(out);
+      child.stdout?.pipe(out);
+    }
     this.child = child;
     return this;
   }
@@ -62,9 +74,28 @@ export class BankWorker {
     return this.signal("SIGKILL");
   }
 
-  /** SIGTERM: leaves the group gracefully. */
-  stop(): Promise<void> {
-    return this.signal("SIGTERM");
+  /**
+   * SIGTERM: leaves the group gracefully. Fails with the worker's log when the process
+   * has not exited within `timeoutMs` (a close that hangs, or a handle left open).
+   */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `the worker of ${this.stateDir} did not exit within ${timeoutMs} ms of SIGTERM; its log:\n${this.log.join("\n")}`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.signal("SIGTERM"), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async signal(signal: NodeJS.Signals) {

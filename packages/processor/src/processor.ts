@@ -225,14 +225,19 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   // Queries across instances (processor-queries.ts).
   private readonly queries: ProcessorQueries;
 
-  /** Who owns which partition, with their query addresses; undefined while rebalancing. */
+  /**
+   * Who owns which partition, with their query addresses; undefined while rebalancing,
+   * and always without the `queryAddress` option (only instances that take part in
+   * queries learn the owners).
+   */
   get partitionOwners(): PartitionOwners | undefined {
     return this.queries.ownership.owners;
   }
 
   /**
    * The query address of the instance that owns `key` now (this one's included);
-   * undefined while the group is rebalancing or when the owner advertises none.
+   * undefined while the group is rebalancing, when the owner advertises none, or when
+   * this instance has no `queryAddress`.
    */
   ownerOf(key: string): string | undefined {
     return this.queries.ownership.ownerOf(key);

@@ -507,7 +507,14 @@ function kafkajsConsumer(
   let betweenRuns = false;
   let confirmedAt: number | undefined;
   // Owners are unknown from the start of a rebalance until the new assignment's are read.
+  // Only a member that advertises a query address reads them: it takes part in queries.
+  const readsOwners = options.copartitioned && options.queryAddress !== undefined;
   let joins = 0;
+  // The read of the owners after the last join; disconnect waits for it, since a read
+  // in flight would connect to the coordinator again after the consumer disconnected
+  // (a socket left open keeps the process alive).
+  let ownersRead: Promise<void> = Promise.resolve();
+  let disconnecting = false;
   const forgetOwners = () => {
     joins++;
     handlers?.onOwners?.(undefined);
@@ -545,11 +552,12 @@ function kafkajsConsumer(
     betweenRuns = false;
     confirmedAt = Date.now();
     handlers?.onAssignment(assignment);
-    if (options.copartitioned) {
+    if (readsOwners && !disconnecting) {
       forgetOwners();
       const join = joins;
-      void readPartitionOwners(consumer, payload.memberId, () => join === joins).then((owners) => {
-        if (join === joins && owners) handlers?.onOwners?.(owners);
+      const current = () => join === joins && !disconnecting;
+      ownersRead = readPartitionOwners(consumer, payload.memberId, current).then((owners) => {
+        if (current() && owners) handlers?.onOwners?.(owners);
       });
     }
     if (restarting) {
@@ -578,7 +586,11 @@ function kafkajsConsumer(
       await checkAccess();
       await consumer.connect();
     },
-    disconnect: () => consumer.disconnect(),
+    async disconnect() {
+      disconnecting = true;
+      await ownersRead;
+      await consumer.disconnect();
+    },
     subscribe: (topics) => {
       subscribed = [...topics];
       return consumer.subscribe({ topics: [...topics], fromBeginning: options.fromBeginning });
