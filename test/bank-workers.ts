@@ -58,10 +58,9 @@ export class BankWorker {
     // processors' whole log), a file per state directory, when a chaos run needs study.
     const logDir = process.env.TOKA_WORKER_LOG_DIR;
     if (logDir) {
-      const out = createWriteStream(
-        `${logDir}/${this.stateDir.replace(/\W/g, "_")}.log`,
-        { flags: "a" },
-      );
+      const out = createWriteStream(`${logDir}/${this.stateDir.replace(/\W/g, "_")}.log`, {
+        flags: "a",
+      });
       child.stderr?.pipe(out);
       child.stdout?.pipe(out);
     }
