@@ -11,14 +11,19 @@ import type { Checkpoint } from "./storage.js";
  * varint  count            inputs, then per input:
  *   varint length, UTF-8     topic
  *   varint length, ASCII     offset
- * u8      flags            bit 0: metadata present
+ * u8      flags            bit 0: metadata present, bit 1: stream time present
  * varint  length, bytes    metadata (only when bit 0 is set)
+ * varint  length, ASCII    streamTime in decimal milliseconds (only when bit 1 is set)
  * ```
+ *
+ * A checkpoint without stream time is written as before bit 1 existed.
  *
  * Offsets stay decimal strings: Kafka offsets are int64, beyond a JS number's exact range.
  */
 const VERSION = 1;
 const FLAG_METADATA = 1;
+const FLAG_STREAM_TIME = 2;
+const KNOWN_FLAGS = FLAG_METADATA | FLAG_STREAM_TIME;
 
 /** Canonical decimal int64: no leading zeros, no `+`, no `-0`. */
 const DECIMAL = /^(?:0|-?[1-9][0-9]{0,18})$/;
@@ -62,6 +67,10 @@ export function checkpointProblem(checkpoint: unknown): string | undefined {
   if (metadata !== undefined && !(metadata instanceof Uint8Array)) {
     return `checkpoint.metadata must be a Uint8Array or absent, got ${describe(metadata)}`;
   }
+  const { streamTime } = checkpoint as Record<string, unknown>;
+  if (streamTime !== undefined && !isStreamTime(streamTime)) {
+    return `checkpoint.streamTime must be milliseconds since the epoch (a safe integer >= 0) or absent, got ${describe(streamTime)}`;
+  }
   return undefined;
 }
 
@@ -90,9 +99,13 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
     bytes(utf8Encoder.encode(topic));
     bytes(utf8Encoder.encode(offset));
   }
-  const metadata = checkpoint.metadata;
-  parts.push(metadata === undefined ? 0 : FLAG_METADATA);
+  const { metadata, streamTime } = checkpoint;
+  parts.push(
+    (metadata === undefined ? 0 : FLAG_METADATA) |
+      (streamTime === undefined ? 0 : FLAG_STREAM_TIME),
+  );
   if (metadata !== undefined) bytes(metadata);
+  if (streamTime !== undefined) bytes(utf8Encoder.encode(String(streamTime)));
   flush();
   const out = new Uint8Array(size);
   let at = 0;
@@ -146,16 +159,29 @@ export function decodeCheckpoint(data: Uint8Array): Checkpoint {
   }
   const flags = data[at++];
   if (flags === undefined) throw new Error("checkpoint record is truncated");
-  if ((flags & ~FLAG_METADATA) !== 0)
-    throw new Error(`checkpoint record has unknown flags ${flags}`);
+  if ((flags & ~KNOWN_FLAGS) !== 0) throw new Error(`checkpoint record has unknown flags ${flags}`);
   // A plain copy: `data` may be a Buffer, whose slice() is a view, not a copy.
   const metadata = (flags & FLAG_METADATA) !== 0 ? new Uint8Array(bytes()) : undefined;
+  let streamTime: number | undefined;
+  if ((flags & FLAG_STREAM_TIME) !== 0) {
+    const text = utf8Decoder.decode(bytes());
+    streamTime = /^(?:0|[1-9][0-9]{0,15})$/.test(text) ? Number(text) : Number.NaN;
+    if (!isStreamTime(streamTime)) throw new Error("checkpoint streamTime is not a time");
+  }
   if (at !== data.length) throw new Error("checkpoint record has trailing bytes");
   // fromEntries defines own properties, so a topic named "__proto__" stays a plain key.
   const inputOffsets: Record<string, string> = Object.fromEntries(inputs);
-  return metadata === undefined
-    ? { tableOffset, inputOffsets }
-    : { tableOffset, inputOffsets, metadata };
+  return {
+    tableOffset,
+    inputOffsets,
+    ...(metadata === undefined ? {} : { metadata }),
+    ...(streamTime === undefined ? {} : { streamTime }),
+  };
+}
+
+/** Milliseconds since the epoch as a checkpoint keeps them: a safe integer, not negative. */
+function isStreamTime(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
 function pushVarint(out: number[], value: number): void {

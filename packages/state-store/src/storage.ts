@@ -13,6 +13,11 @@ export interface Checkpoint {
   readonly inputOffsets: Readonly<Record<string, string>>;
   /** Opaque bytes owned by the processor (e.g. exactly-once dedup state). */
   readonly metadata?: Uint8Array;
+  /**
+   * The partition's stream time when the checkpoint was written: the highest event time
+   * of the inputs it covers, in milliseconds since the epoch (a safe integer, >= 0).
+   */
+  readonly streamTime?: number;
 }
 
 /** One atomic write: puts, deletes and (optionally) the checkpoint, all or nothing. */

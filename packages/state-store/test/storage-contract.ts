@@ -444,6 +444,7 @@ export function storageContract(name: string, contract: StorageContract): void {
                 tableOffset: offset,
                 inputOffsets: fc.dictionary(topic, offset, { maxKeys: 5 }),
                 metadata: fc.uint8Array({ maxLength: 200 }),
+                streamTime: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
               },
               { requiredKeys: ["tableOffset", "inputOffsets"] },
             ),
@@ -454,6 +455,18 @@ export function storageContract(name: string, contract: StorageContract): void {
           ),
           { numRuns: 100 },
         );
+      });
+
+      it("round-trips a checkpoint's stream time, and reads one without it as before", async () => {
+        const storage = await fresh();
+        const withTime: Checkpoint = { tableOffset: "3", inputOffsets: { t: "4" }, streamTime: 0 };
+        await storage.write({ checkpoint: withTime });
+        expect(await storage.checkpoint()).toEqual(withTime);
+        await storage.write({ checkpoint: { ...someCheckpoint, streamTime: 1_767_225_600_000 } });
+        expect((await storage.checkpoint())?.streamTime).toBe(1_767_225_600_000);
+        await storage.write({ checkpoint: someCheckpoint });
+        const read = await storage.checkpoint();
+        expect(read !== undefined && "streamTime" in read).toBe(false);
       });
 
       it("keeps a topic named __proto__ as a plain input", async () => {
@@ -513,6 +526,10 @@ export function storageContract(name: string, contract: StorageContract): void {
               metadata: [1] as unknown as Uint8Array,
             },
           },
+          ...[-1, 1.5, Number.NaN, 2 ** 53, "5"].map((streamTime) => ({
+            puts: [["b", bytes("2")]] as [string, Uint8Array][],
+            checkpoint: { tableOffset: "1", inputOffsets: {}, streamTime: streamTime as number },
+          })),
         ];
         for (const batch of bad) {
           const error = await rejectsWith(storage.write(batch), StorageErrorCode.InvalidArgument);
