@@ -219,6 +219,8 @@ export interface GroupState {
   readonly index: number;
   readonly members: GroupMember[];
   readonly committed: Map<string, number>;
+  /** The metadata committed with each offset, when it had any. */
+  readonly committedMetadata: Map<string, string>;
   generation: number;
   rebalancePending: boolean;
 }
@@ -468,6 +470,7 @@ export class InMemoryBroker {
         index: this.groups.size,
         members: [],
         committed: new Map(),
+        committedMetadata: new Map(),
         generation: 0,
         rebalancePending: false,
       };
@@ -522,7 +525,12 @@ export class InMemoryBroker {
     );
     if (failure >= 0) throw this.commitFailures.splice(failure, 1)[0]!.error;
     const group = this.group(groupId);
-    for (const o of offsets) group.committed.set(tpKey(o.topic, o.partition), Number(o.offset));
+    for (const o of offsets) {
+      const key = tpKey(o.topic, o.partition);
+      group.committed.set(key, Number(o.offset));
+      if (o.metadata) group.committedMetadata.set(key, o.metadata);
+      else group.committedMetadata.delete(key);
+    }
     this.touch();
   }
 

@@ -101,6 +101,16 @@ function inMemoryAdmin(broker: InMemoryBroker): ClientAdmin {
         });
         return offsets;
       }),
+    committedMetadata: (groupId, topic) =>
+      read(() => {
+        const metadata = new Map<number, string>();
+        const group = broker.group(groupId);
+        broker.topics.get(topic)?.partitions.forEach((_, partition) => {
+          const value = group.committedMetadata.get(tpKey(topic, partition));
+          if (value !== undefined) metadata.set(partition, value);
+        });
+        return metadata;
+      }),
     offsetsForTime: (topic, timestamp) =>
       read(() => {
         const offsets = new Map<number, string>();

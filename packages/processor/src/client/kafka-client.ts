@@ -42,6 +42,11 @@ export interface TopicPartition {
 export interface TopicPartitionOffset extends TopicPartition {
   /** The next offset to read. */
   readonly offset: string;
+  /**
+   * Kept with the offset when it is committed (the commit's metadata string: toka's
+   * stream time); nothing else reads it.
+   */
+  readonly metadata?: string;
 }
 
 /** Where the records of one produce request landed, per topic partition. */
@@ -94,6 +99,11 @@ export interface ClientAdmin {
   watermarks(topic: string): Promise<PartitionWatermarks[]>;
   /** Committed offsets of a consumer group for a topic; partitions without one are absent. */
   committedOffsets(groupId: string, topic: string): Promise<Map<number, string>>;
+  /**
+   * The metadata committed with a consumer group's offsets of a topic; partitions without
+   * an offset or with empty metadata are absent.
+   */
+  committedMetadata(groupId: string, topic: string): Promise<Map<number, string>>;
   /** First offsets at or after `timestamp` per partition (the high watermark where none). */
   offsetsForTime(topic: string, timestamp: number): Promise<Map<number, string>>;
   /** Commits offsets for a consumer group that has no running members. */

@@ -267,6 +267,14 @@ function kafkajsAdmin(
       }
       return offsets;
     },
+    async committedMetadata(groupId, topic) {
+      const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const metadata = new Map<number, string>();
+      for (const p of result?.partitions ?? []) {
+        if (p.offset !== "-1" && p.metadata) metadata.set(p.partition, p.metadata);
+      }
+      return metadata;
+    },
     async offsetsForTime(topic, timestamp) {
       const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
       return new Map(offsets.map((o) => [o.partition, o.offset]));
@@ -640,7 +648,12 @@ function kafkajsConsumer(
       inFlightCommits.add(commit);
       try {
         await consumer.commitOffsets(
-          offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
+          offsets.map((o) => ({
+            topic: o.topic,
+            partition: o.partition,
+            offset: o.offset,
+            metadata: o.metadata ?? null,
+          })),
         );
       } finally {
         inFlightCommits.delete(commit);

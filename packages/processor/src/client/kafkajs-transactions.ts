@@ -119,10 +119,12 @@ export function kafkajsTransactionalProducer(
     if (offsets.offsets.length > 0) {
       await tx.sendOffsets({
         consumerGroupId: offsets.groupId,
-        topics: offsets.offsets.map(({ topic, partition, offset }) => ({
-          topic,
-          partitions: [{ partition, offset }],
-        })),
+        topics: offsets.offsets.map(({ topic, partition, offset, metadata }) => {
+          // kafkajs's type leaves it out, but its TxnOffsetCommit sends each partition's
+          // metadata.
+          const entry = { partition, offset, metadata: metadata ?? null };
+          return { topic, partitions: [entry] };
+        }),
       });
     }
     phase.committing = true;
