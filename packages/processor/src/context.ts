@@ -25,6 +25,17 @@ export interface Context<P, OM, L, JM, LM> {
   readonly offset: string;
   /** Kafka timestamp in milliseconds since the epoch. */
   readonly timestamp: number;
+  /**
+   * The message's event time in milliseconds since the epoch: its input's `eventTime`
+   * extractor's answer, else its Kafka timestamp.
+   */
+  readonly eventTime: number;
+  /**
+   * The partition's stream time: the highest event time of the messages its callbacks
+   * have been given, this one included. It never goes back, and a restart or a new owner
+   * of the partition continues from it.
+   */
+  readonly streamTime: number;
   readonly headers: Readonly<Record<string, string>>;
   /** The message ID: its `toka-id` header, or `<topic>/<partition>/<offset>`. */
   readonly id: string;
@@ -111,6 +122,8 @@ export class MessageContext<P>
    * @param key the record's key, decoded
    * @param offset the record's offset, read once
    * @param explicitId its `toka-id` header, if it has one
+   * @param eventTime its event time, extracted once
+   * @param streamTime the partition's stream time with this message counted
    */
   constructor(
     private readonly host: ContextHost<P>,
@@ -118,6 +131,8 @@ export class MessageContext<P>
     readonly key: string,
     readonly offset: string,
     private readonly explicitId: string | undefined,
+    readonly eventTime: number,
+    readonly streamTime: number,
   ) {}
 
   get topic(): string {

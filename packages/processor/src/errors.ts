@@ -18,6 +18,12 @@ export const TokaErrorCode = {
   InvalidKey: "TOKA_INVALID_KEY",
   /** A callback threw or called `ctx.fail()`. */
   CallbackFailed: "TOKA_CALLBACK_FAILED",
+  /**
+   * A message has no event time: its input's `eventTime` extractor threw or answered
+   * something other than milliseconds since the epoch, or its record has no timestamp.
+   * Handled by the error policy.
+   */
+  InvalidEventTime: "TOKA_INVALID_EVENT_TIME",
   /** A callback used the context wrongly (undeclared topic, no table, ...). */
   ContextMisuse: "TOKA_CONTEXT_MISUSE",
   /** Producing to Kafka failed after retries. */

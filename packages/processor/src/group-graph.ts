@@ -21,6 +21,28 @@ export interface InputEdge<C = AnyContext, M = unknown> {
   readonly topic: TopicName;
   readonly codec: Codec<M>;
   readonly callback: Callback<C, M>;
+  /** The message's event time; its Kafka timestamp when absent. */
+  readonly eventTime?: EventTimeExtractor<M>;
+}
+
+/**
+ * A message's event time in milliseconds since the epoch (an integer >= 0), read from the
+ * decoded message or its record (`timestamp` is the Kafka timestamp). A message whose
+ * extractor throws or answers anything else is handled by the error policy.
+ */
+export type EventTimeExtractor<M> = (
+  message: M,
+  record: {
+    readonly key: string;
+    readonly timestamp: number;
+    readonly headers: Readonly<Record<string, string>>;
+  },
+) => number;
+
+/** Options of an {@link input}. */
+export interface InputOptions<M> {
+  /** Where a message's event time comes from (default: its Kafka timestamp). */
+  readonly eventTime?: EventTimeExtractor<M>;
 }
 
 /** Consumes the group's own loop topic (`<group>-loop`). */
@@ -83,8 +105,16 @@ export type GroupContext<P, O, L, J, K> = Context<
 
 /** Edge builders handed to `inputs`, typed with the group's context. */
 export interface EdgeBuilders<C, L> {
-  /** Consumes `topic`, decoding values with `codec`. */
-  input<M>(topic: string, codec: Codec<M>, callback: Callback<C, M>): InputEdge<C, M>;
+  /**
+   * Consumes `topic`, decoding values with `codec`; `options.eventTime` says where a
+   * message's event time comes from.
+   */
+  input<M>(
+    topic: string,
+    codec: Codec<M>,
+    callback: Callback<C, M>,
+    options?: InputOptions<M>,
+  ): InputEdge<C, M>;
   /** Consumes the loop topic declared with `loop: loop(codec)`. */
   loop(callback: Callback<C, L>): LoopEdge<C, L>;
 }
@@ -165,8 +195,11 @@ export function input<C = AnyContext, M = unknown>(
   topic: string,
   codec: Codec<M>,
   callback: Callback<C, M>,
+  options: InputOptions<M> = {},
 ): InputEdge<C, M> {
-  return { kind: "input", topic, codec, callback };
+  return options.eventTime
+    ? { kind: "input", topic, codec, callback, eventTime: options.eventTime }
+    : { kind: "input", topic, codec, callback };
 }
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -210,7 +243,7 @@ export function defineGroup<
   };
 
   const builders: EdgeBuilders<AnyContext, unknown> = {
-    input: (topic, codec, callback) => ({ kind: "input", topic, codec, callback }),
+    input: (topic, codec, callback, options) => input(topic, codec, callback, options),
     loop: (callback) => ({ kind: "loop", callback }),
   };
   const edges = definition.inputs(builders as never);
@@ -225,6 +258,9 @@ export function defineGroup<
     checkTopic(edge.topic, "input");
     if (inputs.some((i) => i.topic === edge.topic)) {
       fail(`input "${edge.topic}" is declared twice; give each topic one callback`);
+    }
+    if (edge.eventTime !== undefined && typeof edge.eventTime !== "function") {
+      fail(`input "${edge.topic}": eventTime must be a function (message, record) => milliseconds`);
     }
     inputs.push(edge as InputEdge);
   }

@@ -13,8 +13,9 @@ import { CommitQueue } from "./commit-queue.js";
 import { type ContextHost, MessageContext } from "./context.js";
 import { appliedOffset, emptyDedup, rememberId, seenRecently, setApplied } from "./dedup-record.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
+import { eventTimeOf } from "./event-time.js";
 import { PartitionState, type ProcessorEvents } from "./events.js";
-import type { AnyContext, Callback, GroupGraph } from "./group-graph.js";
+import type { AnyContext, Callback, EventTimeExtractor, GroupGraph } from "./group-graph.js";
 import { type KeyState, keyStorageEntry, keyTableRecord, storedKeyState } from "./key-state.js";
 import { whileMember } from "./membership-guard.js";
 import { callbackError, FailurePolicy, invalidKeyError } from "./message-failures.js";
@@ -23,6 +24,7 @@ import { PartitionTable } from "./partition-table.js";
 import { recordKey } from "./record-key.js";
 import { headerOf, recordBytes } from "./record-parts.js";
 import { isRetriable, retrying } from "./retry.js";
+import { StreamTime } from "./stream-time.js";
 import { addToOffset, compareOffsets } from "./table-entry.js";
 import { rawTableValues, tableEntryValues } from "./table-value-format.js";
 import { inBatchSpan } from "./telemetry.js";
@@ -78,6 +80,12 @@ interface InputRange {
 interface Handler {
   readonly codec: Codec<unknown>;
   readonly callback: Callback<AnyContext, unknown>;
+  readonly eventTime?: EventTimeExtractor<unknown> | undefined;
+  /**
+   * Whether its messages move the stream time: inputs do; the loop does not, since its
+   * records carry the time they were written, not an event time.
+   */
+  readonly movesStreamTime: boolean;
 }
 
 /** The first and the longest wait before a batch whose writes failed is sent again. */
@@ -134,6 +142,8 @@ export class PartitionProcessor {
   private readonly joinedTables = new Map<string, PartitionTable>();
   private readonly commits: CommitQueue;
   private readonly failures: FailurePolicy;
+  /** The highest event time of the messages processed (see stream-time.ts). */
+  private readonly streamTime = new StreamTime();
   /** Serializes everything done to this partition: batches of all its topics and closing. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -165,7 +175,13 @@ export class PartitionProcessor {
       commit: (offsets) => host.commit(offsets),
       emit: (event, ...args) => host.emit(event, ...args),
     });
-    for (const edge of graph.inputs) this.handlers.set(edge.topic, edge);
+    for (const edge of graph.inputs)
+      this.handlers.set(edge.topic, {
+        codec: edge.codec,
+        callback: edge.callback,
+        eventTime: edge.eventTime as EventTimeExtractor<unknown> | undefined,
+        movesStreamTime: true,
+      });
     const { logger } = options;
     if (storage)
       this.table = new PartitionTable({
@@ -193,6 +209,7 @@ export class PartitionProcessor {
       this.handlers.set(graph.loopTopic, {
         codec,
         callback: callback as Callback<AnyContext, unknown>,
+        movesStreamTime: false,
       });
     }
   }
@@ -205,11 +222,25 @@ export class PartitionProcessor {
       if (!this.table) return this.tableOffset;
       this.checkpointed = (await this.table.open()).checkpoint;
       this.tableOffset = this.table.position;
+      this.streamTime.continueFrom(this.checkpointed?.streamTime);
       for (const [topic, offset] of Object.entries(this.checkpointed?.inputOffsets ?? {})) {
         this.inputOffsets.set(topic, offset);
       }
       return this.tableOffset;
     });
+  }
+
+  /**
+   * Continues from the stream time the group's offset commits carried, when it is later
+   * than the local checkpoint's (a new owner, or local state deleted).
+   */
+  continueStreamTime(committed: number | undefined): void {
+    this.streamTime.continueFrom(committed);
+  }
+
+  /** The partition's stream time; -1 before any message moved it. */
+  get currentStreamTime(): number {
+    return this.streamTime.current;
   }
 
   /** The input offsets the last checkpoint recorded. */
@@ -360,9 +391,13 @@ export class PartitionProcessor {
     );
   }
 
-  /** Commits an input position without waiting for it (see {@link CommitQueue}). */
+  /**
+   * Commits an input position without waiting for it (see {@link CommitQueue}), with the
+   * stream time as its metadata: a commit without it would erase the stored one.
+   */
   commitLater(position: TopicPartitionOffset): void {
-    this.commits.commitLater(position);
+    const metadata = position.metadata ?? this.streamTime.commitMetadata();
+    this.commits.commitLater(metadata === undefined ? position : { ...position, metadata });
   }
 
   /** Resolves once the in-flight batch and the commits of finished batches are done. */
@@ -566,10 +601,15 @@ export class PartitionProcessor {
     const tableRecords = this.tableRecords(changed);
     const to: TopicPartitionOffset[] = [];
     const from: TopicPartitionOffset[] = [];
+    const metadata = this.streamTime.commitMetadata();
     for (const [topic, offset] of this.inputOffsets) {
       const flushed = this.flushedInputs.get(topic);
       if (flushed === undefined || flushed === offset) continue;
-      to.push({ topic, partition: this.partition, offset });
+      to.push(
+        metadata === undefined
+          ? { topic, partition: this.partition, offset }
+          : { topic, partition: this.partition, offset, metadata },
+      );
       from.push({ topic, partition: this.partition, offset: flushed });
     }
     const produced = await this.produce(tableRecords, this.cache.records, heartbeat, {
@@ -587,9 +627,16 @@ export class PartitionProcessor {
         if (entry === undefined) deletes.add(key);
         else puts.set(key, entry);
       }
-      await this.write({ puts, deletes, tableOffset, inputOffsets: this.currentInputOffsets() });
+      await this.write({
+        puts,
+        deletes,
+        tableOffset,
+        inputOffsets: this.currentInputOffsets(),
+        streamTime: this.streamTime.stored,
+      });
     }
     this.tableOffset = tableOffset;
+    this.streamTime.markWritten();
     for (const [topic, offset] of this.inputOffsets) this.flushedInputs.set(topic, offset);
     this.cache.clear();
     this.cancelFlushTimer();
@@ -610,6 +657,7 @@ export class PartitionProcessor {
    */
   private dropUnflushed(): false {
     this.cache.clear();
+    this.streamTime.dropUnwritten();
     this.host.emit("partition.unflushed-dropped", { partition: this.partition });
     for (const [topic, offset] of this.flushedInputs) this.inputOffsets.set(topic, offset);
     return false;
@@ -776,7 +824,23 @@ export class PartitionProcessor {
         { topic, offset, key, cause },
       );
     }
-    const ctx = new MessageContext(host, record, key, offset, explicitId);
+    const eventTime = eventTimeOf(handler.eventTime, message, record, key, {
+      group: this.group,
+      topic,
+      partition: this.partition,
+      offset,
+    });
+    if (typeof eventTime !== "number") return eventTime;
+    if (handler.movesStreamTime) this.streamTime.observe(eventTime);
+    const ctx = new MessageContext(
+      host,
+      record,
+      key,
+      offset,
+      explicitId,
+      eventTime,
+      this.streamTime.current,
+    );
     let ran: unknown;
     try {
       // Untraced, the callback is called as is: no closure, span or promise per message.
@@ -971,6 +1035,7 @@ export class PartitionProcessor {
     deletes: Set<string>;
     tableOffset: string;
     inputOffsets: Record<string, string>;
+    streamTime: number | undefined;
   }) {
     await this.table?.write(change);
   }

@@ -28,6 +28,8 @@ export interface TableWrite {
   readonly tableOffset: string;
   /** The input offsets the write covers; the last checkpoint's when absent. */
   readonly inputOffsets?: Readonly<Record<string, string>>;
+  /** The stream time after the inputs it covers; the last checkpoint's when absent. */
+  readonly streamTime?: number | undefined;
 }
 
 /** What a restore reports after each chunk it wrote. */
@@ -63,6 +65,8 @@ export class PartitionTable {
   updates = 0;
   /** The input offsets of the last checkpoint, written again with table-only changes. */
   private inputOffsets: Readonly<Record<string, string>> = {};
+  /** The stream time of the last checkpoint, written again with table-only changes. */
+  private streamTime: number | undefined;
   private checkpointed: Checkpoint | undefined;
   private readonly storage: Storage;
   private readonly format: TableValueFormat;
@@ -111,6 +115,7 @@ export class PartitionTable {
       }
       this.position = this.checkpointed?.tableOffset ?? "0";
       this.inputOffsets = this.checkpointed?.inputOffsets ?? {};
+      this.streamTime = this.checkpointed?.streamTime;
       this.start = this.position;
       this.target = this.position;
       return { checkpoint: this.checkpointed, cleared };
@@ -255,11 +260,15 @@ export class PartitionTable {
     return this.serialize(async () => {
       if (this.closing) return false;
       const inputOffsets = change.inputOffsets ?? this.inputOffsets;
+      const streamTime = change.streamTime ?? this.streamTime;
       try {
         await this.storage.write({
           puts: change.puts,
           deletes: change.deletes,
-          checkpoint: { tableOffset: change.tableOffset, inputOffsets },
+          checkpoint:
+            streamTime === undefined
+              ? { tableOffset: change.tableOffset, inputOffsets }
+              : { tableOffset: change.tableOffset, inputOffsets, streamTime },
         });
       } catch (cause) {
         throw this.error(
@@ -270,6 +279,7 @@ export class PartitionTable {
       }
       this.position = change.tableOffset;
       this.inputOffsets = inputOffsets;
+      this.streamTime = streamTime;
       return true;
     });
   }

@@ -29,6 +29,7 @@ import { logProcessorEvents } from "./processor-log.js";
 import { ProcessorQueries } from "./processor-queries.js";
 import { retrying, THROUGH_FAILOVER } from "./retry.js";
 import { runUntilClosed, waitForStatus } from "./status-wait.js";
+import { streamTimeOfMetadata } from "./stream-time.js";
 import { compareOffsets } from "./table-entry.js";
 import { observeProcessorGauges, processorMetrics } from "./telemetry.js";
 import { prepareGroupTopics } from "./topic-manager.js";
@@ -42,6 +43,8 @@ export interface PartitionStats {
   readonly tableOffset: string;
   /** While recovering: table offsets still to restore (the gauge `toka.recovery.remaining`). */
   readonly recoveryRemaining: number | undefined;
+  /** The partition's stream time (see `ctx.streamTime`); undefined before any message. */
+  readonly streamTime: number | undefined;
   readonly inputs: readonly {
     topic: string;
     offset: string | undefined;
@@ -208,6 +211,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         state: p.state,
         tableOffset: p.tableOffset,
         recoveryRemaining: p.recoveryRemaining(),
+        streamTime: p.currentStreamTime < 0 ? undefined : p.currentStreamTime,
         inputs: this.inputTopics().map((topic) => {
           const offset = p.inputOffsets.get(topic);
           const highWatermark = p.highWatermarks.get(topic);
@@ -485,6 +489,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       const committed = (
         await retrying(() => this.admin!.committedOffsets(this.group, topic), THROUGH_FAILOVER)
       ).get(partition);
+      // The stream time the group's commits carried: a new owner without local state
+      // continues from it (the later of it and the checkpoint's counts).
+      const metadata = (
+        await retrying(() => this.admin!.committedMetadata(this.group, topic), THROUGH_FAILOVER)
+      ).get(partition);
+      processor.continueStreamTime(streamTimeOfMetadata(metadata));
       const local = checkpointed.get(topic);
       // Local state may be ahead of the group's commit (a crash after the storage write):
       // its effects were produced already, so continue after them.

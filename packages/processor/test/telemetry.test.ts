@@ -166,6 +166,7 @@ describe("OpenTelemetry instrumentation", () => {
           state: "running",
           tableOffset: "5",
           recoveryRemaining: undefined,
+          streamTime: 1_767_225_600_000,
           inputs: [
             { topic: "deposits", offset: "7", highWatermark: "10", lag: 3 },
             { topic: "bank-loop", offset: undefined, highWatermark: undefined, lag: undefined },
@@ -176,6 +177,7 @@ describe("OpenTelemetry instrumentation", () => {
           state: "recovering",
           tableOffset: "40",
           recoveryRemaining: 60,
+          streamTime: undefined,
           inputs: [{ topic: "deposits", offset: undefined, highWatermark: "8", lag: undefined }],
         },
       ],
