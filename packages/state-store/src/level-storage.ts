@@ -1,4 +1,4 @@
-import { readdir, rm, stat } from "node:fs/promises";
+import { access, readdir, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Level } from "level";
 import { BaseStorage, type Cursor, type Entry, type ValidBatch } from "./base-storage.js";
@@ -69,6 +69,8 @@ export interface LevelStorageFactory extends StorageFactory {
   readonly options: ResolvedLevelStorageOptions;
   /** The directory of a (topic, partition): `<path>/<topic>.<partition>`. */
   location(topic: string, partition: number): string;
+  /** The partitions of `topic` with a LevelDB database under `path`. */
+  storedPartitions(topic: string): Promise<number[]>;
 }
 
 /**
@@ -90,7 +92,24 @@ export function levelStorage(options: LevelStorageOptions): LevelStorageFactory 
     join(resolved.path, `${topic}.${partition}`);
   const factory = (topic: string, partition: number): Storage =>
     new LevelStorage(topic, partition, location(topic, partition), resolved);
-  return Object.assign(factory, { options: resolved, location });
+  const storedPartitions = async (topic: string): Promise<number[]> => {
+    const names = await readdir(resolved.path).catch(() => [] as string[]);
+    const partitions: number[] = [];
+    for (const name of names) {
+      const suffix = name.startsWith(`${topic}.`) ? name.slice(topic.length + 1) : "";
+      if (!/^(?:0|[1-9][0-9]{0,9})$/.test(suffix)) continue;
+      // LevelDB's CURRENT file: a database was created there, not only its directory.
+      if (
+        await access(join(resolved.path, name, "CURRENT")).then(
+          () => true,
+          () => false,
+        )
+      )
+        partitions.push(Number(suffix));
+    }
+    return partitions.sort((a, b) => a - b);
+  };
+  return Object.assign(factory, { options: resolved, location, storedPartitions });
 }
 
 const SIZE_OPTIONS = [

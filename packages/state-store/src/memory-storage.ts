@@ -21,6 +21,8 @@ export interface MemoryStorageFactory extends StorageFactory {
    * (nothing is deleted then).
    */
   dropAll(): void;
+  /** The partitions of `topic` ever opened (until dropped). */
+  storedPartitions(topic: string): Promise<number[]>;
 }
 
 /**
@@ -46,13 +48,21 @@ export function memoryStorage(): MemoryStorageFactory {
     if (data?.holder !== undefined) throw data.holder.lockedError("drop");
     registry.delete(id);
   };
+  const storedPartitions = async (topic: string): Promise<number[]> => {
+    const partitions: number[] = [];
+    for (const id of registry.keys()) {
+      const at = id.indexOf(":");
+      if (id.slice(at + 1) === topic) partitions.push(Number(id.slice(0, at)));
+    }
+    return partitions.sort((a, b) => a - b);
+  };
   const dropAll = (): void => {
     for (const data of registry.values()) {
       if (data.holder !== undefined) throw data.holder.lockedError("dropAll");
     }
     registry.clear();
   };
-  return Object.assign(factory, { drop, dropAll });
+  return Object.assign(factory, { drop, dropAll, storedPartitions });
 }
 
 /** Everything stored for one (topic, partition). */

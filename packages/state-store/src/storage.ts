@@ -145,4 +145,12 @@ export interface Storage {
 }
 
 /** Creates the (unopened) storage of one (topic, partition). */
-export type StorageFactory = (topic: string, partition: number) => Storage;
+export interface StorageFactory {
+  (topic: string, partition: number): Storage;
+  /**
+   * The partitions of `topic` it holds local state of (left by an earlier owner or
+   * process), ascending, so that a processor restarted on its state asks for those
+   * partitions back. Absent for a factory that cannot tell.
+   */
+  storedPartitions?(topic: string): Promise<number[]>;
+}

@@ -457,6 +457,24 @@ export function storageContract(name: string, contract: StorageContract): void {
         );
       });
 
+      it("lists the partitions of a topic it holds state of", async () => {
+        const factory = await contract.create();
+        expect(await factory.storedPartitions?.("bank-table")).toEqual([]);
+        // Another topic whose name starts like it.
+        for (const [topic, partition] of [
+          ["bank-table", 12],
+          ["bank-table", 0],
+          ["bank-table.3", 1],
+          ["bank-table", 3],
+        ] as const) {
+          const storage = await openStorage(factory, topic, partition);
+          await storage.write({ checkpoint: { tableOffset: "1", inputOffsets: {} } });
+          await storage.close();
+        }
+        expect(await factory.storedPartitions?.("bank-table")).toEqual([0, 3, 12]);
+        expect(await factory.storedPartitions?.("bank-table.3")).toEqual([1]);
+      });
+
       it("round-trips a checkpoint's stream time, and reads one without it as before", async () => {
         const storage = await fresh();
         const withTime: Checkpoint = { tableOffset: "3", inputOffsets: { t: "4" }, streamTime: 0 };
