@@ -34,11 +34,15 @@ export class ProcessorQueries {
 
   /** The storage factory, recording the group table's storages as they are created. */
   trackStorages(factory: StorageFactory): StorageFactory {
-    return (topic, partition) => {
+    const tracking = (topic: string, partition: number) => {
       const storage = factory(topic, partition);
       if (topic === this.processor.tableTopic) this.tableStorages.set(partition, storage);
       return storage;
     };
+    const { storedPartitions } = factory;
+    return storedPartitions
+      ? Object.assign(tracking, { storedPartitions: storedPartitions.bind(factory) })
+      : tracking;
   }
 
   /**

@@ -123,6 +123,13 @@ export class Processor<G extends GroupGraph = GroupGraph> {
    * checked that nobody else wrote them meanwhile.
    */
   private readonly checking = new Set<number>();
+  /**
+   * Partitions of the group table this instance holds local state of but does not run,
+   * with the table offset that state reached: found in its storage at start, and each
+   * partition revoked since (its state stays). With the partitions it runs, advertised to
+   * the group, which gives a moving partition to the instance furthest along with it.
+   */
+  private readonly storedOffsets = new Map<number, number>();
 
   /** Unregisters the lag and recovery gauges; set while started. */
   private stopObservingGauges: (() => void) | undefined;
@@ -277,6 +284,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       THROUGH_FAILOVER,
     );
     this.deadLetterMaxBytes = topics.deadLetterMaxBytes;
+    await this.readStoredOffsets();
     if (this.options.guarantee !== "exactly-once-transactional") {
       // toka's own writer where the client has one: it counts a batch as written only
       // when every partition acknowledged it, and writes again what was not. Duplicates
@@ -296,6 +304,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       concurrency: this.options.concurrency,
       sessionTimeoutMs: this.options.sessionTimeoutMs,
       queryAddress: this.queries.advertisedAddress(),
+      storedPartitions: () => this.storedPartitions(),
     });
     // Lookups read through views that recover before the first input is processed.
     for (const [table, codec] of this.graph.lookups) {
@@ -329,6 +338,36 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     });
     // Started once the group was joined and the first assignment applied.
     await joined;
+  }
+
+  /**
+   * The checkpointed table offsets of the partitions the storage holds state of from an
+   * earlier run. A partition it cannot read (locked by another process) is left out.
+   */
+  private async readStoredOffsets() {
+    if (!this.graph.persist) return;
+    const { storage } = this.options;
+    const stored = (await storage.storedPartitions?.(this.graph.tableTopic)) ?? [];
+    for (const partition of stored) {
+      const local = storage(this.graph.tableTopic, partition);
+      try {
+        await local.open();
+        const checkpoint = await local.checkpoint();
+        if (checkpoint) this.storedOffsets.set(partition, Number(checkpoint.tableOffset));
+      } catch {
+        // Not readable now: the group just does not prefer this instance for it.
+      } finally {
+        await local.close().catch(() => {});
+      }
+    }
+  }
+
+  /** What this instance holds of the group table: running partitions and stored ones. */
+  private storedPartitions(): Map<number, number> {
+    const offsets = new Map(this.storedOffsets);
+    for (const [partition, processor] of this.partitions)
+      offsets.set(partition, Number(processor.tableOffset));
+    return offsets;
   }
 
   private onAssignment(assignment: readonly TopicPartition[]) {
@@ -372,6 +411,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         );
       }
       await processor.close();
+      if (this.graph.persist) this.storedOffsets.set(partition, Number(processor.tableOffset));
       this.partitions.delete(partition);
       await this.transactional.get(partition)?.disconnect();
       this.transactional.delete(partition);

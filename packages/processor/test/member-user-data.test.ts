@@ -29,14 +29,21 @@ describe("member user data", () => {
     });
   });
 
-  test("subscriptions round-trip, with and without an address", () => {
+  test("subscriptions round-trip, with and without stored partitions and an address", () => {
     fc.assert(
       fc.property(
         fc.uniqueArray(fc.nat(1000)),
+        fc.array(fc.tuple(fc.nat(1000), fc.nat(1_000_000))).map((pairs) => new Map(pairs)),
         fc.option(fc.webUrl(), { nil: undefined }),
-        (owned, queryAddress) => {
-          const decoded = decodeSubscriptionData(encodeSubscriptionData({ owned, queryAddress }));
-          expect(decoded).toEqual(queryAddress === undefined ? { owned } : { owned, queryAddress });
+        (owned, stored, queryAddress) => {
+          const decoded = decodeSubscriptionData(
+            encodeSubscriptionData({ owned, stored, queryAddress }),
+          );
+          expect(decoded).toEqual({
+            owned,
+            ...(stored.size > 0 ? { stored } : {}),
+            ...(queryAddress === undefined ? {} : { queryAddress }),
+          });
         },
       ),
       { seed: SEED, numRuns: 200 },
@@ -136,6 +143,41 @@ describe("copartitionedAssigner", () => {
       expect(decodeAssignmentData(userData)).toEqual(expected);
   });
 
+  test("gives a member the partitions it holds state of, from the member above its share", async () => {
+    const assigner = copartitionedAssigner(() => [])({ cluster } as never);
+    const result = await assigner.assign({
+      members: [
+        member(
+          "b",
+          encodeSubscriptionData({
+            owned: [0, 1, 2, 3, 4, 5],
+            stored: new Map([0, 1, 2, 3, 4, 5].map((p) => [p, 100])),
+          }),
+        ),
+        // Restarted on its state directory: it holds 0 and 4 from before.
+        member(
+          "c",
+          encodeSubscriptionData({
+            owned: [],
+            stored: new Map([
+              [0, 95],
+              [4, 99],
+            ]),
+          }),
+        ),
+      ],
+      topics: ["in", "in-table"],
+    });
+    const shares = new Map(
+      result.map(({ memberId, memberAssignment }) => [
+        memberId,
+        AssignerProtocol.MemberAssignment.decode(memberAssignment)!.assignment.in,
+      ]),
+    );
+    expect(shares.get("c")).toEqual([0, 4, 5]);
+    expect(shares.get("b")).toEqual([1, 2, 3]);
+  });
+
   test("advertises the member's owned partitions and address when it joins", () => {
     const assigner = copartitionedAssigner(() => [2, 7], "http://self:1")({ cluster } as never);
     const { metadata } = assigner.protocol({ topics: ["in"] });
@@ -144,5 +186,21 @@ describe("copartitionedAssigner", () => {
       owned: [2, 7],
       queryAddress: "http://self:1",
     });
+  });
+
+  test("advertises the partitions it holds state of, with the table offsets they reached", () => {
+    const stored = new Map([
+      [1, 40],
+      [2, 700],
+      [7, 12],
+    ]);
+    const assigner = copartitionedAssigner(
+      () => [2, 7],
+      undefined,
+      () => stored,
+    )({ cluster } as never);
+    const { metadata } = assigner.protocol({ topics: ["in"] });
+    const { userData } = AssignerProtocol.MemberMetadata.decode(metadata)!;
+    expect(decodeSubscriptionData(userData)).toEqual({ owned: [2, 7], stored });
   });
 });

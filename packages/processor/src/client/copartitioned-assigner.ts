@@ -24,10 +24,13 @@ const VERSION = 2;
  *
  * @param owned the partitions the member owns now (empty before its first assignment)
  * @param queryAddress the member's query service base URL, if it advertises one
+ * @param stored the partitions the member holds local state of, owned or not, with the
+ * table offset each reached
  */
 export function copartitionedAssigner(
   owned: () => readonly number[],
   queryAddress?: string,
+  stored: () => ReadonlyMap<number, number> = () => new Map(),
 ): PartitionAssigner {
   return ({ cluster }) => ({
     name: NAME,
@@ -38,6 +41,7 @@ export function copartitionedAssigner(
         members.map((m) => [m.memberId, subscriptionOf(m.memberMetadata)]),
       );
       const previous = new Map([...subscriptions].map(([id, s]) => [id, s.owned]));
+      const held = new Map([...subscriptions].map(([id, s]) => [id, s.stored ?? new Map()]));
       const partitionsOf = new Map(
         topics.map((topic) => [
           topic,
@@ -45,7 +49,7 @@ export function copartitionedAssigner(
         ]),
       );
       const numbers = [...new Set([...partitionsOf.values()].flatMap((s) => [...s]))];
-      const shares = stickyAssignment(memberIds, previous, numbers);
+      const shares = stickyAssignment(memberIds, previous, numbers, held);
       // Partitions are numbered from 0; a topic with fewer is a co-partitioning error the
       // processor reports at start.
       const partitionCount = numbers.length === 0 ? 0 : Math.max(...numbers) + 1;
@@ -75,7 +79,7 @@ export function copartitionedAssigner(
         metadata: AssignerProtocol.MemberMetadata.encode({
           version: VERSION,
           topics,
-          userData: encodeSubscriptionData({ owned: owned(), queryAddress }),
+          userData: encodeSubscriptionData({ owned: owned(), stored: stored(), queryAddress }),
         }),
       };
     },

@@ -257,6 +257,12 @@ export interface ConsumerOptions {
   readonly fetchMaxWaitMs?: number;
   /** The member's query service base URL, advertised to the group (co-partitioned only). */
   readonly queryAddress?: string | undefined;
+  /**
+   * The partitions the member holds local state of, with the table offset each reached
+   * (co-partitioned only), advertised so that a partition that moves goes to the member
+   * whose state of it is furthest along.
+   */
+  readonly storedPartitions?: (() => ReadonlyMap<number, number>) | undefined;
 }
 
 export interface ClientConsumer {

@@ -497,7 +497,13 @@ function kafkajsConsumer(
     rebalanceTimeout: Math.max(60_000, options.sessionTimeoutMs * 2),
     ...(options.copartitioned
       ? {
-          partitionAssigners: [copartitionedAssigner(() => ownedPartitions, options.queryAddress)],
+          partitionAssigners: [
+            copartitionedAssigner(
+              () => ownedPartitions,
+              options.queryAddress,
+              options.storedPartitions,
+            ),
+          ],
         }
       : {}),
     retry: {

@@ -4,8 +4,9 @@
  *
  * Subscription, from each member to the leader:
  * - version 1 (toka before query addresses): `[0, 3, 5]`, the partitions the member owns;
- * - version 2: `{ "owned": [0, 3, 5], "queryAddress": "http://10.0.0.7:8080" }`, the
- *   address optional.
+ * - version 2: `{ "owned": [0, 3, 5], "stored": { "0": 1200, "1": 80 }, "queryAddress":
+ *   "http://10.0.0.7:8080" }`, `stored` (the partitions it holds local state of, owned
+ *   or not, with the table offset that state reached) and the address optional.
  * Assignment, from the leader to each member (version 2; empty before):
  * `{ "partitions": 8, "owners": { "0": "http://10.0.0.7:8080", ... } }`: the partition
  * count and the query address of each partition's owner, for the whole group (partitions
@@ -16,6 +17,8 @@
 export interface MemberSubscriptionData {
   /** The partitions it owns now, for the sticky assignment. */
   readonly owned: readonly number[];
+  /** Partitions it holds local state of, owned or not, with the table offset it reached. */
+  readonly stored?: ReadonlyMap<number, number> | undefined;
   /** The base URL of its query service, if it advertises one. */
   readonly queryAddress?: string | undefined;
 }
@@ -31,11 +34,13 @@ export interface PartitionOwners {
 /** Encodes a member's subscription user data (version 2). */
 export function encodeSubscriptionData(data: MemberSubscriptionData): Buffer {
   return Buffer.from(
-    JSON.stringify(
-      data.queryAddress === undefined
-        ? { owned: data.owned }
-        : { owned: data.owned, queryAddress: data.queryAddress },
-    ),
+    JSON.stringify({
+      owned: data.owned,
+      ...(data.stored?.size
+        ? { stored: Object.fromEntries([...data.stored].sort(([a], [b]) => a - b)) }
+        : {}),
+      ...(data.queryAddress === undefined ? {} : { queryAddress: data.queryAddress }),
+    }),
   );
 }
 
@@ -48,9 +53,19 @@ export function decodeSubscriptionData(bytes: Uint8Array | undefined): MemberSub
   if (Array.isArray(parsed)) return { owned: partitionNumbers(parsed) };
   if (!isRecord(parsed)) return { owned: [] };
   const owned = Array.isArray(parsed.owned) ? partitionNumbers(parsed.owned) : [];
-  return typeof parsed.queryAddress === "string" && parsed.queryAddress !== ""
-    ? { owned, queryAddress: parsed.queryAddress }
-    : { owned };
+  const stored = new Map<number, number>();
+  if (isRecord(parsed.stored)) {
+    for (const [key, offset] of Object.entries(parsed.stored))
+      if (/^\d+$/.test(key) && Number.isSafeInteger(offset) && (offset as number) >= 0)
+        stored.set(Number(key), offset as number);
+  }
+  return {
+    owned,
+    ...(stored.size > 0 ? { stored } : {}),
+    ...(typeof parsed.queryAddress === "string" && parsed.queryAddress !== ""
+      ? { queryAddress: parsed.queryAddress }
+      : {}),
+  };
 }
 
 /** Encodes the partition owners a leader puts into each member's assignment. */
