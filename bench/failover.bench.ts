@@ -16,8 +16,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { Kafka, logLevel } from "kafkajs";
 import { benchBrokers } from "./bench-brokers.js";
+import { createTableBacklog } from "./table-backlog.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -40,8 +41,6 @@ const group = `${run}-group`;
 const input = `${run}-probes`;
 const instanceScript = fileURLToPath(new URL("./failover/instance.ts", import.meta.url));
 
-/** Records sent per request: well below the broker's 1 MiB per partition. */
-const PER_REQUEST = 5_000;
 /** How long the group must have been quiet (no partition recovered) before the kill. */
 const SETTLED_MS = 3_000;
 
@@ -58,33 +57,6 @@ interface Recovered extends Processed {
 const processed: Processed[] = [];
 const recovered: Recovered[] = [];
 const children: ChildProcess[] = [];
-
-async function createTopicsAndTable() {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      {
-        topic: `${group}-table`,
-        numPartitions: partitions,
-        configEntries: [{ name: "cleanup.policy", value: "compact" }],
-      },
-      { topic: input, numPartitions: partitions },
-    ],
-  });
-  await admin.disconnect();
-  // Keys land where Kafka's default partitioner puts them, as the processor expects.
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  for (let from = 0; from < keys; from += PER_REQUEST) {
-    const messages = [];
-    for (let i = from; i < Math.min(keys, from + PER_REQUEST); i++)
-      messages.push({ key: `k${i}`, value: JSON.stringify({ count: 1, sum: i }) });
-    await producer.send({ topic: `${group}-table`, acks: -1, messages });
-  }
-  await producer.disconnect();
-}
 
 function startInstance(instance: number, stateDir: string): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", instanceScript], {
@@ -154,7 +126,13 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 console.log(
   `failover: ${keys} keys, ${partitions} partitions, ${instanceCount} instances, session timeout ${sessionTimeoutMs} ms, standbyReplicas 0; brokers ${brokers.join(",")}`,
 );
-await createTopicsAndTable();
+await createTableBacklog(kafka, {
+  table: `${group}-table`,
+  input,
+  partitions,
+  records: keys,
+  keys,
+});
 const stateDirs = await Promise.all(
   Array.from({ length: instanceCount }, () => mkdtemp(join(tmpdir(), "toka-failover-"))),
 );

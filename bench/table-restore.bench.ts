@@ -21,9 +21,10 @@ import {
   silentLogger,
 } from "@toka/processor";
 import { levelStorage } from "@toka/state-store";
-import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { Kafka, logLevel } from "kafkajs";
 import { z } from "zod";
 import { benchBrokers } from "./bench-brokers.js";
+import { createTableBacklog } from "./table-backlog.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -42,35 +43,6 @@ const owner = `${run}-owner`;
 const table = `${owner}-table`;
 const input = `${run}-in`;
 const Totals = z.object({ count: z.number(), sum: z.number() });
-
-/** Records sent per request: well below the broker's 1 MiB per partition. */
-const PER_REQUEST = 5_000;
-
-async function fillTable() {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      {
-        topic: table,
-        numPartitions: partitions,
-        configEntries: [{ name: "cleanup.policy", value: "compact" }],
-      },
-      { topic: input, numPartitions: partitions },
-    ],
-  });
-  await admin.disconnect();
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  for (let from = 0; from < records; from += PER_REQUEST) {
-    const messages = [];
-    for (let i = from; i < Math.min(records, from + PER_REQUEST); i++)
-      messages.push({ key: `k${i % keys}`, value: JSON.stringify({ count: i, sum: i * 3 }) });
-    await producer.send({ topic: table, acks: -1, messages });
-  }
-  await producer.disconnect();
-}
 
 /** Starts a processor of `graph` with empty local state; resolves with its restore time. */
 async function restore(graph: GroupGraph): Promise<number> {
@@ -111,7 +83,7 @@ const joinGraph = defineGroup(`${run}-joiner`, {
 console.log(
   `table restore: ${records} records, ${keys} keys, ${partitions} partitions; brokers ${brokers.join(",")}`,
 );
-await fillTable();
+await createTableBacklog(kafka, { table, input, partitions, records, keys });
 for (const [name, graph] of [
   ["table", ownGraph],
   ["join", joinGraph],
