@@ -50,9 +50,14 @@ test("toka lag and toka dlq list, show and redrive a group's dead letters", asyn
     return rows.length > 0 && rows.every((r) => r.lag === 0) && rows;
   });
   expect(lag.map((r) => r.topic)).toContain(orders);
+  // The stream time committed with the offsets: the orders' Kafka timestamps, so now-ish.
+  const streamTimes = lag.filter((r) => r.topic === orders && r.committed !== undefined);
+  expect(streamTimes.length).toBeGreaterThan(0);
+  for (const r of streamTimes) expect(Math.abs(Date.now() - r.streamTime)).toBeLessThan(600_000);
   const human = await toka("lag", "-g", group);
   expect(human.code).toBe(0);
   expect(human.out).toContain("total lag 0");
+  expect(human.out).toContain(`${new Date(streamTimes[0]!.streamTime).toISOString()}`);
   expect((await toka("lag", "-g", uniqueName("nobody"))).code).toBe(2);
 
   const first = letters.find((l) => l.key === "k1")!;

@@ -4,9 +4,9 @@ import { type CliContext, CliExit, withKafkaAdmin } from "./cli-context.js";
 
 /**
  * `toka lag`: how far a consumer group (a toka group) is behind on each partition of
- * its topics: the committed offset against the partition's end. The end counts
- * transaction markers too, so a group reading a transactional topic shows a lag of one
- * marker per partition when it is done.
+ * its topics: the committed offset against the partition's end, and the stream time
+ * committed with it. The end counts transaction markers too, so a group reading a
+ * transactional topic shows a lag of one marker per partition when it is done.
  */
 export function lagCommand(context: CliContext): Command {
   return new Command("lag")
@@ -32,10 +32,12 @@ export function lagCommand(context: CliContext): Command {
           return;
         }
         io.out(`group ${options.group}\n`);
-        io.out(`${"topic".padEnd(40)} partition  committed        end        lag\n`);
+        io.out(`${"topic".padEnd(40)} partition  committed        end        lag  stream time\n`);
         for (const r of rows) {
+          const streamTime =
+            r.streamTime === undefined ? "-" : new Date(r.streamTime).toISOString();
           io.out(
-            `${r.topic.padEnd(40)} ${String(r.partition).padStart(9)}  ${(r.committed ?? "-").padStart(9)}  ${r.end.padStart(9)}  ${String(r.lag).padStart(9)}\n`,
+            `${r.topic.padEnd(40)} ${String(r.partition).padStart(9)}  ${(r.committed ?? "-").padStart(9)}  ${r.end.padStart(9)}  ${String(r.lag).padStart(9)}  ${streamTime}\n`,
           );
         }
         io.out(`total lag ${rows.reduce((sum, r) => sum + r.lag, 0)}\n`);

@@ -1,3 +1,4 @@
+import { streamTimeOfMetadata } from "@toka/processor";
 import type { ClientAdmin } from "@toka/processor/kafka";
 
 /** One partition's position of a consumer group. */
@@ -13,6 +14,12 @@ export interface PartitionLag {
    * one marker per partition when it is done.
    */
   readonly lag: number;
+  /**
+   * The partition's stream time (ms since the epoch) the group committed with its offset:
+   * the highest event time it processed; `undefined` for a group of another client, or
+   * before toka committed one.
+   */
+  readonly streamTime: number | undefined;
 }
 
 /**
@@ -35,10 +42,18 @@ export async function groupLag(
   const rows: PartitionLag[] = [];
   for (const [topic, offsets] of committed) {
     const ends = await admin.watermarks(topic);
+    const metadata = await admin.committedMetadata(group, topic);
     for (const { partition, high, low } of ends) {
       const from = offsets.get(partition);
       const lag = Number(BigInt(high) - BigInt(from ?? low));
-      rows.push({ topic, partition, committed: from, end: high, lag: Math.max(0, lag) });
+      rows.push({
+        topic,
+        partition,
+        committed: from,
+        end: high,
+        lag: Math.max(0, lag),
+        streamTime: streamTimeOfMetadata(metadata.get(partition)),
+      });
     }
   }
   return rows.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
