@@ -13,7 +13,7 @@ import { CommitQueue } from "./commit-queue.js";
 import { type ContextHost, MessageContext } from "./context.js";
 import { appliedOffset, emptyDedup, rememberId, seenRecently, setApplied } from "./dedup-record.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
-import { eventTimeOf } from "./event-time.js";
+import { eventTimeOf, isEventTime } from "./event-time.js";
 import { PartitionState, type ProcessorEvents } from "./events.js";
 import type { AnyContext, Callback, EventTimeExtractor, GroupGraph } from "./group-graph.js";
 import { type KeyState, keyStorageEntry, keyTableRecord, storedKeyState } from "./key-state.js";
@@ -824,12 +824,16 @@ export class PartitionProcessor {
         { topic, offset, key, cause },
       );
     }
-    const eventTime = eventTimeOf(handler.eventTime, message, record, key, {
-      group: this.group,
-      topic,
-      partition: this.partition,
-      offset,
-    });
+    // The common case, a valid Kafka timestamp and no extractor, allocates nothing.
+    const eventTime =
+      handler.eventTime === undefined && isEventTime(record.timestamp)
+        ? record.timestamp
+        : eventTimeOf(handler.eventTime, message, record, key, {
+            group: this.group,
+            topic,
+            partition: this.partition,
+            offset,
+          });
     if (typeof eventTime !== "number") return eventTime;
     if (handler.movesStreamTime) this.streamTime.observe(eventTime);
     const ctx = new MessageContext(
