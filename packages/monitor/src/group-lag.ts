@@ -32,27 +32,21 @@ export async function groupLag(
   group: string,
   topics?: readonly string[],
 ): Promise<PartitionLag[]> {
-  const committed = topics
-    ? new Map(
-        await Promise.all(
-          topics.map(async (t) => [t, await admin.committedOffsets(group, t)] as const),
-        ),
-      )
-    : await admin.groupOffsets(group);
+  const names = topics ?? [...(await admin.groupOffsets(group)).keys()];
   const rows: PartitionLag[] = [];
-  for (const [topic, offsets] of committed) {
+  for (const topic of names) {
+    const positions = await admin.committedPositions(group, topic);
     const ends = await admin.watermarks(topic);
-    const metadata = await admin.committedMetadata(group, topic);
     for (const { partition, high, low } of ends) {
-      const from = offsets.get(partition);
-      const lag = Number(BigInt(high) - BigInt(from ?? low));
+      const position = positions.get(partition);
+      const lag = Number(BigInt(high) - BigInt(position?.offset ?? low));
       rows.push({
         topic,
         partition,
-        committed: from,
+        committed: position?.offset,
         end: high,
         lag: Math.max(0, lag),
-        streamTime: streamTimeOfMetadata(metadata.get(partition)),
+        streamTime: streamTimeOfMetadata(position?.metadata),
       });
     }
   }

@@ -12,6 +12,7 @@ export type {
   ClientAdmin,
   ClientConsumer,
   ClientProducer,
+  CommittedPosition,
   ConsumerHandlers,
   ConsumerOptions,
   GroupDescription,

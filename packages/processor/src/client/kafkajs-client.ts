@@ -22,6 +22,7 @@ import {
   type ClientAdmin,
   type ClientConsumer,
   type ClientProducer,
+  type CommittedPosition,
   type ConsumerHandlers,
   type ConsumerOptions,
   type GroupDescription,
@@ -188,6 +189,15 @@ function kafkajsAdmin(
   checkAccess: () => Promise<void>,
 ): ClientAdmin {
   const admin = kafka.admin();
+  const committedPositions = async (groupId: string, topic: string) => {
+    const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const positions = new Map<number, CommittedPosition>();
+    for (const { partition, offset, metadata } of result?.partitions ?? []) {
+      if (offset === "-1") continue;
+      positions.set(partition, metadata ? { offset, metadata } : { offset });
+    }
+    return positions;
+  };
   return {
     async connect() {
       await checkAccess();
@@ -260,21 +270,10 @@ function kafkajsAdmin(
       return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high }));
     },
     async committedOffsets(groupId, topic) {
-      const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const offsets = new Map<number, string>();
-      for (const p of result?.partitions ?? []) {
-        if (p.offset !== "-1") offsets.set(p.partition, p.offset);
-      }
-      return offsets;
+      const positions = await committedPositions(groupId, topic);
+      return new Map([...positions].map(([partition, { offset }]) => [partition, offset]));
     },
-    async committedMetadata(groupId, topic) {
-      const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const metadata = new Map<number, string>();
-      for (const p of result?.partitions ?? []) {
-        if (p.offset !== "-1" && p.metadata) metadata.set(p.partition, p.metadata);
-      }
-      return metadata;
-    },
+    committedPositions,
     async offsetsForTime(topic, timestamp) {
       const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
       return new Map(offsets.map((o) => [o.partition, o.offset]));
