@@ -32,21 +32,27 @@ export async function groupLag(
   group: string,
   topics?: readonly string[],
 ): Promise<PartitionLag[]> {
-  const names = topics ?? [...(await admin.groupOffsets(group)).keys()];
+  const committed = topics
+    ? new Map(
+        await Promise.all(
+          topics.map(async (t) => [t, await admin.committedOffsets(group, t)] as const),
+        ),
+      )
+    : await admin.groupOffsets(group);
   const rows: PartitionLag[] = [];
-  for (const topic of names) {
-    const positions = await admin.committedPositions(group, topic);
+  for (const [topic, offsets] of committed) {
     const ends = await admin.watermarks(topic);
+    const metadata = await admin.committedMetadata(group, topic);
     for (const { partition, high, low } of ends) {
-      const position = positions.get(partition);
-      const lag = Number(BigInt(high) - BigInt(position?.offset ?? low));
+      const from = offsets.get(partition);
+      const lag = Number(BigInt(high) - BigInt(from ?? low));
       rows.push({
         topic,
         partition,
-        committed: position?.offset,
+        committed: from,
         end: high,
         lag: Math.max(0, lag),
-        streamTime: streamTimeOfMetadata(position?.metadata),
+        streamTime: streamTimeOfMetadata(metadata.get(partition)),
       });
     }
   }

@@ -526,13 +526,15 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     if (this.partitions.get(partition) !== processor) return;
     const checkpointed = processor.checkpointedInputs();
     for (const topic of this.inputTopics()) {
-      const position = (
-        await retrying(() => this.admin!.committedPositions(this.group, topic), THROUGH_FAILOVER)
+      const committed = (
+        await retrying(() => this.admin!.committedOffsets(this.group, topic), THROUGH_FAILOVER)
       ).get(partition);
-      const committed = position?.offset;
-      // The stream time the group's commit carried: a new owner without local state
+      // The stream time the group's commits carried: a new owner without local state
       // continues from it (the later of it and the checkpoint's counts).
-      processor.continueStreamTime(streamTimeOfMetadata(position?.metadata));
+      const metadata = (
+        await retrying(() => this.admin!.committedMetadata(this.group, topic), THROUGH_FAILOVER)
+      ).get(partition);
+      processor.continueStreamTime(streamTimeOfMetadata(metadata));
       const local = checkpointed.get(topic);
       // Local state may be ahead of the group's commit (a crash after the storage write):
       // its effects were produced already, so continue after them.

@@ -73,7 +73,7 @@ export class FakeKafka implements KafkaClient {
       watermarks: async () =>
         this.logs.map((log, partition) => ({ partition, low: "0", high: String(log.length) })),
       committedOffsets: async () => new Map(),
-      committedPositions: async () => new Map(),
+      committedMetadata: async () => new Map(),
       offsetsForTime: async () => new Map(),
       commitOffsets: async () => {},
       listTopics: async () => [this.table],

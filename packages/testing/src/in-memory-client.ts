@@ -3,7 +3,6 @@ import type {
   ClientAdmin,
   ClientConsumer,
   ClientProducer,
-  CommittedPosition,
   ConsumerHandlers,
   ConsumerOptions,
   GroupDescription,
@@ -51,21 +50,6 @@ function inMemoryAdmin(broker: InMemoryBroker): ClientAdmin {
       return Promise.reject(error);
     }
   };
-  const committedPositions = (groupId: string, topic: string) => {
-    const positions = new Map<number, CommittedPosition>();
-    const group = broker.group(groupId);
-    broker.topics.get(topic)?.partitions.forEach((_, partition) => {
-      const key = tpKey(topic, partition);
-      const offset = group.committed.get(key);
-      if (offset === undefined) return;
-      const metadata = group.committedMetadata.get(key);
-      positions.set(
-        partition,
-        metadata === undefined ? { offset: String(offset) } : { offset: String(offset), metadata },
-      );
-    });
-    return positions;
-  };
   return {
     connect: async () => {},
     disconnect: async () => {},
@@ -108,10 +92,25 @@ function inMemoryAdmin(broker: InMemoryBroker): ClientAdmin {
       ),
     committedOffsets: (groupId, topic) =>
       read(() => {
-        const positions = committedPositions(groupId, topic);
-        return new Map([...positions].map(([partition, { offset }]) => [partition, offset]));
+        const offsets = new Map<number, string>();
+        const committed = broker.group(groupId).committed;
+        const log = broker.topics.get(topic);
+        log?.partitions.forEach((_, partition) => {
+          const offset = committed.get(tpKey(topic, partition));
+          if (offset !== undefined) offsets.set(partition, String(offset));
+        });
+        return offsets;
       }),
-    committedPositions: (groupId, topic) => read(() => committedPositions(groupId, topic)),
+    committedMetadata: (groupId, topic) =>
+      read(() => {
+        const metadata = new Map<number, string>();
+        const group = broker.group(groupId);
+        broker.topics.get(topic)?.partitions.forEach((_, partition) => {
+          const value = group.committedMetadata.get(tpKey(topic, partition));
+          if (value !== undefined) metadata.set(partition, value);
+        });
+        return metadata;
+      }),
     offsetsForTime: (topic, timestamp) =>
       read(() => {
         const offsets = new Map<number, string>();

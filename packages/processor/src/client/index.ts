@@ -12,7 +12,6 @@ export type {
   ClientAdmin,
   ClientConsumer,
   ClientProducer,
-  CommittedPosition,
   ConsumerHandlers,
   ConsumerOptions,
   GroupDescription,

@@ -49,13 +49,6 @@ export interface TopicPartitionOffset extends TopicPartition {
   readonly metadata?: string;
 }
 
-/** A consumer group's committed offset of a partition, with the metadata committed with it. */
-export interface CommittedPosition {
-  readonly offset: string;
-  /** The commit's metadata (toka's stream time); absent when it carried none. */
-  readonly metadata?: string;
-}
-
 /** Where the records of one produce request landed, per topic partition. */
 export interface ProducedBatch extends TopicPartition {
   /** Offset of the first record of this call in the partition. */
@@ -107,10 +100,10 @@ export interface ClientAdmin {
   /** Committed offsets of a consumer group for a topic; partitions without one are absent. */
   committedOffsets(groupId: string, topic: string): Promise<Map<number, string>>;
   /**
-   * Committed offsets of a consumer group for a topic, each with its commit's metadata;
-   * partitions without one are absent.
+   * The metadata committed with a consumer group's offsets of a topic; partitions without
+   * an offset or with empty metadata are absent.
    */
-  committedPositions(groupId: string, topic: string): Promise<Map<number, CommittedPosition>>;
+  committedMetadata(groupId: string, topic: string): Promise<Map<number, string>>;
   /** First offsets at or after `timestamp` per partition (the high watermark where none). */
   offsetsForTime(topic: string, timestamp: number): Promise<Map<number, string>>;
   /** Commits offsets for a consumer group that has no running members. */

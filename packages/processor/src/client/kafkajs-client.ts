@@ -22,7 +22,6 @@ import {
   type ClientAdmin,
   type ClientConsumer,
   type ClientProducer,
-  type CommittedPosition,
   type ConsumerHandlers,
   type ConsumerOptions,
   type GroupDescription,
@@ -189,15 +188,6 @@ function kafkajsAdmin(
   checkAccess: () => Promise<void>,
 ): ClientAdmin {
   const admin = kafka.admin();
-  const committedPositions = async (groupId: string, topic: string) => {
-    const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const positions = new Map<number, CommittedPosition>();
-    for (const { partition, offset, metadata } of result?.partitions ?? []) {
-      if (offset === "-1") continue;
-      positions.set(partition, metadata ? { offset, metadata } : { offset });
-    }
-    return positions;
-  };
   return {
     async connect() {
       await checkAccess();
@@ -270,10 +260,21 @@ function kafkajsAdmin(
       return offsets.map((o) => ({ partition: o.partition, low: o.low, high: o.high }));
     },
     async committedOffsets(groupId, topic) {
-      const positions = await committedPositions(groupId, topic);
-      return new Map([...positions].map(([partition, { offset }]) => [partition, offset]));
+      const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const offsets = new Map<number, string>();
+      for (const p of result?.partitions ?? []) {
+        if (p.offset !== "-1") offsets.set(p.partition, p.offset);
+      }
+      return offsets;
     },
-    committedPositions,
+    async committedMetadata(groupId, topic) {
+      const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const metadata = new Map<number, string>();
+      for (const p of result?.partitions ?? []) {
+        if (p.offset !== "-1" && p.metadata) metadata.set(p.partition, p.metadata);
+      }
+      return metadata;
+    },
     async offsetsForTime(topic, timestamp) {
       const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
       return new Map(offsets.map((o) => [o.partition, o.offset]));
