@@ -47,8 +47,7 @@ export function stickyAssignment(
   const taken = new Set<number>();
   for (const id of order) {
     const kept = result.get(id)!;
-    const gaps = new Map(owned(id).map((p) => [p, gap(id, p)]));
-    const keep = [...gaps.keys()].sort((a, b) => gaps.get(b)! - gaps.get(a)! || a - b);
+    const keep = owned(id).sort((a, b) => gap(id, b) - gap(id, a) || a - b);
     for (const p of keep) {
       if (kept.length >= capacity.get(id)! || taken.has(p)) continue;
       kept.push(p);
