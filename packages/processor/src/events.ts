@@ -104,6 +104,18 @@ export interface ProcessorEvents {
       kept: readonly number[];
     },
   ];
+  /**
+   * The group gave this instance a standby replica of a partition (`standbyReplicas`):
+   * its tables are followed from `tableOffset`, the group table offset its local state had.
+   */
+  "standby.assigned": [event: { partition: number; tableOffset: string }];
+  /** A standby read up to where its tables ended: `lag` records behind them now. */
+  "standby.progress": [event: { partition: number; tableOffset: string; lag: number }];
+  /**
+   * A standby stopped: the partition was assigned to this instance (it recovers from
+   * `tableOffset` on), or its standby moved elsewhere, or the processor closed.
+   */
+  "standby.released": [event: { partition: number; tableOffset: string }];
   "message.skipped": [error: TokaError];
   "message.dead-lettered": [error: TokaError];
   "message.duplicate": [

@@ -90,6 +90,7 @@ export {
   type QueryServiceOptions,
   serveViews,
 } from "./query-service.js";
+export type { StandbyStats } from "./standby-replicas.js";
 export { streamTimeOfMetadata } from "./stream-time.js";
 export {
   deadLetterTopic,

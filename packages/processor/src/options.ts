@@ -106,6 +106,16 @@ export interface ProcessorOptions extends SecurityOptions {
    * advertised.
    */
   readonly queryAddress?: string | (() => string);
+  /**
+   * Standby replicas of each partition's table kept by other instances of the group:
+   * each instance also follows, into its local storage with checkpoints, the table
+   * partitions the group gives it to stand by for (owned by other instances), without
+   * processing inputs. When an owner dies, its partitions go to the instances with the
+   * most current copies, which read only what they miss (docs/scaling.md). Costs a copy
+   * of the table per replica (disk with `levelStorage`, memory with `memoryStorage`) and
+   * the reads that follow it. The most any instance asks for counts. Default 0.
+   */
+  readonly standbyReplicas?: number;
 }
 
 /** Named defaults of {@link ProcessorOptions}. */
@@ -124,6 +134,7 @@ export const DEFAULTS = {
   cacheMaxBytes: 1024 * 1024,
   dedupIdsPerKey: 32,
   dedupMaxAgeMs: 24 * 60 * 60 * 1000,
+  standbyReplicas: 0,
 } as const;
 
 /** Options after defaults, as the processor uses them. */
@@ -144,6 +155,7 @@ export interface ResolvedProcessorOptions {
   readonly dedupMaxAgeMs: number;
   readonly logger: Logger;
   readonly queryAddress: string | (() => string) | undefined;
+  readonly standbyReplicas: number;
 }
 
 const positiveInt = z.number().int().positive();
@@ -166,6 +178,7 @@ const schema = z.object({
     .object({ idsPerKey: positiveInt.optional(), maxAgeMs: positiveInt.optional() })
     .optional(),
   clientId: z.string().min(1).optional(),
+  standbyReplicas: z.number().int().min(0).max(16).optional(),
   queryAddress: z
     .union([
       z.string().superRefine((address, ctx) => {
@@ -228,5 +241,6 @@ export function resolveProcessorOptions(
     dedupMaxAgeMs: options.dedup?.maxAgeMs ?? DEFAULTS.dedupMaxAgeMs,
     logger,
     queryAddress: options.queryAddress,
+    standbyReplicas: options.standbyReplicas ?? DEFAULTS.standbyReplicas,
   };
 }

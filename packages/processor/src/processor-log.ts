@@ -9,7 +9,7 @@ const DROPPED_LOG_INTERVAL_MS = 1_000;
 
 /**
  * Writes a processor's lifecycle to its logger: status, assignment, recovery progress
- * (every few seconds on long recoveries) and revocation at info; every skipped or
+ * (every few seconds on long recoveries), revocation and standby replicas at info; every skipped or
  * dead-lettered message at warn, at most one line a second, saying how many were
  * suppressed since the last one.
  */
@@ -25,6 +25,12 @@ export function logProcessorEvents(
   );
   events.on("partition.revoked", ({ partition }) =>
     logger.info("partition revoked", { group, partition }),
+  );
+  events.on("standby.assigned", ({ partition, tableOffset }) =>
+    logger.info("standby replica assigned", { group, partition, tableOffset }),
+  );
+  events.on("standby.released", ({ partition, tableOffset }) =>
+    logger.info("standby replica released", { group, partition, tableOffset }),
   );
   const lastProgress = new Map<number, number>();
   events.on("partition.recovering", ({ partition, recovered, total }) => {

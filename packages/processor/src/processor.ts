@@ -28,9 +28,11 @@ import { type PartitionHost, PartitionProcessor } from "./partition-processor.js
 import { logProcessorEvents } from "./processor-log.js";
 import { ProcessorQueries } from "./processor-queries.js";
 import { retrying, THROUGH_FAILOVER } from "./retry.js";
+import { StandbyReplicas, type StandbyStats } from "./standby-replicas.js";
 import { runUntilClosed, waitForStatus } from "./status-wait.js";
 import { streamTimeOfMetadata } from "./stream-time.js";
 import { compareOffsets } from "./table-entry.js";
+import { rawTableValues, tableEntryValues } from "./table-value-format.js";
 import { observeProcessorGauges, processorMetrics } from "./telemetry.js";
 import { prepareGroupTopics } from "./topic-manager.js";
 import { View } from "./view.js";
@@ -58,6 +60,8 @@ export interface ProcessorStats {
   readonly group: string;
   readonly status: ProcessorStatus;
   readonly partitions: readonly PartitionStats[];
+  /** The standby replicas this instance keeps (`standbyReplicas`), by partition. */
+  readonly standbys: readonly StandbyStats[];
 }
 
 /**
@@ -130,6 +134,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
    * the group, which gives a moving partition to the instance furthest along with it.
    */
   private readonly storedOffsets = new Map<number, number>();
+
+  /** The standby replicas kept for other instances' partitions (`standbyReplicas` > 0). */
+  private standbys: StandbyReplicas | undefined;
 
   /** Unregisters the lag and recovery gauges; set while started. */
   private stopObservingGauges: (() => void) | undefined;
@@ -230,7 +237,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
           return { topic, offset, highWatermark, lag };
         }),
       }));
-    return { group: this.group, status: this.lifecycle.status, partitions };
+    const standbys = this.standbys?.stats() ?? [];
+    return { group: this.group, status: this.lifecycle.status, partitions, standbys };
   }
 
   // Queries across instances (processor-queries.ts).
@@ -285,6 +293,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     );
     this.deadLetterMaxBytes = topics.deadLetterMaxBytes;
     await this.readStoredOffsets();
+    this.standbys = this.createStandbys(admin);
     if (this.options.guarantee !== "exactly-once-transactional") {
       // toka's own writer where the client has one: it counts a batch as written only
       // when every partition acknowledged it, and writes again what was not. Duplicates
@@ -305,6 +314,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       sessionTimeoutMs: this.options.sessionTimeoutMs,
       queryAddress: this.queries.advertisedAddress(),
       storedPartitions: () => this.storedPartitions(),
+      standbyReplicas: this.standbys ? this.options.standbyReplicas : 0,
     });
     // Lookups read through views that recover before the first input is processed.
     for (const [table, codec] of this.graph.lookups) {
@@ -335,6 +345,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       onBatchDone: (tp, lastOffset) => this.onBatchDone(tp, lastOffset),
       onCrash: (error) => void this.fail(this.asTokaError(error, "the Kafka consumer stopped")),
       onOwners: (owners) => this.queries.ownership.update(owners),
+      onStandby: (partitions) => this.keepStandbys(partitions),
     });
     // Started once the group was joined and the first assignment applied.
     await joined;
@@ -362,9 +373,58 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     }
   }
 
-  /** What this instance holds of the group table: running partitions and stored ones. */
+  /** Standby replicas of the group table and its joined tables, when asked for. */
+  private createStandbys(admin: ClientAdmin): StandbyReplicas | undefined {
+    if (!this.graph.persist || this.options.standbyReplicas === 0) return undefined;
+    const exactlyOnce = this.options.guarantee !== "at-least-once";
+    return new StandbyReplicas({
+      group: this.group,
+      tables: [
+        { topic: this.graph.tableTopic, format: tableEntryValues(exactlyOnce) },
+        ...[...this.graph.joins.keys()].map((topic) => ({ topic, format: rawTableValues })),
+      ],
+      client: this.options.client,
+      admin,
+      storage: this.options.storage,
+      logger: this.options.logger,
+      emit: (event, ...args) =>
+        (this.events.emit as (name: string, ...values: unknown[]) => boolean).call(
+          this.events,
+          event,
+          ...args,
+        ),
+    });
+  }
+
+  /**
+   * The standby partitions the group gave this instance: set up after the assignment
+   * work queued before (a partition revoked here closes its storage first), never for a
+   * partition this instance runs.
+   */
+  private keepStandbys(partitions: readonly number[]) {
+    const standbys = this.standbys;
+    if (!standbys) return;
+    this.assignmentWork = this.assignmentWork
+      .then(() => {
+        if (this.isStopping()) return;
+        return standbys.keep(partitions.filter((p) => !this.partitions.has(p)));
+      })
+      .catch((error) =>
+        this.options.logger.warn("setting up standby replicas failed", {
+          group: this.group,
+          error,
+        }),
+      );
+  }
+
+  /**
+   * What this instance holds of the group table: running partitions, standbys and
+   * stored ones.
+   */
   private storedPartitions(): Map<number, number> {
     const offsets = new Map(this.storedOffsets);
+    for (const [partition, offset] of this.standbys?.positions() ?? [])
+      offsets.set(partition, offset);
     for (const [partition, processor] of this.partitions)
       offsets.set(partition, Number(processor.tableOffset));
     return offsets;
@@ -423,6 +483,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     this.pauseJoinedTables([...assigned].filter((p) => !this.partitions.has(p)));
     for (const partition of assigned) {
       if (this.partitions.has(partition)) continue;
+      // A standby of the partition hands its storage over: recovery reads only the rest.
+      const followed = await this.standbys?.release(partition);
+      if (followed !== undefined) this.storedOffsets.set(partition, followed);
       const processor = new PartitionProcessor(
         await this.hostFor(partition),
         partition,
@@ -743,6 +806,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     // Leaving the group waits for the in-flight batches; then storage can close.
     await this.consumer?.disconnect().catch(() => {});
     await this.assignmentWork.catch(() => {});
+    await this.standbys?.close().catch(() => {});
     for (const processor of this.partitions.values()) await processor.close().catch(() => {});
     this.partitions.clear();
     for (const producer of this.transactional.values()) await producer.disconnect().catch(() => {});

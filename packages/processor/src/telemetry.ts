@@ -94,9 +94,10 @@ export function processorMetrics(group: string): {
 
 /**
  * Gauges read from `stats` when the SDK collects: `toka.consumer.lag` (messages not yet
- * processed per owned partition and input topic) and `toka.recovery.remaining` (table
- * records still to restore per recovering partition). Returns the function that
- * unregisters them.
+ * processed per owned partition and input topic), `toka.recovery.remaining` (table
+ * records still to restore per recovering partition) and `toka.standby.lag` (table
+ * records a standby replica is behind, per partition it stands by for). Returns the
+ * function that unregisters them.
  */
 export function observeProcessorGauges(stats: () => ProcessorStats): () => void {
   const meter = metrics.getMeter(SCOPE);
@@ -108,8 +109,16 @@ export function observeProcessorGauges(stats: () => ProcessorStats): () => void 
     description: "table records still to restore, per recovering partition",
     unit: "{record}",
   });
+  const standbyLag = meter.createObservableGauge("toka.standby.lag", {
+    description: "table records a standby replica is behind, per partition it stands by for",
+    unit: "{record}",
+  });
   const observe = (observer: BatchObservableResult) => {
-    const { group, partitions } = stats();
+    const { group, partitions, standbys } = stats();
+    for (const { partition, lag: records } of standbys) {
+      if (records !== undefined)
+        observer.observe(standbyLag, records, { "toka.group": group, "toka.partition": partition });
+    }
     for (const { partition, inputs, recoveryRemaining } of partitions) {
       const attributes = { "toka.group": group, "toka.partition": partition };
       if (recoveryRemaining !== undefined)
@@ -120,8 +129,9 @@ export function observeProcessorGauges(stats: () => ProcessorStats): () => void 
       }
     }
   };
-  meter.addBatchObservableCallback(observe, [lag, recovery]);
-  return () => meter.removeBatchObservableCallback(observe, [lag, recovery]);
+  const gauges = [lag, recovery, standbyLag];
+  meter.addBatchObservableCallback(observe, gauges);
+  return () => meter.removeBatchObservableCallback(observe, gauges);
 }
 
 /**

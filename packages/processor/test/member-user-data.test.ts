@@ -58,7 +58,18 @@ describe("member user data", () => {
         [3, "http://b:2"],
       ]),
     };
-    expect(decodeAssignmentData(encodeAssignmentData(owners))).toEqual(owners);
+    expect(decodeAssignmentData(encodeAssignmentData({ owners, standby: [] }))).toEqual({
+      owners,
+      standby: [],
+    });
+    expect(decodeAssignmentData(encodeAssignmentData({ owners, standby: [2, 1] }))).toEqual({
+      owners,
+      standby: [1, 2],
+    });
+    // Standby partitions out of range are dropped.
+    expect(
+      decodeAssignmentData(Buffer.from('{"partitions":2,"owners":{},"standby":[1,2,-1,"x"]}')),
+    ).toEqual({ owners: { partitionCount: 2, addresses: new Map() }, standby: [1] });
     expect(decodeAssignmentData(Buffer.alloc(0))).toBeUndefined();
     expect(decodeAssignmentData(Buffer.from("[1,2]"))).toBeUndefined();
     expect(decodeAssignmentData(Buffer.from('{"partitions":0,"owners":{}}'))).toBeUndefined();
@@ -67,7 +78,10 @@ describe("member user data", () => {
       decodeAssignmentData(
         Buffer.from('{"partitions":2,"owners":{"0":"http://a:1","5":"http://b:2","x":"y","1":3}}'),
       ),
-    ).toEqual({ partitionCount: 2, addresses: new Map([[0, "http://a:1"]]) });
+    ).toEqual({
+      owners: { partitionCount: 2, addresses: new Map([[0, "http://a:1"]]) },
+      standby: [],
+    });
   });
 
   test("partition owners map each member's partitions to its address; none for a member without", () => {
@@ -140,7 +154,7 @@ describe("copartitionedAssigner", () => {
       ]),
     };
     for (const { userData } of decoded.values())
-      expect(decodeAssignmentData(userData)).toEqual(expected);
+      expect(decodeAssignmentData(userData)).toEqual({ owners: expected, standby: [] });
   });
 
   test("gives a member the partitions it holds state of, from the member above its share", async () => {

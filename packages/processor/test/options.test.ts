@@ -17,6 +17,8 @@ describe("processor options are resolved once, at construction", () => {
     [{ brokers: ["127.0.0.1:9092"], queryAddress: "http://h:1/?x=1" }, '"queryAddress"'],
     [{ brokers: ["127.0.0.1:9092"], queryAddress: "http://u:p@h:1" }, '"queryAddress"'],
     [{ brokers: ["127.0.0.1:9092"], queryAddress: 8080 }, '"queryAddress"'],
+    [{ brokers: ["127.0.0.1:9092"], standbyReplicas: -1 }, '"standbyReplicas"'],
+    [{ brokers: ["127.0.0.1:9092"], standbyReplicas: 1.5 }, '"standbyReplicas"'],
   ])("%j is refused naming the option", (options, name) => {
     expect(() => new Processor(graph, options as never)).toThrowError(
       expect.objectContaining({
@@ -29,6 +31,6 @@ describe("processor options are resolved once, at construction", () => {
   test("valid options construct an idle processor", () => {
     const processor = new Processor(graph, { brokers: ["127.0.0.1:9092"] });
     expect(processor.status).toBe("idle");
-    expect(processor.stats()).toEqual({ group: "g", status: "idle", partitions: [] });
+    expect(processor.stats()).toEqual({ group: "g", status: "idle", partitions: [], standbys: [] });
   });
 });

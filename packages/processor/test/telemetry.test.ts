@@ -156,7 +156,7 @@ describe("OpenTelemetry instrumentation", () => {
     });
   });
 
-  test("lag and recovery are observed per owned partition, until unregistered", async () => {
+  test("lag and recovery are observed per owned partition, standby lag per standby, until unregistered", async () => {
     const stats: ProcessorStats = {
       group: "bank",
       status: "recovering",
@@ -181,6 +181,10 @@ describe("OpenTelemetry instrumentation", () => {
           inputs: [{ topic: "deposits", offset: undefined, highWatermark: "8", lag: undefined }],
         },
       ],
+      standbys: [
+        { partition: 2, tableOffset: "90", highWatermark: "95", lag: 5 },
+        { partition: 3, tableOffset: "0", highWatermark: undefined, lag: undefined },
+      ],
     };
     const stop = observeProcessorGauges(() => stats);
     expect(Object.fromEntries(await collect())).toEqual({
@@ -188,6 +192,7 @@ describe("OpenTelemetry instrumentation", () => {
         [3, { "toka.group": "bank", "toka.topic": "deposits", "toka.partition": 0 }],
       ],
       "toka.recovery.remaining": [[60, { "toka.group": "bank", "toka.partition": 1 }]],
+      "toka.standby.lag": [[5, { "toka.group": "bank", "toka.partition": 2 }]],
     });
     stop();
     expect(await collect()).toEqual(new Map());

@@ -6,6 +6,7 @@ import {
   type MemberSubscriptionData,
   partitionOwners,
 } from "./member-user-data.js";
+import { standbyAssignment } from "./standby-assignment.js";
 import { stickyAssignment } from "./sticky-assignment.js";
 
 const NAME = "TokaCopartitioned";
@@ -21,16 +22,20 @@ const VERSION = 2;
  * Each member may also advertise its query service's address; the leader gives every
  * member the group's partition owners with their addresses in its assignment's user
  * data (`member-user-data.ts`), so that any instance can forward a query to a key's owner.
+ * Members that ask for standby replicas are also told which partitions' tables to keep
+ * standby copies of (see {@link standbyAssignment}); the most any member asks for counts.
  *
  * @param owned the partitions the member owns now (empty before its first assignment)
  * @param queryAddress the member's query service base URL, if it advertises one
  * @param stored the partitions the member holds local state of, owned or not, with the
  * table offset each reached
+ * @param standbyReplicas standby replicas of each partition the member asks for
  */
 export function copartitionedAssigner(
   owned: () => readonly number[],
   queryAddress?: string,
   stored: () => ReadonlyMap<number, number> = () => new Map(),
+  standbyReplicas = 0,
 ): PartitionAssigner {
   return ({ cluster }) => ({
     name: NAME,
@@ -53,11 +58,22 @@ export function copartitionedAssigner(
       // Partitions are numbered from 0; a topic with fewer is a co-partitioning error the
       // processor reports at start.
       const partitionCount = numbers.length === 0 ? 0 : Math.max(...numbers) + 1;
-      const userData =
-        partitionCount === 0
-          ? Buffer.alloc(0)
-          : encodeAssignmentData(partitionOwners(shares, subscriptions, partitionCount));
+      const owners = partitionOwners(shares, subscriptions, partitionCount);
+      const replicas = Math.max(
+        0,
+        ...[...subscriptions.values()].map((s) => s.standbyReplicas ?? 0),
+      );
+      const standby = standbyAssignment(
+        shares,
+        replicas,
+        new Set(memberIds.filter((id) => subscriptions.get(id)!.standbyReplicas)),
+        held,
+      );
       return memberIds.map((memberId) => {
+        const userData =
+          partitionCount === 0
+            ? Buffer.alloc(0)
+            : encodeAssignmentData({ owners, standby: standby.get(memberId) ?? [] });
         const assignment: Record<string, number[]> = {};
         for (const [topic, present] of partitionsOf) {
           const mine = shares.get(memberId)!.filter((p) => present.has(p));
@@ -79,7 +95,12 @@ export function copartitionedAssigner(
         metadata: AssignerProtocol.MemberMetadata.encode({
           version: VERSION,
           topics,
-          userData: encodeSubscriptionData({ owned: owned(), stored: stored(), queryAddress }),
+          userData: encodeSubscriptionData({
+            owned: owned(),
+            stored: stored(),
+            queryAddress,
+            standbyReplicas,
+          }),
         }),
       };
     },

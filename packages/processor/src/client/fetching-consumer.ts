@@ -169,6 +169,7 @@ export class FetchingConsumer implements ClientConsumer {
       },
       onReconnected: () => handlers.onReconnected?.(),
       onOwners: (owners) => handlers.onOwners?.(owners),
+      onStandby: (partitions) => handlers.onStandby?.(partitions),
     });
   }
 

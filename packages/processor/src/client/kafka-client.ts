@@ -230,6 +230,12 @@ export interface ConsumerHandlers {
    * owners of the new assignment are known. A client that cannot tell never calls it.
    */
   onOwners?(owners: PartitionOwners | undefined): void;
+  /**
+   * The partitions whose table this member keeps standby replicas of, as the leader
+   * assigned them with each (re)join (co-partitioned consumers that ask for standbys
+   * only). A client that cannot tell never calls it: no standbys are kept.
+   */
+  onStandby?(partitions: readonly number[]): void;
 }
 
 /**
@@ -263,6 +269,8 @@ export interface ConsumerOptions {
    * whose state of it is furthest along.
    */
   readonly storedPartitions?: (() => ReadonlyMap<number, number>) | undefined;
+  /** Standby replicas of each partition's table the member asks the group for (co-partitioned only). */
+  readonly standbyReplicas?: number | undefined;
 }
 
 export interface ClientConsumer {

@@ -33,8 +33,8 @@ import {
   type TopicSpec,
 } from "./kafka-client.js";
 import { KafkaErrorKind, kafkaErrorNames } from "./kafka-error-codes.js";
+import { readAssignmentData } from "./kafkajs-assignment-data.js";
 import { type DirectAccess, kafkajsDirect } from "./kafkajs-direct.js";
-import { readPartitionOwners } from "./kafkajs-partition-owners.js";
 import {
   byPartition,
   needsNewProducer,
@@ -502,6 +502,7 @@ function kafkajsConsumer(
               () => ownedPartitions,
               options.queryAddress,
               options.storedPartitions,
+              options.standbyReplicas,
             ),
           ],
         }
@@ -521,8 +522,10 @@ function kafkajsConsumer(
   let betweenRuns = false;
   let confirmedAt: number | undefined;
   // Owners are unknown from the start of a rebalance until the new assignment's are read.
-  // Only a member that advertises a query address reads them: it takes part in queries.
+  // Only a member that advertises a query address (it takes part in queries) or keeps
+  // standbys reads the assignment's user data.
   const readsOwners = options.copartitioned && options.queryAddress !== undefined;
+  const readsStandby = options.copartitioned && (options.standbyReplicas ?? 0) > 0;
   let joins = 0;
   // The read of the owners after the last join; disconnect waits for it, since a read
   // in flight would connect to the coordinator again after the consumer disconnected
@@ -566,12 +569,14 @@ function kafkajsConsumer(
     betweenRuns = false;
     confirmedAt = Date.now();
     handlers?.onAssignment(assignment);
-    if (readsOwners && !disconnecting) {
+    if ((readsOwners || readsStandby) && !disconnecting) {
       forgetOwners();
       const join = joins;
       const current = () => join === joins && !disconnecting;
-      ownersRead = readPartitionOwners(consumer, payload.memberId, current).then((owners) => {
-        if (current() && owners) handlers?.onOwners?.(owners);
+      ownersRead = readAssignmentData(consumer, payload.memberId, current).then((data) => {
+        if (!current() || !data) return;
+        if (readsOwners) handlers?.onOwners?.(data.owners);
+        if (readsStandby) handlers?.onStandby?.(data.standby);
       });
     }
     if (restarting) {

@@ -5,12 +5,14 @@
  * Subscription, from each member to the leader:
  * - version 1 (toka before query addresses): `[0, 3, 5]`, the partitions the member owns;
  * - version 2: `{ "owned": [0, 3, 5], "stored": { "0": 1200, "1": 80 }, "queryAddress":
- *   "http://10.0.0.7:8080" }`, `stored` (the partitions it holds local state of, owned
- *   or not, with the table offset that state reached) and the address optional.
+ *   "http://10.0.0.7:8080", "standbyReplicas": 1 }`, `stored` (the partitions it holds
+ *   local state of, owned or not, with the table offset that state reached), the address
+ *   and the standby replicas it asks for optional.
  * Assignment, from the leader to each member (version 2; empty before):
- * `{ "partitions": 8, "owners": { "0": "http://10.0.0.7:8080", ... } }`: the partition
- * count and the query address of each partition's owner, for the whole group (partitions
- * whose owner advertised none are absent).
+ * `{ "partitions": 8, "owners": { "0": "http://10.0.0.7:8080", ... }, "standby": [2, 6] }`:
+ * the partition count and the query address of each partition's owner, for the whole
+ * group (partitions whose owner advertised none are absent), and the partitions this
+ * member keeps a standby replica of (absent when none).
  */
 
 /** What a member tells the leader when it joins. */
@@ -21,6 +23,19 @@ export interface MemberSubscriptionData {
   readonly stored?: ReadonlyMap<number, number> | undefined;
   /** The base URL of its query service, if it advertises one. */
   readonly queryAddress?: string | undefined;
+  /**
+   * Standby replicas of each partition it asks the group for; a member asking for none
+   * is given none to keep.
+   */
+  readonly standbyReplicas?: number | undefined;
+}
+
+/** What the leader tells one member beside its partitions. */
+export interface MemberAssignmentData {
+  /** The group's partition owners and their query addresses. */
+  readonly owners: PartitionOwners;
+  /** The partitions whose table this member keeps a standby replica of, ascending. */
+  readonly standby: readonly number[];
 }
 
 /** Who owns which partition in the group's current assignment. */
@@ -40,6 +55,7 @@ export function encodeSubscriptionData(data: MemberSubscriptionData): Buffer {
         ? { stored: Object.fromEntries([...data.stored].sort(([a], [b]) => a - b)) }
         : {}),
       ...(data.queryAddress === undefined ? {} : { queryAddress: data.queryAddress }),
+      ...(data.standbyReplicas ? { standbyReplicas: data.standbyReplicas } : {}),
     }),
   );
 }
@@ -65,26 +81,32 @@ export function decodeSubscriptionData(bytes: Uint8Array | undefined): MemberSub
     ...(typeof parsed.queryAddress === "string" && parsed.queryAddress !== ""
       ? { queryAddress: parsed.queryAddress }
       : {}),
+    ...(Number.isSafeInteger(parsed.standbyReplicas) && (parsed.standbyReplicas as number) > 0
+      ? { standbyReplicas: parsed.standbyReplicas as number }
+      : {}),
   };
 }
 
-/** Encodes the partition owners a leader puts into each member's assignment. */
-export function encodeAssignmentData(owners: PartitionOwners): Buffer {
+/** Encodes what a leader puts into one member's assignment. */
+export function encodeAssignmentData({ owners, standby }: MemberAssignmentData): Buffer {
   return Buffer.from(
     JSON.stringify({
       partitions: owners.partitionCount,
       owners: Object.fromEntries(
         [...owners.addresses].sort(([a], [b]) => a - b).map(([p, a]) => [String(p), a]),
       ),
+      ...(standby.length > 0 ? { standby: [...standby].sort((a, b) => a - b) } : {}),
     }),
   );
 }
 
 /**
- * Decodes the partition owners of an assignment; undefined for one without (empty user
- * data: a leader of an older toka) or one that is not this form.
+ * Decodes the partition owners and standby partitions of an assignment; undefined for
+ * one without (empty user data: a leader of an older toka) or one that is not this form.
  */
-export function decodeAssignmentData(bytes: Uint8Array | undefined): PartitionOwners | undefined {
+export function decodeAssignmentData(
+  bytes: Uint8Array | undefined,
+): MemberAssignmentData | undefined {
   const parsed = parseJson(bytes);
   if (!isRecord(parsed) || !isRecord(parsed.owners)) return undefined;
   const { partitions } = parsed;
@@ -101,7 +123,10 @@ export function decodeAssignmentData(bytes: Uint8Array | undefined): PartitionOw
     )
       addresses.set(partition, address);
   }
-  return { partitionCount: partitions, addresses };
+  const standby = Array.isArray(parsed.standby)
+    ? partitionNumbers(parsed.standby).filter((p) => p < partitions)
+    : [];
+  return { owners: { partitionCount: partitions, addresses }, standby };
 }
 
 /**

@@ -37,13 +37,8 @@ export function stickyAssignment(
     const own = offsetOf(id, p);
     return own < 0 ? 0 : own - elsewhere;
   };
-  // Members that owned the most keep their extra partition first.
-  const order = [...memberIds].sort(
-    (a, b) => owned(b).length - owned(a).length || (a < b ? -1 : a > b ? 1 : 0),
-  );
-  const base = Math.floor(partitions.length / memberIds.length);
-  const extra = partitions.length % memberIds.length;
-  const capacity = new Map(order.map((id, i) => [id, base + (i < extra ? 1 : 0)]));
+  const capacity = shareSizes(memberIds, (id) => owned(id).length, partitions.length);
+  const order = [...capacity.keys()];
   const taken = new Set<number>();
   for (const id of order) {
     const kept = result.get(id)!;
@@ -67,4 +62,21 @@ export function stickyAssignment(
   }
   for (const list of result.values()) list.sort((a, b) => a - b);
   return result;
+}
+
+/**
+ * How many partitions each member gets: ⌊P/n⌋, and one more for the first P mod n
+ * members that owned the most (they keep their extra partition). In that order.
+ */
+export function shareSizes(
+  memberIds: readonly string[],
+  ownedCount: (id: string) => number,
+  partitions: number,
+): Map<string, number> {
+  const order = [...memberIds].sort(
+    (a, b) => ownedCount(b) - ownedCount(a) || (a < b ? -1 : a > b ? 1 : 0),
+  );
+  const base = Math.floor(partitions / memberIds.length);
+  const extra = partitions % memberIds.length;
+  return new Map(order.map((id, i) => [id, base + (i < extra ? 1 : 0)]));
 }
