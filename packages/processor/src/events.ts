@@ -109,7 +109,10 @@ export interface ProcessorEvents {
    * its tables are followed from `tableOffset`, the group table offset its local state had.
    */
   "standby.assigned": [event: { partition: number; tableOffset: string }];
-  /** A standby read up to where its tables ended: `lag` records behind them now. */
+  /**
+   * A standby's lag changed: its tables grew (`lag` records behind where they end now), or
+   * it read up to where they ended (`lag` 0).
+   */
   "standby.progress": [event: { partition: number; tableOffset: string; lag: number }];
   /**
    * A standby stopped: the partition was assigned to this instance (it recovers from

@@ -52,6 +52,8 @@ interface Replica {
   readonly abort: AbortController;
   /** Each table's high watermark when last asked. */
   readonly highWatermarks: Map<string, string>;
+  /** The lag `standby.progress` last reported. */
+  reportedLag: number | undefined;
 }
 
 /**
@@ -160,6 +162,7 @@ export class StandbyReplicas {
       tables,
       abort: new AbortController(),
       highWatermarks: new Map(),
+      reportedLag: undefined,
     });
     this.options.emit("standby.assigned", { partition, tableOffset: tables[0]!.position });
   }
@@ -191,6 +194,7 @@ export class StandbyReplicas {
       return true;
     }
     const behind = replicas.filter((r) => (lagOf(r) ?? 0) > 0);
+    for (const replica of replicas) this.report(replica);
     const followed = await Promise.all(behind.map((replica) => this.catchUp(replica)));
     return followed.every((ok) => !ok);
   }
@@ -210,12 +214,20 @@ export class StandbyReplicas {
         this.warn("a standby replica could not follow its tables; retrying", replica, error);
       return false;
     }
+    this.report(replica);
+    return true;
+  }
+
+  /** `standby.progress`, when the replica's lag changed since it was last reported. */
+  private report(replica: Replica) {
+    const lag = lagOf(replica);
+    if (lag === undefined || lag === replica.reportedLag) return;
+    replica.reportedLag = lag;
     this.options.emit("standby.progress", {
       partition: replica.partition,
       tableOffset: replica.tables[0]!.position,
-      lag: lagOf(replica) ?? 0,
+      lag,
     });
-    return true;
   }
 
   /** Waits {@link pollMs}, or less when replicas change or the standbys close. */
