@@ -134,6 +134,8 @@ write_config() {
     echo "share.coordinator.state.topic.min.isr=$isr"
     # Tests start and stop consumers constantly: do not wait for more members to join.
     echo "group.initial.rebalance.delay.ms=0"
+    # Lets the failover benchmark use session timeouts below the default minimum (6 s).
+    echo "group.min.session.timeout.ms=1000"
     echo "auto.create.topics.enable=false"
     echo "log.segment.bytes=16777216"
     echo "log.cleaner.dedupe.buffer.size=16777216"

@@ -2,6 +2,8 @@
 // into a LevelDB table. Prints one JSON line per event the benchmark follows:
 //   {"event":"recovered","partition":p,"records":n,"durationMs":d,"at":t}
 //   {"event":"processed","partition":p,"sentAt":s,"at":t}   (each probe message)
+//   {"event":"standby","partition":p,"lag":n,"at":t}        (a standby read to the end)
+//   {"event":"standby-released","partition":p,"at":t}
 // Configured by environment variables (see failover.bench.ts); runs until killed.
 import { jsonCodec } from "@toka/codec";
 import { defineGroup, Processor, persist, silentLogger } from "@toka/processor";
@@ -31,10 +33,17 @@ const processor = new Processor(graph, {
   brokers: env("KAFKA_BROKERS").split(","),
   storage: levelStorage({ path: env("FAILOVER_STATE_DIR") }),
   sessionTimeoutMs: Number(env("FAILOVER_SESSION_TIMEOUT_MS")),
+  standbyReplicas: Number(env("FAILOVER_STANDBY_REPLICAS")),
   logger: silentLogger,
 });
 processor.on("partition.recovered", ({ partition, records, durationMs }) =>
   say({ event: "recovered", partition, records, durationMs, at: Date.now() }),
+);
+processor.on("standby.progress", ({ partition, lag }) =>
+  say({ event: "standby", partition, lag, at: Date.now() }),
+);
+processor.on("standby.released", ({ partition }) =>
+  say({ event: "standby-released", partition, at: Date.now() }),
 );
 const stop = new AbortController();
 process.once("SIGTERM", () => stop.abort());
