@@ -28,6 +28,8 @@ export class BankWorker {
   readonly failures: string[] = [];
   /** The last lines the process wrote to stderr (warnings, errors). */
   readonly log: string[] = [];
+  /** How many times the processor printed each event (its stdout's `event` lines). */
+  readonly events = new Map<string, number>();
 
   constructor(
     private readonly env: BankEnv | Readonly<Record<string, string>>,
@@ -44,8 +46,11 @@ export class BankWorker {
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout?.on("data", (chunk: Buffer) => {
-      for (const line of chunk.toString().split("\n"))
+      for (const line of chunk.toString().split("\n")) {
         if (line.includes('"failed"')) this.failures.push(line);
+        const event = /^\{"event":"([\w.-]+)"/.exec(line)?.[1];
+        if (event) this.events.set(event, (this.events.get(event) ?? 0) + 1);
+      }
     });
     child.stderr?.on("data", (chunk: Buffer) => {
       for (const line of chunk.toString().split("\n")) {
