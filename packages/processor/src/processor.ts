@@ -708,10 +708,13 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     if (this.options.guarantee === "exactly-once-transactional") {
       // A stable transactional id per partition: a new owner's producer fences the old
       // owner's (a zombie) and aborts its open transaction (KIP-98).
-      producer = this.options.client.producer({
+      const transactional = this.options.client.producer({
         transactionalId: `toka-${this.group}-${partition}`,
       });
-      await producer.connect();
+      // Retried through a broker's death: the coordinator of the transactional id may
+      // be the broker that died, until its partitions' leaders have moved.
+      await retrying(() => transactional.connect(), THROUGH_FAILOVER);
+      producer = transactional;
       this.transactional.set(partition, producer);
     }
     return {

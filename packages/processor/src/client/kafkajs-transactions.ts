@@ -46,7 +46,13 @@ export function kafkajsTransactionalProducer(
     if (!producer) {
       const fresh = newProducer();
       // InitProducerId: aborts or completes the transaction a previous producer left open.
-      await fresh.connect();
+      try {
+        await fresh.connect();
+      } catch (error) {
+        // Its sockets would keep the process alive; the caller may try again.
+        await fresh.disconnect().catch(() => {});
+        throw error;
+      }
       producer = fresh;
     }
     return producer;
