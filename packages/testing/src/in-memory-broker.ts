@@ -8,7 +8,7 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
 } from "@toka/processor/kafka";
-import { defaultPartition } from "@toka/processor/kafka";
+import { defaultPartition, stickyAssignment } from "@toka/processor/kafka";
 import type { TestClock } from "./test-clock.js";
 
 /** A record in a partition log of the in-memory broker. */
@@ -581,9 +581,11 @@ export class InMemoryBroker {
 
   /**
    * The group's assignment: with `copartitioned` (the first member's setting), partition
-   * p of every subscribed topic goes to member p mod n (as toka's co-partitioned
-   * assigner); otherwise all partitions round robin (as kafkajs's default assigner).
-   * Members drop topics they did not subscribe to, as kafkajs does.
+   * p of every subscribed topic goes to one member, sticky as toka's co-partitioned
+   * assigner (`stickyAssignment`: members keep what they own up to their share, and a
+   * partition that moves goes to the member whose stored state of it is furthest along);
+   * otherwise all partitions round robin (as kafkajs's default assigner). Members drop
+   * topics they did not subscribe to, as kafkajs does.
    */
   private assign(members: readonly GroupMember[]): Map<GroupMember, TopicPartition[]> {
     const result = new Map<GroupMember, TopicPartition[]>(members.map((m) => [m, []]));
@@ -594,11 +596,25 @@ export class InMemoryBroker {
     const all = topics.flatMap((topic) =>
       this.topic(topic).partitions.map((_, partition) => ({ topic, partition })),
     );
-    const copartitioned = members[0]!.options.copartitioned;
-    all.forEach((tp, i) => {
-      const owner = members[(copartitioned ? tp.partition : i) % members.length]!;
-      if (owner.topics.has(tp.topic)) result.get(owner)!.push(tp);
-    });
+    if (!members[0]!.options.copartitioned) {
+      all.forEach((tp, i) => {
+        const owner = members[i % members.length]!;
+        if (owner.topics.has(tp.topic)) result.get(owner)!.push(tp);
+      });
+      return result;
+    }
+    const shares = stickyAssignment(
+      members.map((m) => m.id),
+      new Map(members.map((m) => [m.id, [...new Set(m.assignment.map((tp) => tp.partition))]])),
+      [...new Set(all.map((tp) => tp.partition))],
+      new Map(members.map((m) => [m.id, m.options.storedPartitions?.() ?? new Map()])),
+    );
+    for (const member of members) {
+      const mine = new Set(shares.get(member.id));
+      result
+        .get(member)!
+        .push(...all.filter((tp) => mine.has(tp.partition) && member.topics.has(tp.topic)));
+    }
     return result;
   }
 

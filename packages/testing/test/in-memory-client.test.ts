@@ -59,7 +59,7 @@ async function consumer(
 const offsets = (r: Recorded) => r.batches.map((b) => b.records.map((m) => m.offset));
 
 describe("the in-memory client: consumer groups", () => {
-  test("co-partitioned: partition p of every topic goes to member p mod n, in join order", async () => {
+  test("co-partitioned: partition p of every topic goes to one member; a join moves only the newcomer's share", async () => {
     const t = tester();
     t.createTopic("a", 3);
     t.createTopic("b", 3);
@@ -68,23 +68,37 @@ describe("the in-memory client: consumer groups", () => {
     expect(first.assignments[0]).toHaveLength(6);
     const second = await consumer(t, ["a", "b"], { copartitioned: true });
     await t.idle();
-    // A join reassigns every member, with its complete new assignment.
+    // A join reassigns every member, with its complete new assignment; sticky, the first
+    // keeps what it owned up to its share.
     expect(first.assignments.at(-1)).toEqual([
       { topic: "a", partition: 0 },
-      { topic: "a", partition: 2 },
+      { topic: "a", partition: 1 },
       { topic: "b", partition: 0 },
-      { topic: "b", partition: 2 },
+      { topic: "b", partition: 1 },
     ]);
     expect(second.assignments).toEqual([
       [
-        { topic: "a", partition: 1 },
-        { topic: "b", partition: 1 },
+        { topic: "a", partition: 2 },
+        { topic: "b", partition: 2 },
       ],
     ]);
     await second.consumer.disconnect();
     await t.idle();
     expect(first.assignments).toHaveLength(3);
     expect(first.assignments.at(-1)).toHaveLength(6);
+  });
+
+  test("co-partitioned: a partition that moves goes to the member whose stored state of it is furthest along", async () => {
+    const t = tester();
+    t.createTopic("a", 4);
+    const first = await consumer(t, ["a"], { copartitioned: true });
+    const second = await consumer(t, ["a"], {
+      copartitioned: true,
+      storedPartitions: () => new Map([[1, 500]]),
+    });
+    await t.idle();
+    expect(first.assignments.at(-1)!.map((tp) => tp.partition)).toEqual([0, 2]);
+    expect(second.assignments.at(-1)!.map((tp) => tp.partition)).toEqual([1, 3]);
   });
 
   test("without co-partitioning, partitions go round robin over all topics", async () => {

@@ -318,9 +318,9 @@ describe("a processor on the tester", () => {
     const graph = counter();
     const first = await t.startProcessor(graph);
     const second = await t.startProcessor(graph);
-    // Co-partitioned: partition p of every topic to member p mod 2, in join order.
-    expect(first.stats().partitions.map((p) => p.partition)).toEqual([0, 2]);
-    expect(second.stats().partitions.map((p) => p.partition)).toEqual([1, 3]);
+    // Co-partitioned and sticky: the first keeps half of what it owned, the second takes the rest.
+    expect(first.stats().partitions.map((p) => p.partition)).toEqual([0, 1]);
+    expect(second.stats().partitions.map((p) => p.partition)).toEqual([2, 3]);
 
     const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
     const codec = jsonCodec<number>();
