@@ -3,16 +3,10 @@ import { defineGroup, Emitter, Processor, persist, silentLogger } from "@toka/pr
 import { levelStorage } from "@toka/state-store";
 import { describe, expect, onTestFinished, test } from "vitest";
 import { brokers, createTopic, readTable, tempDir, uniqueName, waitUntil } from "./helpers.js";
+import { startTracked, type TrackedInstance } from "./tracked-instance.js";
 
 const PARTITIONS = 8;
 const KEYS = 800;
-
-interface Instance {
-  readonly processor: Processor;
-  readonly owned: Set<number>;
-  /** Table records each partition's recovery read here, by partition. */
-  readonly restored: Map<number, number>;
-}
 
 // The control (no standbys) shows that the check can fail: the new owners then restore
 // every table record of the partitions they take.
@@ -35,7 +29,7 @@ describe.each([
     onTestFinished(() => emitter.close());
     const emitAll = () =>
       Promise.all(Array.from({ length: KEYS }, (_, i) => emitter.emit(`key-${i}`, i)));
-    const start = async (): Promise<Instance> => {
+    const start = async (): Promise<TrackedInstance> => {
       const processor = new Processor(graph, {
         brokers: brokers(),
         storage: levelStorage({ path: await tempDir() }),
@@ -43,15 +37,7 @@ describe.each([
         sessionTimeoutMs: 6000,
         standbyReplicas,
       });
-      const instance = { processor, owned: new Set<number>(), restored: new Map() };
-      processor.on("partition.assigned", ({ partition }) => instance.owned.add(partition));
-      processor.on("partition.revoked", ({ partition }) => instance.owned.delete(partition));
-      processor.on("partition.recovered", ({ partition, records }) =>
-        instance.restored.set(partition, records),
-      );
-      onTestFinished(() => processor.close());
-      await processor.start();
-      return instance;
+      return startTracked(processor);
     };
     /** Whether every key's count in the table topic is `count`; throws the counts found. */
     const countsAre = async (count: number) => {
@@ -65,7 +51,7 @@ describe.each([
       throw new Error(`${found.size} keys, counts ${JSON.stringify([...histogram])}`);
     };
     const instances = [await start(), await start(), await start()];
-    const ownedEverywhere = (list: Instance[]) =>
+    const ownedEverywhere = (list: TrackedInstance[]) =>
       list.reduce((sum, i) => sum + i.owned.size, 0) === PARTITIONS &&
       list.every((i) => i.owned.size >= 2);
     await waitUntil("the three instances to share the partitions", () =>
@@ -94,7 +80,7 @@ describe.each([
     }
 
     // One instance leaves; the others take its partitions.
-    const [leaving, ...staying] = instances as [Instance, Instance, Instance];
+    const [leaving, ...staying] = instances as [TrackedInstance, TrackedInstance, TrackedInstance];
     const before = instances.map((i) => ({
       owned: [...i.owned].sort(),
       standby: i.processor.stats().standbys.map((s) => s.partition),

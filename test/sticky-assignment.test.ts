@@ -3,6 +3,7 @@ import { defineGroup, Emitter, Processor, persist, silentLogger } from "@toka/pr
 import { levelStorage, memoryStorage } from "@toka/state-store";
 import { expect, onTestFinished, test } from "vitest";
 import { brokers, createTopic, tempDir, uniqueName, waitUntil } from "./helpers.js";
+import { startTracked } from "./tracked-instance.js";
 
 const PARTITIONS = 8;
 
@@ -87,15 +88,7 @@ test("an instance restarted on its state directory gets back the partitions it h
       logger: silentLogger,
       sessionTimeoutMs: 6000,
     });
-    const instance = { processor, owned: new Set<number>(), restored: new Map<number, number>() };
-    processor.on("partition.assigned", ({ partition }) => instance.owned.add(partition));
-    processor.on("partition.revoked", ({ partition }) => instance.owned.delete(partition));
-    processor.on("partition.recovered", ({ partition, records }) =>
-      instance.restored.set(partition, records),
-    );
-    onTestFinished(() => processor.close());
-    await processor.start();
-    return instance;
+    return startTracked(processor);
   };
   const sizes = (...instances: { owned: Set<number> }[]) =>
     instances.map((i) => i.owned.size).join("/");
