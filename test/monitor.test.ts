@@ -122,3 +122,41 @@ test("the monitor page shows a running group's partitions, throughput, dead lett
     await page.locator("#table").screenshot({ path: file("table") });
   }
 });
+
+test("the monitor page shows the lag of the standby replicas kept in this process", async () => {
+  const input = await createTopic("orders", 2);
+  const group = uniqueName("orders-standby");
+  // Two instances with a standby of each other's partition (memory storage: both here).
+  const processors = [0, 1].map(
+    () =>
+      new Processor(orderGroup(group, input), {
+        brokers: brokers(),
+        logger: silentLogger,
+        standbyReplicas: 1,
+      }),
+  );
+  for (const processor of processors) {
+    onTestFinished(() => processor.close());
+    await processor.start();
+  }
+  const monitor = createMonitor({ brokers: brokers(), processors, logger: silentLogger });
+  onTestFinished(() => monitor.close());
+  const service = await serveViews({ views: {}, monitor, logger: silentLogger });
+  onTestFinished(() => service.close());
+  await produce(
+    input,
+    Array.from({ length: 20 }, (_, i) => ({ key: `key-${i}`, value: '{"qty":1}' })),
+  );
+
+  const browser = await openBrowser();
+  const page = await browser.newPage();
+  await page.goto(`${service.url}/monitor/?group=${encodeURIComponent(group)}`);
+  await page.getByRole("button", { name: group }).waitFor();
+  // Each partition: owned by one instance, followed by the other, caught up.
+  await waitUntil("a caught-up standby of both partitions", async () => {
+    const standbys = await texts(page, "#partitions td.standby");
+    return standbys.length === 2 && standbys.every((s) => s === "0") ? standbys : false;
+  });
+  const table = processors.flatMap((p) => p.stats().standbys.map((s) => s.partition)).sort();
+  expect(table).toEqual([0, 1]);
+});

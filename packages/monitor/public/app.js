@@ -87,12 +87,18 @@ function recoveryText(recovery) {
   return `${recovery.recovered} / ${recovery.total} (${percent}%)`;
 }
 
+/** The lag of each standby replica kept in this process; "–" for none. */
+function standbyText(standbys) {
+  if (!standbys || standbys.length === 0) return "–";
+  return standbys.map((s) => (s.lag === undefined ? "?" : String(s.lag))).join(", ");
+}
+
 function Partitions({ partitions }) {
   return html`<section id="partitions" aria-label="Partitions">
     <h2>Partitions</h2>
     <table>
       <thead>
-        <tr><th>partition</th><th>owner</th><th>state</th><th>lag</th><th>committed / end</th><th>recovery</th></tr>
+        <tr><th>partition</th><th>owner</th><th>state</th><th>lag</th><th>committed / end</th><th>recovery</th><th>standby lag</th></tr>
       </thead>
       <tbody>
         ${partitions.map(
@@ -103,6 +109,7 @@ function Partitions({ partitions }) {
             <td class="lag">${p.lag}</td>
             <td>${p.inputs.map((i) => `${i.topic}: ${i.committed ?? "–"} / ${i.end}`).join("; ")}</td>
             <td>${recoveryText(p.recovery)}</td>
+            <td class="standby">${standbyText(p.standbys)}</td>
           </tr>`,
         )}
       </tbody>

@@ -1,6 +1,6 @@
 import type { ClientAdmin, GroupMemberDescription } from "@toka/processor/kafka";
 import { groupLag, type PartitionLag } from "./group-lag.js";
-import type { InstanceSnapshot, RecoveryProgress } from "./processor-watch.js";
+import type { InstanceSnapshot, RecoveryProgress, WatchedStandby } from "./processor-watch.js";
 import type { ThroughputSeries } from "./throughput-window.js";
 
 /** A partition of a group: who owns it, how far behind it is, what it is doing. */
@@ -16,6 +16,8 @@ export interface PartitionOverview {
   readonly inputs: readonly Omit<PartitionLag, "partition">[];
   /** Table restore progress, known for partitions of instances in this process. */
   readonly recovery: RecoveryProgress | undefined;
+  /** The standby replicas instances in this process keep of it, with their lag. */
+  readonly standbys: readonly Omit<WatchedStandby, "partition">[];
 }
 
 /** Everything the monitor shows of one group but its dead letters and table. */
@@ -65,6 +67,10 @@ export async function groupOverview(
         lag: inputs.reduce((sum, i) => sum + i.lag, 0),
         inputs,
         recovery: watched?.recovery,
+        standbys: local
+          .flatMap((i) => i.standbys)
+          .filter((s) => s.partition === partition)
+          .map(({ lag }) => ({ lag })),
       };
     });
   const committedTotal = lags.reduce((sum, l) => sum + BigInt(l.committed ?? 0), 0n);

@@ -56,8 +56,9 @@ interface Reply {
  *
  * - `GET /monitor/api/groups`: the toka groups of the cluster (consumer groups with a
  *   `<group>-table` or `<group>-dlq` topic) and those of this process, with state and members.
- * - `GET /monitor/api/groups/<group>`: members, partitions with owner, state, lag and
- *   recovery, and throughput over the last minutes.
+ * - `GET /monitor/api/groups/<group>`: members, partitions with owner, state, lag,
+ *   recovery and the lag of standby replicas kept here, and throughput over the last
+ *   minutes.
  * - `GET /monitor/api/groups/<group>/dlq`: the newest dead letters with error, source
  *   coordinates and value preview.
  * - `GET /monitor/api/groups/<group>/table/<key>`: the key's value, dedup record and history.

@@ -21,11 +21,20 @@ export interface WatchedPartition {
   readonly recovery: RecoveryProgress | undefined;
 }
 
+/** A standby replica an instance keeps of another instance's partition. */
+export interface WatchedStandby {
+  readonly partition: number;
+  /** Table records it is behind; `undefined` until it first asked where its tables end. */
+  readonly lag: number | undefined;
+}
+
 /** What one in-process processor shows the monitor. */
 export interface InstanceSnapshot {
   readonly group: string;
   readonly status: ProcessorStatus;
   readonly partitions: readonly WatchedPartition[];
+  /** The standby replicas it keeps (`standbyReplicas`). */
+  readonly standbys: readonly WatchedStandby[];
   /** Messages handed to its callbacks. */
   readonly throughput: ThroughputSeries;
   /** Messages it dead-lettered since the monitor started watching. */
@@ -89,6 +98,7 @@ export class ProcessorWatch {
           recovery: this.recovery.get(p.partition),
         };
       }),
+      standbys: stats.standbys.map(({ partition, lag }) => ({ partition, lag })),
       throughput: this.throughput.series(this.now()),
       deadLettered: this.deadLettered,
     };
