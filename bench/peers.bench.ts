@@ -3,12 +3,17 @@
 // in interleaved rounds, each contender a process of its own.
 //   (a) counter samples: count and sum per key into persistent local state
 //   (c) change data capture: upserts and deletes of rows materialized into a table
+//   (w) windows: sensor readings over --span-minutes of event time into one-minute
+//       tumbling windows (min, max, sum, count per sensor), only final results written
+//       (a window's, once stream time passed its end and --grace-ms). Only Kafka Streams
+//       runs it so far: toka has no windowed aggregations yet.
 // After each contender's run (but the raw pipe's), an empty instance of the same group
 // starts with a fresh state directory and the time until its table is restored is
 // measured.
-//   tsx bench/peers.bench.ts [--workload a|c] [--messages 1000000] [--keys 100000|200000]
-//                            [--partitions 8] [--rounds 3] [--contenders raw,toka-alo,...]
-//                            [--no-restore]
+//   tsx bench/peers.bench.ts [--workload a|c|w] [--messages 1000000]
+//                            [--keys 100000|200000|10000] [--partitions 8] [--rounds 3]
+//                            [--contenders raw,toka-alo,...] [--no-restore]
+//                            [--span-minutes 60] [--grace-ms 10000]
 // Builds the peers first: bench/peers/goka with `go build` (modules from the Go module
 // proxy) and bench/peers/kafka-streams with `mvn -q package` (Maven Central).
 // Uses KAFKA_BROKERS, or starts the local broker (scripts/kafka.sh).
@@ -34,12 +39,17 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "3" },
     contenders: { type: "string" },
     "no-restore": { type: "boolean", default: false },
+    "span-minutes": { type: "string", default: "60" },
+    "grace-ms": { type: "string", default: "10000" },
   },
 });
 const workload = args.workload;
-if (workload !== "a" && workload !== "c") throw new Error("--workload is a or c");
+if (workload !== "a" && workload !== "c" && workload !== "w")
+  throw new Error("--workload is a, c or w");
 const messages = Number(args.messages);
-const keys = Number(args.keys ?? (workload === "a" ? 100_000 : 200_000));
+const keys = Number(args.keys ?? { a: 100_000, c: 200_000, w: 10_000 }[workload]);
+const spanMs = Number(args["span-minutes"]) * 60_000;
+const graceMs = Number(args["grace-ms"]);
 const partitions = Number(args.partitions);
 const rounds = Number(args.rounds);
 
@@ -91,10 +101,17 @@ const CONTENDERS: Record<string, () => Contender> = {
   "streams-alo": () => streams("at_least_once"),
   "streams-eos": () => streams("exactly_once_v2"),
 };
-const names = (args.contenders ?? Object.keys(CONTENDERS).join(",")).split(",");
-for (const name of names)
+/** The contenders that run workload (w): the others have no windowed aggregations. */
+const WINDOWED = ["streams-alo", "streams-eos"];
+const names = (
+  args.contenders ?? (workload === "w" ? WINDOWED : Object.keys(CONTENDERS)).join(",")
+).split(",");
+for (const name of names) {
   if (!CONTENDERS[name])
     throw new Error(`unknown contender ${name}: use ${Object.keys(CONTENDERS).join(",")}`);
+  if (workload === "w" && !WINDOWED.includes(name))
+    throw new Error(`contender ${name} cannot run workload (w): only ${WINDOWED.join(",")} can`);
+}
 
 /** Newest modification time under `path` (a file or a directory tree), in ms. */
 function newest(path: string): number {
@@ -146,16 +163,21 @@ function random(seed: number) {
 /** The marker toka's CDC input carries instead of a tombstone (see processor-pipeline.ts). */
 const DELETED = "__deleted";
 
+/** When the event time of workload (w) begins: a fixed minute, so windows align alike. */
+const WINDOWS_EPOCH = Date.UTC(2026, 0, 1);
+
 /**
  * Produces the input once: for (a) counter samples (key among `keys`, small numeric
  * value); for (c) rows upserted under `keys` primary keys with about one message in ten
- * a delete, written twice: with tombstones, and with delete markers for toka. Returns
- * the topics and, for (c), the number of rows the table ends with.
+ * a delete, written twice: with tombstones, and with delete markers for toka; for (w)
+ * readings of `keys` sensors whose timestamps spread evenly over the span, each up to
+ * five seconds out of order. Returns the topics and, for (c), the number of rows the
+ * table ends with.
  */
 async function produceInput() {
-  const input = `bench-${run}-${workload === "a" ? "counters" : "cdc"}`;
+  const input = `bench-${run}-${{ a: "counters", c: "cdc", w: "readings" }[workload]}`;
   const marked = `${input}-marked`;
-  const topics = workload === "a" ? [input] : [input, marked];
+  const topics = workload === "c" ? [input, marked] : [input];
   await admin.createTopics({
     waitForLeaders: true,
     topics: topics
@@ -172,6 +194,17 @@ async function produceInput() {
   const chunk = 5_000;
   for (let sent = 0; sent < messages; sent += chunk) {
     const n = Math.min(chunk, messages - sent);
+    if (workload === "w") {
+      const batch = Array.from({ length: n }, (_, i) => ({
+        key: `sensor-${Math.floor(next() * keys)}`,
+        value: String(Math.floor(next() * 400) - 100),
+        timestamp: String(
+          WINDOWS_EPOCH + Math.floor(((sent + i) * spanMs) / messages) - Math.floor(next() * 5000),
+        ),
+      }));
+      await producer.send({ topic: input, acks: -1, messages: batch });
+      continue;
+    }
     if (workload === "a") {
       const batch = Array.from({ length: n }, (_, i) => ({
         key: `sensor-${((sent + i) * 2654435761) % keys}`,
@@ -209,6 +242,9 @@ interface Result {
   seconds: number;
   perSecond?: number;
   rows?: number;
+  /** Workload (w): final window results written when every reading was aggregated, and in all. */
+  finalsWhenDone?: number;
+  finals?: number;
   /** Peak RSS of the process (VmHWM), MB. */
   peakRssMb: number;
 }
@@ -236,7 +272,8 @@ async function runPhase(
     env: {
       ...process.env,
       KAFKA_BROKERS: brokers.join(","),
-      BENCH_WORKLOAD: workload === "a" ? "counter" : "cdc",
+      BENCH_WORKLOAD: { a: "counter", c: "cdc", w: "windows" }[workload],
+      BENCH_GRACE_MS: String(graceMs),
       BENCH_PHASE: phase,
       BENCH_MODE: contender.mode,
       BENCH_INPUT: input,
@@ -282,7 +319,7 @@ async function runPhase(
 }
 
 console.log(
-  `workload (${workload}): ${messages} messages, ${keys} keys, ${partitions} partitions, ${rounds} rounds; brokers ${brokers.join(",")}`,
+  `workload (${workload}): ${messages} messages, ${keys} keys, ${partitions} partitions, ${rounds} rounds${workload === "w" ? `, ${spanMs / 60_000} minutes of event time, grace ${graceMs} ms` : ""}; brokers ${brokers.join(",")}`,
 );
 const t = Date.now();
 const { input, marked, rows: expectedRows } = await produceInput();
@@ -320,7 +357,7 @@ for (let round = 0; round < rounds; round++) {
     const topic = workload === "c" && contender.marked ? marked : input;
     const result = await runPhase(contender, "process", topic, group);
     const restore =
-      contender.restores && !args["no-restore"]
+      contender.restores && !args["no-restore"] && workload !== "w"
         ? await runPhase(contender, "restore", topic, group)
         : undefined;
     results.get(contender.name)!.push({ run: result, ...(restore ? { restore } : {}) });
@@ -328,8 +365,12 @@ for (let round = 0; round < rounds; round++) {
       result.rows === undefined
         ? ""
         : `, ${result.rows} rows${result.rows === expectedRows ? "" : ` (EXPECTED ${expectedRows})`}`;
+    const finals =
+      result.finals === undefined
+        ? ""
+        : `, ${fmt(result.finalsWhenDone)} final results written when done, ${fmt(result.finals)} after closing`;
     console.log(
-      `  ${contender.name}: ${fmt(result.perSecond)} msgs/s (${fmt(result.seconds, 1)} s), peak RSS ${fmt(result.peakRssMb)} MB${rowCheck}${restore ? `; restored in ${fmt(restore.seconds, 2)} s, peak RSS ${fmt(restore.peakRssMb)} MB` : ""}`,
+      `  ${contender.name}: ${fmt(result.perSecond)} msgs/s (${fmt(result.seconds, 1)} s), peak RSS ${fmt(result.peakRssMb)} MB${rowCheck}${finals}${restore ? `; restored in ${fmt(restore.seconds, 2)} s, peak RSS ${fmt(restore.peakRssMb)} MB` : ""}`,
     );
   }
 }

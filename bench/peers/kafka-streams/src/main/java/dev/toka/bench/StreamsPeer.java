@@ -19,6 +19,9 @@ import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.processor.StateRestoreListener;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.QueryableStoreTypes;
@@ -27,9 +30,12 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 /**
  * The Kafka Streams peer of the peer benchmark (bench/peers.bench.ts): a topology with
  * Kafka Streams' defaults (RocksDB store with a changelog, record cache) that either
- * counts and sums counter samples per key (workload a) or materializes change data
- * capture rows with {@code builder.table} (workload c). Settings come from the
- * environment, like the Goka peer: KAFKA_BROKERS, BENCH_WORKLOAD (counter | cdc),
+ * counts and sums counter samples per key (workload a), materializes change data
+ * capture rows with {@code builder.table} (workload c), or aggregates sensor readings
+ * into one-minute tumbling windows (min, max, sum, count) and writes only each window's
+ * final result, once stream time passed its end and grace (workload w). Settings come
+ * from the environment, like the Goka peer: KAFKA_BROKERS, BENCH_WORKLOAD (counter |
+ * cdc | windows), BENCH_GRACE_MS (windows),
  * BENCH_PHASE (process | restore), BENCH_MODE (the processing.guarantee), BENCH_INPUT,
  * BENCH_MESSAGES, BENCH_PARTITIONS, BENCH_GROUP (the application.id), BENCH_STATE_DIR.
  * Prints JSON lines: {"event":"ready"} once running, then {"event":"result",...}.
@@ -52,6 +58,15 @@ public final class StreamsPeer {
           (topic, bytes) -> {
             ByteBuffer buffer = ByteBuffer.wrap(bytes);
             return new long[] {buffer.getLong(), buffer.getLong()};
+          });
+
+  /** A window's min, max, sum and count of readings as four big-endian longs. */
+  private static final Serde<long[]> STATS =
+      Serdes.serdeFrom(
+          (topic, s) -> ByteBuffer.allocate(32).putLong(s[0]).putLong(s[1]).putLong(s[2]).putLong(s[3]).array(),
+          (topic, bytes) -> {
+            ByteBuffer buffer = ByteBuffer.wrap(bytes);
+            return new long[] {buffer.getLong(), buffer.getLong(), buffer.getLong(), buffer.getLong()};
           });
 
   public static void main(String[] args) throws Exception {
@@ -78,8 +93,28 @@ public final class StreamsPeer {
         () -> {
           if (processed.incrementAndGet() == expected) done.countDown();
         };
+    AtomicLong finals = new AtomicLong();
     StreamsBuilder builder = new StreamsBuilder();
-    if (workload.equals("cdc")) {
+    if (workload.equals("windows")) {
+      Duration grace = Duration.ofMillis(Long.parseLong(env("BENCH_GRACE_MS")));
+      builder.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
+          .groupByKey()
+          .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMinutes(1), grace))
+          .aggregate(
+              () -> new long[] {Long.MAX_VALUE, Long.MIN_VALUE, 0, 0},
+              (key, reading, s) -> {
+                count.run();
+                long value = Long.parseLong(reading);
+                return new long[] {Math.min(s[0], value), Math.max(s[1], value), s[2] + value, s[3] + 1};
+              },
+              Materialized.<String, long[], org.apache.kafka.streams.state.WindowStore<Bytes, byte[]>>as(
+                      STORE)
+                  .withValueSerde(STATS))
+          .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+          .toStream((window, s) -> window.key() + "@" + window.window().start())
+          .peek((key, s) -> finals.incrementAndGet())
+          .to(input + "-out", Produced.with(Serdes.String(), STATS));
+    } else if (workload.equals("cdc")) {
       // A table source has no per-record hook; the timestamp extractor runs for each
       // record just before the record is processed.
       builder.table(
@@ -169,7 +204,16 @@ public final class StreamsPeer {
       }
       result.append(",\"rows\":").append(rows);
     }
+    // Finals written by the time every reading was aggregated, and once closing flushed
+    // the record cache: the rest wait for stream time to pass their windows' grace.
+    long finalsWhenDone = finals.get();
     streams.close(Duration.ofSeconds(60));
+    if (workload.equals("windows"))
+      result
+          .append(",\"finalsWhenDone\":")
+          .append(finalsWhenDone)
+          .append(",\"finals\":")
+          .append(finals.get());
     say("result", result.toString());
     System.exit(0);
   }
