@@ -2,7 +2,15 @@ import { jsonCodec } from "@toka/codec";
 import { defineGroup, Emitter, Processor, persist, silentLogger } from "@toka/processor";
 import { levelStorage } from "@toka/state-store";
 import { describe, expect, onTestFinished, test } from "vitest";
-import { brokers, createTopic, readTable, tempDir, uniqueName, waitUntil } from "./helpers.js";
+import {
+  adminClient,
+  brokers,
+  createTopic,
+  readTable,
+  tempDir,
+  uniqueName,
+  waitUntil,
+} from "./helpers.js";
 import { startTracked, type TrackedInstance } from "./tracked-instance.js";
 
 const PARTITIONS = 8;
@@ -62,12 +70,18 @@ describe.each([
 
     const standbys = () => instances.flatMap((i) => i.processor.stats().standbys);
     if (standbyReplicas > 0) {
-      // Every partition stands by on one other instance, caught up with its table.
+      // Every partition stands by on one other instance, and read its whole table.
+      const admin = await adminClient();
+      const tableEnd = (await admin.fetchTopicOffsets(`${group}-table`)).reduce(
+        (sum, p) => sum + Number(p.high),
+        0,
+      );
+      await admin.disconnect();
       await waitUntil(
-        "a caught-up standby of every partition",
+        `standbys of every partition that read all ${tableEnd} table offsets`,
         () =>
           standbys().length === PARTITIONS &&
-          standbys().every((s) => s.lag === 0 && s.highWatermark !== undefined),
+          standbys().reduce((sum, s) => sum + Number(s.tableOffset), 0) === tableEnd,
       );
       for (const instance of instances) {
         for (const { partition } of instance.processor.stats().standbys)

@@ -8,7 +8,7 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
 } from "@toka/processor/kafka";
-import { defaultPartition, stickyAssignment } from "@toka/processor/kafka";
+import { defaultPartition, standbyAssignment, stickyAssignment } from "@toka/processor/kafka";
 import type { TestClock } from "./test-clock.js";
 
 /** A record in a partition log of the in-memory broker. */
@@ -553,7 +553,7 @@ export class InMemoryBroker {
       const members = group.members
         .filter((m) => m.state === "running")
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      const assignments = this.assign(members);
+      const { assignments, standby } = this.assign(members);
       for (const member of members) {
         member.assignment = assignments.get(member) ?? [];
         member.positions.clear();
@@ -569,6 +569,8 @@ export class InMemoryBroker {
       for (const member of members) {
         try {
           member.handlers?.onAssignment(member.assignment);
+          if (member.options.standbyReplicas)
+            member.handlers?.onStandby?.(standby.get(member.id) ?? []);
         } catch (error) {
           failures.push({ member, error });
         }
@@ -583,13 +585,18 @@ export class InMemoryBroker {
    * The group's assignment: with `copartitioned` (the first member's setting), partition
    * p of every subscribed topic goes to one member, sticky as toka's co-partitioned
    * assigner (`stickyAssignment`: members keep what they own up to their share, and a
-   * partition that moves goes to the member whose stored state of it is furthest along);
-   * otherwise all partitions round robin (as kafkajs's default assigner). Members drop
-   * topics they did not subscribe to, as kafkajs does.
+   * partition that moves goes to the member whose stored state of it is furthest along),
+   * and members asking for standby replicas get them placed as that assigner places
+   * them (`standbyAssignment`); otherwise all partitions round robin (as kafkajs's
+   * default assigner). Members drop topics they did not subscribe to, as kafkajs does.
    */
-  private assign(members: readonly GroupMember[]): Map<GroupMember, TopicPartition[]> {
-    const result = new Map<GroupMember, TopicPartition[]>(members.map((m) => [m, []]));
-    if (members.length === 0) return result;
+  private assign(members: readonly GroupMember[]): {
+    assignments: Map<GroupMember, TopicPartition[]>;
+    standby: Map<string, number[]>;
+  } {
+    const assignments = new Map<GroupMember, TopicPartition[]>(members.map((m) => [m, []]));
+    const standby = new Map<string, number[]>();
+    if (members.length === 0) return { assignments, standby };
     const topics = [...new Set(members.flatMap((m) => [...m.topics]))]
       .filter((t) => this.topics.has(t))
       .sort();
@@ -599,23 +606,26 @@ export class InMemoryBroker {
     if (!members[0]!.options.copartitioned) {
       all.forEach((tp, i) => {
         const owner = members[i % members.length]!;
-        if (owner.topics.has(tp.topic)) result.get(owner)!.push(tp);
+        if (owner.topics.has(tp.topic)) assignments.get(owner)!.push(tp);
       });
-      return result;
+      return { assignments, standby };
     }
+    const stored = new Map(members.map((m) => [m.id, m.options.storedPartitions?.() ?? new Map()]));
     const shares = stickyAssignment(
       members.map((m) => m.id),
       new Map(members.map((m) => [m.id, [...new Set(m.assignment.map((tp) => tp.partition))]])),
       [...new Set(all.map((tp) => tp.partition))],
-      new Map(members.map((m) => [m.id, m.options.storedPartitions?.() ?? new Map()])),
+      stored,
     );
     for (const member of members) {
       const mine = new Set(shares.get(member.id));
-      result
+      assignments
         .get(member)!
         .push(...all.filter((tp) => mine.has(tp.partition) && member.topics.has(tp.topic)));
     }
-    return result;
+    const replicas = Math.max(0, ...members.map((m) => m.options.standbyReplicas ?? 0));
+    const eligible = new Set(members.filter((m) => m.options.standbyReplicas).map((m) => m.id));
+    return { assignments, standby: standbyAssignment(shares, replicas, eligible, stored) };
   }
 
   // Delivery ----------------------------------------------------------------------------

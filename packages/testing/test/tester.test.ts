@@ -342,6 +342,61 @@ describe("a processor on the tester", () => {
     expect(t.committedOffset("counter", "amounts", defaultPartition("k1", 4))).toBeDefined();
   });
 
+  test("with standby replicas, the instance taking a closed instance's partitions reads nothing of their tables", async () => {
+    const t = tester();
+    setup(t, 4);
+    const graph = counter();
+    // Each instance its own storage: a standby is a copy of its own.
+    const [first, second] = [
+      await t.startProcessor(graph, { storage: memoryStorage(), standbyReplicas: 1 }),
+      await t.startProcessor(graph, { storage: memoryStorage(), standbyReplicas: 1 }),
+    ];
+    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+    const codec = jsonCodec<number>();
+    await t.emitMany(
+      "amounts",
+      keys.map((key) => ({ key, value: 1 })),
+      { codec },
+    );
+    // The standbys follow on their own (every 200 ms): wait until each partition has one,
+    // on the instance that does not own it, and they read every table record.
+    const deadline = Date.now() + 10_000;
+    await t.idle();
+    const tableRecords = t.messages(graph.tableTopic).length;
+    const caughtUp = () => {
+      const standbys = [first, second].flatMap((p) => p.stats().standbys);
+      const read = standbys.reduce((sum, s) => sum + Number(s.tableOffset), 0);
+      const apart = [first, second].every((p) =>
+        p
+          .stats()
+          .partitions.every((o) => !p.stats().standbys.some((s) => s.partition === o.partition)),
+      );
+      return standbys.length === 4 && read === tableRecords && apart;
+    };
+    while (!caughtUp()) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `standbys not caught up: ${JSON.stringify([first.stats(), second.stats()])}`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    let recovered = 0;
+    second.on("partition.recovered", (e) => {
+      recovered += e.records;
+    });
+    await first.close();
+    await t.idle();
+    expect(second.stats().partitions.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
+    expect(recovered).toBe(0);
+    await t.emitMany(
+      "amounts",
+      keys.map((key) => ({ key, value: 2 })),
+      { codec },
+    );
+    const table = await t.table(graph);
+    for (const key of keys) expect(table.get(key)).toEqual({ count: 2, sum: 3 });
+  });
+
   test("a restarted processor with its storage reads only the table's delta", async () => {
     const t = tester();
     setup(t, 2);

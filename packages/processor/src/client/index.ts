@@ -54,6 +54,7 @@ export {
   encodeSubscriptionData,
   type MemberSubscriptionData,
 } from "./member-user-data.js";
+export { standbyAssignment } from "./standby-assignment.js";
 export { type StoredState, stickyAssignment } from "./sticky-assignment.js";
 export {
   type ExpectedTopic,
