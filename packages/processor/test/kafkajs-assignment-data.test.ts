@@ -62,7 +62,7 @@ describe("readAssignmentData", () => {
     const failing = consumerAnswering([new Error("down")]);
     expect(
       await readAssignmentData(failing, "me", () => true, {
-        deadlineMs: 50,
+        deadlineMs: 500,
         firstRetryDelayMs: 10,
       }),
     ).toBeUndefined();
