@@ -42,6 +42,15 @@ function setup(t: Tester, partitions = 1) {
   t.createTopic("counts", partitions);
 }
 
+/** Twenty keys, each amount given once per key. */
+const KEYS = Array.from({ length: 20 }, (_, i) => `k${i}`);
+const emitToEveryKey = (t: Tester, amount: number) =>
+  t.emitMany(
+    "amounts",
+    KEYS.map((key) => ({ key, value: amount })),
+    { codec: jsonCodec<number>() },
+  );
+
 describe("a processor on the tester", () => {
   test("processes emitted messages into its table and outputs", async () => {
     const t = tester();
@@ -322,23 +331,13 @@ describe("a processor on the tester", () => {
     expect(first.stats().partitions.map((p) => p.partition)).toEqual([0, 1]);
     expect(second.stats().partitions.map((p) => p.partition)).toEqual([2, 3]);
 
-    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
-    const codec = jsonCodec<number>();
-    await t.emitMany(
-      "amounts",
-      keys.map((key) => ({ key, value: 1 })),
-      { codec },
-    );
+    await emitToEveryKey(t, 1);
     await first.close();
     await t.idle();
     expect(second.stats().partitions.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
-    await t.emitMany(
-      "amounts",
-      keys.map((key) => ({ key, value: 2 })),
-      { codec },
-    );
+    await emitToEveryKey(t, 2);
     const table = await t.table(graph);
-    for (const key of keys) expect(table.get(key)).toEqual({ count: 2, sum: 3 });
+    for (const key of KEYS) expect(table.get(key)).toEqual({ count: 2, sum: 3 });
     expect(t.committedOffset("counter", "amounts", defaultPartition("k1", 4))).toBeDefined();
   });
 
@@ -351,13 +350,7 @@ describe("a processor on the tester", () => {
       await t.startProcessor(graph, { storage: memoryStorage(), standbyReplicas: 1 }),
       await t.startProcessor(graph, { storage: memoryStorage(), standbyReplicas: 1 }),
     ];
-    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
-    const codec = jsonCodec<number>();
-    await t.emitMany(
-      "amounts",
-      keys.map((key) => ({ key, value: 1 })),
-      { codec },
-    );
+    await emitToEveryKey(t, 1);
     // The standbys follow on their own (every 200 ms): wait until each partition has one,
     // on the instance that does not own it, and they read every table record.
     const deadline = Date.now() + 10_000;
@@ -388,13 +381,9 @@ describe("a processor on the tester", () => {
     await t.idle();
     expect(second.stats().partitions.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
     expect(recovered).toBe(0);
-    await t.emitMany(
-      "amounts",
-      keys.map((key) => ({ key, value: 2 })),
-      { codec },
-    );
+    await emitToEveryKey(t, 2);
     const table = await t.table(graph);
-    for (const key of keys) expect(table.get(key)).toEqual({ count: 2, sum: 3 });
+    for (const key of KEYS) expect(table.get(key)).toEqual({ count: 2, sum: 3 });
   });
 
   test("a restarted processor with its storage reads only the table's delta", async () => {
