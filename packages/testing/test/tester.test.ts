@@ -42,7 +42,7 @@ function setup(t: Tester, partitions = 1) {
   t.createTopic("counts", partitions);
 }
 
-/** Twenty keys, each amount given once per key. */
+/** Twenty keys; `emitToEveryKey` sends each of them one message with the amount. */
 const KEYS = Array.from({ length: 20 }, (_, i) => `k${i}`);
 const emitToEveryKey = (t: Tester, amount: number) =>
   t.emitMany(
