@@ -3,6 +3,7 @@ import type { IncomingRecord } from "./client/kafka-client.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import { ID_HEADER } from "./topic-names.js";
 import { withTraceContext } from "./trace-context.js";
+import type { TimeWindow } from "./windows.js";
 
 /** Options of `ctx.emit`. */
 export interface EmitOptions {
@@ -13,10 +14,10 @@ export interface EmitOptions {
 /**
  * What a callback sees of one message and may do with it (**contract**). `P` is the
  * table type, `OM` the declared outputs, `L` the loop type, `JM`/`LM` the joined and
- * looked-up tables. Effects (table change, emits, loopbacks) take effect only if the
- * callback returns without throwing.
+ * looked-up tables, `WM` the windowed aggregates. Effects (table change, emits,
+ * loopbacks, aggregates) take effect only if the callback returns without throwing.
  */
-export interface Context<P, OM, L, JM, LM> {
+export interface Context<P, OM, L, JM, LM, WM = Record<string, unknown>> {
   /** The message key (the table key). */
   readonly key: string;
   readonly topic: string;
@@ -62,8 +63,25 @@ export interface Context<P, OM, L, JM, LM> {
   join<T extends keyof JM & string>(table: T): JM[T] | undefined;
   /** Any table's value for `key`, read through a view kept by the processor. */
   lookup<T extends keyof LM & string>(table: T, key: string): Promise<LM[T] | undefined>;
+  /**
+   * Folds this message into the windows of the windowed aggregate `name` that hold its
+   * event time: `update` gets each window's value so far (`initial()` for a new one) and
+   * returns the next. Windows already closed are left as they are; a message whose
+   * windows are all closed is late (dead-lettered with `TOKA_LATE_RECORD`).
+   * @throws TokaError `TOKA_CONTEXT_MISUSE` for an undeclared aggregate.
+   */
+  aggregate<T extends keyof WM & string>(
+    name: T,
+    update: (value: WM[T], window: TimeWindow) => WM[T],
+  ): void;
   /** Fails this message: handled by the group's error policy. */
   fail(error: unknown): never;
+}
+
+/** A `ctx.aggregate` call, applied once the callback returned. */
+export interface AggregateCall {
+  readonly name: string;
+  readonly update: (value: unknown, window: TimeWindow) => unknown;
 }
 
 /** A record a callback produced, encoded, ready to send. */
@@ -93,6 +111,8 @@ export interface ContextHost<P> {
   readonly hasTable: boolean;
   readonly outputs: ReadonlyMap<string, Codec<unknown>>;
   readonly loop: { readonly topic: string; readonly codec: Codec<unknown> } | undefined;
+  /** The names of the group's windowed aggregates. */
+  readonly aggregates: ReadonlySet<string>;
   /** Whether emitted records carry the trace context (see `tracingInstalled`). */
   readonly traced: boolean;
   /** The current value of the key (batch overlay first, then storage). */
@@ -107,11 +127,20 @@ export interface ContextHost<P> {
  */
 export class MessageContext<P>
   implements
-    Context<P, Record<string, unknown>, unknown, Record<string, unknown>, Record<string, unknown>>
+    Context<
+      P,
+      Record<string, unknown>,
+      unknown,
+      Record<string, unknown>,
+      Record<string, unknown>,
+      Record<string, unknown>
+    >
 {
   /** Records to send, in the order the callback produced them. */
   records: readonly PendingRecord[] = NO_RECORDS;
   change: TableChange<P> | undefined;
+  /** The `ctx.aggregate` calls, in order; none for most groups. */
+  aggregates: AggregateCall[] | undefined;
   /** The trace context the callback ran in, once it returned. */
   traceHeaders: Readonly<Record<string, string>> | undefined;
   private derived = 0;
@@ -192,6 +221,19 @@ export class MessageContext<P>
 
   lookup(table: string, key: string): Promise<unknown> {
     return this.host.lookup(table, key);
+  }
+
+  aggregate(name: string, update: (value: unknown, window: TimeWindow) => unknown): void {
+    if (!this.host.aggregates.has(name)) {
+      throw this.misuse(
+        `aggregate "${name}", which is not a declared windowed aggregate; add windowed("${name}", windows, codec, options) to the group's windows`,
+      );
+    }
+    if (typeof update !== "function") {
+      throw this.misuse(`aggregate "${name}" needs a function (value, window) => next value`);
+    }
+    if (this.aggregates === undefined) this.aggregates = [];
+    this.aggregates.push({ name, update });
   }
 
   fail(error: unknown): never {

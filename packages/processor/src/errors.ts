@@ -24,6 +24,12 @@ export const TokaErrorCode = {
    * Handled by the error policy.
    */
   InvalidEventTime: "TOKA_INVALID_EVENT_TIME",
+  /**
+   * A message came for windows of a windowed aggregate that had all closed (stream time
+   * passed their end plus grace). Always dead-lettered, whatever the error policy: raise
+   * the aggregate's `graceMs` to accept records that late.
+   */
+  LateRecord: "TOKA_LATE_RECORD",
   /** A callback used the context wrongly (undeclared topic, no table, ...). */
   ContextMisuse: "TOKA_CONTEXT_MISUSE",
   /** Producing to Kafka failed after retries. */

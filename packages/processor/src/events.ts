@@ -121,6 +121,8 @@ export interface ProcessorEvents {
   "standby.released": [event: { partition: number; tableOffset: string }];
   "message.skipped": [error: TokaError];
   "message.dead-lettered": [error: TokaError];
+  /** A message too late for a windowed aggregate, dead-lettered (`TOKA_LATE_RECORD`). */
+  "message.late": [error: TokaError];
   "message.duplicate": [
     event: { topic: string; partition: number; offset: string; key: string; id: string },
   ];

@@ -7,10 +7,16 @@ import {
   loopTopic,
   type TopicName,
   tableTopic,
+  windowsTopic,
 } from "./topic-names.js";
+import {
+  type AnyWindowedAggregate,
+  checkWindowed,
+  type WindowedAggregate,
+} from "./windowed-aggregate.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: a context of any group, for storage in edges
-export type AnyContext = Context<any, any, any, any, any>;
+export type AnyContext = Context<any, any, any, any, any, any>;
 
 /** A callback: may be async; the messages of a partition are processed one at a time. */
 export type Callback<C, M> = (ctx: C, message: M) => void | Promise<void>;
@@ -94,13 +100,24 @@ export type EdgeMap<E, NameKey extends string> = {
     : never]: X extends { codec: Codec<infer T> } ? T : never;
 };
 
+/** Maps a tuple of windowed aggregates to `{ name: aggregateType }`. */
+export type WindowedMap<W> = {
+  [X in W extends readonly (infer U)[] ? U : never as X extends WindowedAggregate<
+    infer N extends string,
+    infer _A
+  >
+    ? N
+    : never]: X extends WindowedAggregate<infer _N, infer A> ? A : never;
+};
+
 /** The context type of a group with these declarations. */
-export type GroupContext<P, O, L, J, K> = Context<
+export type GroupContext<P, O, L, J, K, W = []> = Context<
   P,
   EdgeMap<O, "topic">,
   L,
   EdgeMap<J, "table">,
-  EdgeMap<K, "table">
+  EdgeMap<K, "table">,
+  WindowedMap<W>
 >;
 
 /** Edge builders handed to `inputs`, typed with the group's context. */
@@ -120,7 +137,7 @@ export interface EdgeBuilders<C, L> {
 }
 
 /** What {@link defineGroup} takes. */
-export interface GroupDefinition<P, O, L, J, K> {
+export interface GroupDefinition<P, O, L, J, K, W = []> {
   /** The group table's codec; omit for a stateless group (no `<group>-table`). */
   readonly persist?: PersistEdge<P>;
   /** Topics the callbacks may emit to. */
@@ -131,11 +148,13 @@ export interface GroupDefinition<P, O, L, J, K> {
   readonly lookups?: K;
   /** The codec of `<group>-loop`, when callbacks use `ctx.loopback`. */
   readonly loop?: LoopDeclaration<L>;
+  /** Windowed aggregates the callbacks fold messages into with `ctx.aggregate`. */
+  readonly windows?: W;
   /** The group's inputs and loop callback, built with typed edge builders. */
   readonly inputs: (
-    edges: EdgeBuilders<GroupContext<P, O, L, J, K>, L>,
+    edges: EdgeBuilders<GroupContext<P, O, L, J, K, W>, L>,
   ) => readonly // biome-ignore lint/suspicious/noExplicitAny: each input has its own message type
-  (InputEdge<GroupContext<P, O, L, J, K>, any> | LoopEdge<GroupContext<P, O, L, J, K>, L>)[];
+  (InputEdge<GroupContext<P, O, L, J, K, W>, any> | LoopEdge<GroupContext<P, O, L, J, K, W>, L>)[];
 }
 
 /**
@@ -152,6 +171,9 @@ export interface GroupGraph<P = unknown, OM = Record<string, unknown>, L = unkno
   readonly outputs: ReadonlyMap<TopicName, Codec<unknown>>;
   readonly joins: ReadonlyMap<TopicName, Codec<unknown>>;
   readonly lookups: ReadonlyMap<TopicName, Codec<unknown>>;
+  /** The windowed aggregates by name, and the topics holding their windows. */
+  readonly windows: ReadonlyMap<string, WindowedAggregate>;
+  readonly windowTopics: ReadonlyMap<string, TopicName>;
   readonly tableTopic: TopicName;
   readonly loopTopic: TopicName;
   readonly deadLetterTopic: TopicName;
@@ -215,7 +237,9 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
  * - no input, output, join or lookup is the group's own table, loop or dead-letter topic;
  * - no topic is both an input and an output (that would be a loop: use `loop`);
  * - no output twice, no join or lookup table twice, no table both joined and looked up;
- * - a loop callback needs `loop: loop(codec)` and a declared loop needs its callback.
+ * - a loop callback needs `loop: loop(codec)` and a declared loop needs its callback;
+ * - windowed aggregates have distinct names, tumbling, hopping or session windows (sessions
+ *   with a `merge`) and, when they emit, a declared output.
  *
  * @throws TokaError `TOKA_INVALID_CONFIG`.
  */
@@ -225,7 +249,11 @@ export function defineGroup<
   L = never,
   const J extends readonly JoinEdge[] = [],
   const K extends readonly LookupEdge[] = [],
->(name: string, definition: GroupDefinition<P, O, L, J, K>): GroupGraph<P, EdgeMap<O, "topic">, L> {
+  const W extends readonly AnyWindowedAggregate[] = [],
+>(
+  name: string,
+  definition: GroupDefinition<P, O, L, J, K, W>,
+): GroupGraph<P, EdgeMap<O, "topic">, L> {
   const fail = (what: string): never => {
     throw new TokaError(TokaErrorCode.InvalidConfig, `group "${name}": ${what}`, { group: name });
   };
@@ -295,6 +323,18 @@ export function defineGroup<
   for (const table of joins.keys()) {
     if (lookups.has(table)) fail(`table "${table}" is both joined and looked up; declare it once`);
   }
+  const windows = new Map<string, WindowedAggregate>();
+  const windowTopics = new Map<string, TopicName>();
+  for (const aggregate of definition.windows ?? []) {
+    checkWindowed(aggregate, new Set(outputs.keys()), fail);
+    if (windows.has(aggregate.name))
+      fail(`windowed aggregate "${aggregate.name}" is declared twice`);
+    const topic = windowsTopic(name, aggregate.name);
+    if (topic.length > 249)
+      fail(`the topic "${topic}" is too long; shorten the group or aggregate name`);
+    windows.set(aggregate.name, aggregate);
+    windowTopics.set(aggregate.name, topic);
+  }
 
   return {
     name,
@@ -307,6 +347,8 @@ export function defineGroup<
     outputs,
     joins,
     lookups,
+    windows,
+    windowTopics,
     tableTopic: tableTopic(name),
     loopTopic: loopTopic(name),
     deadLetterTopic: deadLetterTopic(name),

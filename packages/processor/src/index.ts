@@ -51,6 +51,7 @@ export {
   type PersistEdge,
   persist,
   type TableValue,
+  type WindowedMap,
 } from "./group-graph.js";
 export {
   consoleLogger,
@@ -99,6 +100,7 @@ export {
   loopTopic,
   type TopicName,
   tableTopic,
+  windowsTopic,
 } from "./topic-names.js";
 export {
   View,
@@ -112,3 +114,24 @@ export {
   type ViewWaitOptions,
 } from "./view.js";
 export { VIEW_DEFAULTS, type ViewOptions } from "./view-options.js";
+export {
+  EmitMode,
+  type WindowedAggregate,
+  type WindowedOptions,
+  type WindowResult,
+  windowed,
+} from "./windowed-aggregate.js";
+export {
+  hopping,
+  type SessionWindows,
+  type SlidingWindows,
+  session,
+  sliding,
+  type TimeWindow,
+  type TimeWindows,
+  tumbling,
+  WINDOW_DEFAULTS,
+  type WindowDefinition,
+  WindowKind,
+  type WindowOptions,
+} from "./windows.js";

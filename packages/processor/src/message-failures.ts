@@ -63,4 +63,13 @@ export class FailurePolicy {
     emit("message.dead-lettered", error);
     return deadLetter(record, error, this.options.deadLetterTopic, this.options.deadLetterMaxBytes);
   }
+
+  /**
+   * A message too late for a windowed aggregate: dead-lettered whatever the policy, since
+   * it is valid input that nothing else would keep, and reported as late.
+   */
+  late(error: TokaError, record: IncomingRecord): OutgoingRecord {
+    this.options.emit("message.late", error);
+    return deadLetter(record, error, this.options.deadLetterTopic, this.options.deadLetterMaxBytes);
+  }
 }

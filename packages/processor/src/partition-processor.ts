@@ -1,5 +1,5 @@
 import type { Codec } from "@toka/codec";
-import type { Checkpoint, Storage } from "@toka/state-store";
+import { type Checkpoint, type Storage, WindowStore, windowTableStorage } from "@toka/state-store";
 import {
   type ClientProducer,
   heartbeatIntervalMs,
@@ -30,6 +30,9 @@ import { rawTableValues, tableEntryValues } from "./table-value-format.js";
 import { inBatchSpan } from "./telemetry.js";
 import { ID_HEADER } from "./topic-names.js";
 import { inMessageSpan, tracingInstalled, withTraceContext } from "./trace-context.js";
+import { WindowAggregation } from "./window-aggregation.js";
+import type { WindowResult } from "./windowed-aggregate.js";
+import { expiryBefore } from "./windows.js";
 import { WriteBackCache } from "./write-back-cache.js";
 
 /** What a partition processor needs from its processor. */
@@ -59,6 +62,25 @@ export interface PartitionHost {
   readonly clock: Clock;
 }
 
+/**
+ * The offset a table's checkpoint records after `count` records were produced to it
+ * (`current` when none were). Without the exact end from the client, the first offset of
+ * the batch is recorded instead: a recovery then re-applies this batch's own records,
+ * which is harmless (they are the latest values, in order).
+ */
+function offsetAfter(
+  produced: readonly ProducedBatch[],
+  topic: string,
+  partition: number,
+  count: number,
+  current: string,
+): string {
+  if (count === 0) return current;
+  const batch = produced.find((b) => b.topic === topic && b.partition === partition);
+  if (!batch || batch.baseOffset === "-1") return current;
+  return batch.nextOffset ?? batch.baseOffset;
+}
+
 /** The table record of a key this message changes continues the message's trace too. */
 function continueTrace(ctx: MessageContext<unknown>): void {
   ctx.traceHeaders = withTraceContext({});
@@ -86,6 +108,12 @@ interface Handler {
    * records carry the time they were written, not an event time.
    */
   readonly movesStreamTime: boolean;
+}
+
+/** A windowed aggregate of this partition: its windows in memory and its local copy. */
+interface WindowedState {
+  readonly aggregation: WindowAggregation;
+  readonly table: PartitionTable;
 }
 
 /** The first and the longest wait before a batch whose writes failed is sent again. */
@@ -140,6 +168,9 @@ export class PartitionProcessor {
   private readonly exactlyOnce: boolean;
   /** Local copies of this partition of every joined table, by table topic. */
   private readonly joinedTables = new Map<string, PartitionTable>();
+  /** The windowed aggregates, by name. */
+  private readonly windowed = new Map<string, WindowedState>();
+  private readonly aggregateNames: ReadonlySet<string>;
   private readonly commits: CommitQueue;
   private readonly failures: FailurePolicy;
   /** The highest event time of the messages processed (see stream-time.ts). */
@@ -153,6 +184,8 @@ export class PartitionProcessor {
     /** The storage of {@link table}, which opens and closes it; batches read it directly. */
     private readonly storage: Storage | undefined,
     joinStorages: ReadonlyMap<string, Storage> = new Map(),
+    /** The storages of the windowed aggregates' windows, by aggregate name. */
+    windowStorages: ReadonlyMap<string, Storage> = new Map(),
   ) {
     const { graph, options } = host;
     this.group = graph.name;
@@ -204,6 +237,32 @@ export class PartitionProcessor {
           group: this.group,
         }),
       );
+    this.aggregateNames = new Set(graph.windows.keys());
+    for (const [name, storage] of windowStorages) {
+      const definition = graph.windows.get(name)!;
+      const topic = graph.windowTopics.get(name)!;
+      const store = new WindowStore(storage);
+      this.windowed.set(name, {
+        aggregation: new WindowAggregation(definition, store, {
+          group: this.group,
+          partition,
+          topic,
+          exactlyOnce: this.exactlyOnce,
+          outputCodec:
+            definition.output === undefined
+              ? undefined
+              : (graph.outputs.get(definition.output) as Codec<WindowResult<unknown>>),
+        }),
+        table: new PartitionTable({
+          topic,
+          partition,
+          storage: windowTableStorage(store),
+          format: rawTableValues,
+          logger,
+          group: this.group,
+        }),
+      });
+    }
     if (graph.loop) {
       const { codec, callback } = graph.loop;
       this.handlers.set(graph.loopTopic, {
@@ -219,10 +278,17 @@ export class PartitionProcessor {
     // Serialized: batches that arrive meanwhile wait for the storage to be open.
     return this.serialize(async () => {
       for (const table of this.joinedTables.values()) await table.open();
-      if (!this.table) return this.tableOffset;
-      this.checkpointed = (await this.table.open()).checkpoint;
-      this.tableOffset = this.table.position;
-      this.streamTime.continueFrom(this.checkpointed?.streamTime);
+      // A flush writes the windows, then the group table: the last one written carries
+      // the checkpoint that everything else is at least at.
+      let checkpointed: Checkpoint | undefined;
+      for (const { table } of this.windowed.values())
+        checkpointed = (await table.open()).checkpoint;
+      if (this.table) {
+        checkpointed = (await this.table.open()).checkpoint;
+        this.tableOffset = this.table.position;
+      }
+      this.checkpointed = checkpointed;
+      this.streamTime.continueFrom(checkpointed?.streamTime);
       for (const [topic, offset] of Object.entries(this.checkpointed?.inputOffsets ?? {})) {
         this.inputOffsets.set(topic, offset);
       }
@@ -248,25 +314,28 @@ export class PartitionProcessor {
     return new Map(Object.entries(this.checkpointed?.inputOffsets ?? {}));
   }
 
-  /** The group's table and the joined tables: what recovery restores. */
+  /** The group's table, the joined tables and the windows: what recovery restores. */
   private tables(): PartitionTable[] {
+    const windows = [...this.windowed.values()].map((w) => w.table);
     return this.table
-      ? [this.table, ...this.joinedTables.values()]
-      : [...this.joinedTables.values()];
+      ? [this.table, ...this.joinedTables.values(), ...windows]
+      : [...this.joinedTables.values(), ...windows];
   }
 
   /**
    * Starts recovery up to the high watermarks, taken at assignment, of the table
-   * partition and of the joined tables' partitions; true if there is nothing to read.
+   * partition and of the joined tables' and windowed tables' partitions (`watermarks`, by
+   * topic); true if there is nothing to read.
    */
   beginRecovery(
     highWatermark: string,
-    joinWatermarks: ReadonlyMap<string, string> = new Map(),
+    watermarks: ReadonlyMap<string, string> = new Map(),
   ): boolean {
     this.recoveryStart = Date.now();
     this.table?.recoverTo(highWatermark);
-    for (const [topic, table] of this.joinedTables)
-      table.recoverTo(joinWatermarks.get(topic) ?? "0");
+    for (const [topic, table] of this.joinedTables) table.recoverTo(watermarks.get(topic) ?? "0");
+    for (const { table } of this.windowed.values())
+      table.recoverTo(watermarks.get(table.topic) ?? "0");
     return this.maybeRecovered();
   }
 
@@ -450,6 +519,7 @@ export class PartitionProcessor {
     const handler = this.handlers.get(topic);
     if (!handler)
       throw this.error(TokaErrorCode.InvalidState, `no callback for topic "${topic}"`, { topic });
+    await this.loadWindows();
 
     // A record without a valid key reads no key state: it is invalid input (see below).
     const keys = records.map(recordKey);
@@ -520,8 +590,17 @@ export class PartitionProcessor {
         if (deadLetter) out.push(deadLetter);
         continue;
       }
-      processed += 1;
       const ctx = outcome;
+      if (ctx.aggregates) {
+        const failure = this.aggregate(ctx, record, out);
+        if (failure) {
+          failed += 1;
+          const deadLetter = this.failures.apply(failure, record);
+          if (deadLetter) out.push(deadLetter);
+          continue;
+        }
+      }
+      processed += 1;
       if (state) {
         if (ctx.change) {
           state.value = ctx.change.kind === "set" ? ctx.change.value : undefined;
@@ -540,6 +619,9 @@ export class PartitionProcessor {
       if (ctx.records.length > 0) for (const r of ctx.records) out.push(r);
     }
 
+    // Windows the stream time closed emit their final results with this batch's emits.
+    for (const { aggregation } of this.windowed.values())
+      for (const result of aggregation.close(this.streamTime.current)) out.push(result);
     const nextInput = addToOffset(last.offset, 1);
     // Where this topic's inputs stand in what is written: a dropped cache goes back there.
     if (!this.flushedInputs.has(topic)) this.flushedInputs.set(topic, from ?? records[0]!.offset);
@@ -571,7 +653,7 @@ export class PartitionProcessor {
     // At the end of the log (a transaction's commit marker may follow the last record):
     // written at once, so that nothing waits while the input is quiet.
     const caughtUp = BigInt(highWatermark) - BigInt(nextInput) <= 1n;
-    if (!this.storage || this.cache.isDue(caughtUp)) {
+    if ((!this.storage && this.windowed.size === 0) || this.cache.isDue(caughtUp)) {
       if (!(await this.flush(heartbeat))) return this.dropUnflushed();
     } else {
       this.flushLater();
@@ -612,13 +694,42 @@ export class PartitionProcessor {
       );
       from.push({ topic, partition: this.partition, offset: flushed });
     }
-    const produced = await this.produce(tableRecords, this.cache.records, heartbeat, {
-      from,
-      to,
-    });
+    const windowWrites = [...this.windowed.values()].map((windowed) => ({
+      ...windowed,
+      records: windowed.aggregation.records(),
+    }));
+    const produced = await this.produce(
+      tableRecords,
+      this.cache.records,
+      heartbeat,
+      { from, to },
+      windowWrites.flatMap((w) => w.records),
+    );
     if (!produced) return false;
     await heartbeat();
-    const tableOffset = this.tableOffsetAfter(produced, tableRecords.length);
+    // The windows first: the group table's checkpoint is the one recovery trusts.
+    for (const { aggregation, table, records } of windowWrites) {
+      await table.write({
+        ...aggregation.storageChanges(records),
+        tableOffset: offsetAfter(
+          produced,
+          table.topic,
+          this.partition,
+          records.length,
+          table.position,
+        ),
+        inputOffsets: this.currentInputOffsets(),
+        streamTime: this.streamTime.stored,
+      });
+      aggregation.markWritten();
+    }
+    const tableOffset = offsetAfter(
+      produced,
+      this.host.graph.tableTopic,
+      this.partition,
+      tableRecords.length,
+      this.tableOffset,
+    );
     if (this.storage) {
       const puts = new Map<string, Uint8Array>();
       const deletes = new Set<string>();
@@ -637,6 +748,7 @@ export class PartitionProcessor {
     }
     this.tableOffset = tableOffset;
     this.streamTime.markWritten();
+    await this.expireWindows();
     for (const [topic, offset] of this.inputOffsets) this.flushedInputs.set(topic, offset);
     this.cache.clear();
     this.cancelFlushTimer();
@@ -657,6 +769,8 @@ export class PartitionProcessor {
    */
   private dropUnflushed(): false {
     this.cache.clear();
+    // Read again from the window stores, which hold what the last flush wrote.
+    for (const { aggregation } of this.windowed.values()) aggregation.reset();
     this.streamTime.dropUnwritten();
     this.host.emit("partition.unflushed-dropped", { partition: this.partition });
     for (const [topic, offset] of this.flushedInputs) this.inputOffsets.set(topic, offset);
@@ -711,6 +825,69 @@ export class PartitionProcessor {
   /** Per input topic, the position to read again from after a batch was left unwritten. */
   unflushedFrom(): ReadonlyMap<string, string> {
     return this.inputOffsets;
+  }
+
+  /**
+   * Reads the open windows of the aggregates into memory: when the partition starts
+   * processing, and after a dropped write-back cache.
+   */
+  private async loadWindows(): Promise<void> {
+    for (const { aggregation } of this.windowed.values())
+      if (!aggregation.loaded) await aggregation.load(this.streamTime.current);
+  }
+
+  /** Deletes the windows past their retention from the window stores. */
+  private async expireWindows(): Promise<void> {
+    const streamTime = this.streamTime.current;
+    if (streamTime < 0) return;
+    for (const { aggregation } of this.windowed.values())
+      await aggregation.store.expire(expiryBefore(aggregation.definition.windows, streamTime));
+  }
+
+  /**
+   * Folds a processed message into the windowed aggregates its callback named, all or
+   * none: the error when an update function threw. A message too late for an aggregate
+   * leaves it as it is and is dead-lettered as late (once, whichever aggregates it
+   * missed); its other effects stand.
+   */
+  private aggregate(
+    ctx: MessageContext<unknown>,
+    record: IncomingRecord,
+    out: OutgoingRecord[],
+  ): TokaError | undefined {
+    const input = {
+      key: ctx.key,
+      eventTime: ctx.eventTime,
+      streamTime: ctx.streamTime,
+      topic: record.topic,
+      offset: ctx.offset,
+      id: ctx.id,
+    };
+    const commits: (() => OutgoingRecord[])[] = [];
+    const late: string[] = [];
+    for (const { name, update } of ctx.aggregates ?? []) {
+      try {
+        const outcome = this.windowed.get(name)!.aggregation.prepare(input, update);
+        if (outcome.kind === "late") late.push(name);
+        else if (outcome.kind === "ready") commits.push(outcome.commit);
+      } catch (cause) {
+        return this.callbackFailed(record.topic, ctx.offset, ctx.key, cause);
+      }
+    }
+    for (const commit of commits) for (const result of commit()) out.push(result);
+    if (late.length > 0) out.push(this.failures.late(this.lateError(ctx, late), record));
+    return undefined;
+  }
+
+  private lateError(ctx: MessageContext<unknown>, aggregates: readonly string[]): TokaError {
+    const graces = aggregates
+      .map((name) => `"${name}" (grace ${this.host.graph.windows.get(name)!.windows.graceMs} ms)`)
+      .join(", ");
+    return this.error(
+      TokaErrorCode.LateRecord,
+      `the message's event time ${ctx.eventTime} is too late for windowed aggregate(s) ${graces}: stream time is ${ctx.streamTime} and every window that holds it is closed; raise graceMs to accept records this late`,
+      { topic: ctx.topic, offset: ctx.offset, key: ctx.key },
+    );
   }
 
   /** The batch's keys in every joined table: one storage read per table. */
@@ -904,6 +1081,7 @@ export class PartitionProcessor {
       traced,
       outputs: graph.outputs,
       loop: graph.loop ? { topic: graph.loopTopic, codec: graph.loop.codec } : undefined,
+      aggregates: this.aggregateNames,
       currentValue: (key) => states.get(key)?.value,
       join: (table, key) => this.joinValue(table, key, joined, position.offset),
       lookup: (table, key) => this.host.lookup(table, key),
@@ -938,6 +1116,7 @@ export class PartitionProcessor {
     others: readonly OutgoingRecord[],
     heartbeat: () => Promise<boolean>,
     inputs: InputRange = { from: [], to: [] },
+    windowRecords: readonly OutgoingRecord[] = [],
   ): Promise<ProducedBatch[] | undefined> {
     const position = inputs.to[0];
     const at = position ? { topic: position.topic, offset: position.offset } : {};
@@ -956,7 +1135,7 @@ export class PartitionProcessor {
               heartbeatIntervalMs(this.host.options.sessionTimeoutMs),
               (signal) => {
                 lost = signal;
-                return this.produceOnce(tableRecords, others, inputs, signal);
+                return this.produceOnce(tableRecords, others, windowRecords, inputs, signal);
               },
             );
           } catch (cause) {
@@ -998,36 +1177,27 @@ export class PartitionProcessor {
   private async produceOnce(
     tableRecords: readonly OutgoingRecord[],
     others: readonly OutgoingRecord[],
+    windowRecords: readonly OutgoingRecord[],
     inputs: InputRange,
     signal: AbortSignal,
   ): Promise<ProducedBatch[]> {
     const { producer, options } = this.host;
     if (options.guarantee === "exactly-once-transactional") {
-      return producer.sendInTransaction([...tableRecords, ...others], {
+      return producer.sendInTransaction([...tableRecords, ...windowRecords, ...others], {
         groupId: this.group,
         offsets: inputs.to,
         from: inputs.from,
       });
     }
-    if (options.guarantee === "exactly-once" && tableRecords.length > 0 && others.length > 0) {
-      await producer.send(others, { signal });
-      return producer.send(tableRecords, { signal });
+    if (options.guarantee === "exactly-once") {
+      // Each step marks the inputs of the one before as applied: emits, then windows
+      // (each with its applied offsets), then table records (which skip a message whole).
+      const produced: ProducedBatch[] = [];
+      for (const records of [others, windowRecords, tableRecords])
+        if (records.length > 0) produced.push(...(await producer.send(records, { signal })));
+      return produced;
     }
-    return producer.send([...tableRecords, ...others], { signal });
-  }
-
-  /**
-   * The table offset the checkpoint records after this batch's table records. Without
-   * the exact end from the client, the first offset of the batch is recorded instead: a
-   * recovery then re-applies this batch's own records, which is harmless (they are the
-   * latest values, in order).
-   */
-  private tableOffsetAfter(produced: readonly ProducedBatch[], count: number): string {
-    if (count === 0) return this.tableOffset;
-    const table = this.host.graph.tableTopic;
-    const batch = produced.find((b) => b.topic === table && b.partition === this.partition);
-    if (!batch || batch.baseOffset === "-1") return this.tableOffset;
-    return batch.nextOffset ?? batch.baseOffset;
+    return producer.send([...tableRecords, ...windowRecords, ...others], { signal });
   }
 
   private currentInputOffsets(): Record<string, string> {

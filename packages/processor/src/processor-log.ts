@@ -58,4 +58,5 @@ export function logProcessorEvents(
   };
   events.on("message.skipped", dropped("skipped"));
   events.on("message.dead-lettered", dropped("dead-lettered"));
+  events.on("message.late", dropped("too late for its windows, dead-lettered"));
 }

@@ -496,6 +496,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
             this.options.storage(table, partition),
           ]),
         ),
+        new Map(
+          [...this.graph.windowTopics].map(([name, topic]) => [
+            name,
+            this.options.storage(topic, partition),
+          ]),
+        ),
       );
       this.partitions.set(partition, processor);
       this.events.emit("partition.assigned", { partition });
@@ -524,7 +530,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       ? await highWatermarks(this.graph.tableTopic)
       : new Map<number, string>();
     const joined = new Map<string, Map<number, string>>();
-    for (const table of this.graph.joins.keys()) joined.set(table, await highWatermarks(table));
+    for (const table of [...this.graph.joins.keys(), ...this.graph.windowTopics.values()])
+      joined.set(table, await highWatermarks(table));
     for (const processor of added) {
       const { partition } = processor;
       const joinTargets = new Map(

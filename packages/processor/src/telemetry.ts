@@ -29,6 +29,7 @@ export function processorMetrics(group: string): {
   });
   const deadLettered = meter.createCounter("toka.messages.dead_lettered", { unit: "{message}" });
   const skipped = meter.createCounter("toka.messages.skipped", { unit: "{message}" });
+  const late = meter.createCounter("toka.messages.late", { unit: "{message}" });
   const batchDuration = meter.createHistogram("toka.batch.duration", { unit: "ms" });
   const cacheLookups = meter.createCounter("toka.cache.lookups", {
     description: "keys of a batch found in the write-back cache (hit) or read from storage (miss)",
@@ -87,6 +88,7 @@ export function processorMetrics(group: string): {
     },
     "message.dead-lettered": (e) => deadLettered.add(1, droppedAttributes(e)),
     "message.skipped": (e) => skipped.add(1, droppedAttributes(e)),
+    "message.late": (e) => late.add(1, droppedAttributes(e)),
     "partition.recovered": (e) =>
       recovered.add(e.records, { "toka.group": group, "toka.partition": e.partition }),
   };

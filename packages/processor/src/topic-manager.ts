@@ -3,10 +3,29 @@ import { DEAD_LETTER_HEADROOM } from "./dead-letter.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import type { GroupGraph } from "./group-graph.js";
 import type { ResolvedProcessorOptions } from "./options.js";
+import type { WindowedAggregate } from "./windowed-aggregate.js";
 
 const MAX_MESSAGE_BYTES = "max.message.bytes";
 /** Kafka's default `message.max.bytes`, for a client that cannot tell a topic's. */
 const KAFKA_MAX_MESSAGE_BYTES = 1_048_588;
+
+/**
+ * Kafka Streams' default `windowstore.changelog.additional.retention.ms`: how much longer
+ * than the windows' retention a windowed table topic keeps its records, so that a window
+ * is never gone from the topic while a restore may still need it.
+ */
+const WINDOW_TOPIC_EXTRA_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * A windowed table topic is compacted (a window's last value wins) and deletes by time
+ * (windows past retention go, without a tombstone each).
+ */
+function windowTopicConfig(aggregate: WindowedAggregate): Record<string, string> {
+  return {
+    "cleanup.policy": "compact,delete",
+    "retention.ms": String(aggregate.windows.retentionMs + WINDOW_TOPIC_EXTRA_RETENTION_MS),
+  };
+}
 
 /** What {@link prepareGroupTopics} found out about a group's topics. */
 export interface GroupTopics {
@@ -21,7 +40,8 @@ export interface GroupTopics {
  * inputs' partition count when missing (unless `createTopics` is off); joined tables
  * must be co-partitioned; outputs and looked-up tables must exist. The dead-letter topic
  * is created to take what the inputs take: their largest `max.message.bytes` plus
- * room for the error headers.
+ * room for the error headers. Each windowed aggregate gets its windowed table topic
+ * (`<group>-<name>-windows`), and a group with one a dead-letter topic for late records.
  *
  * @throws TokaError `TOKA_TOPIC_MISSING` or `TOKA_NOT_COPARTITIONED`, naming the topics.
  */
@@ -34,8 +54,12 @@ export async function prepareGroupTopics(
   const own: { topic: string; compacted: boolean; config?: Record<string, string> }[] = [];
   if (graph.persist) own.push({ topic: graph.tableTopic, compacted: true });
   if (graph.loop) own.push({ topic: graph.loopTopic, compacted: false });
-  if (options.errorPolicy === "dead-letter")
-    own.push({ topic: graph.deadLetterTopic, compacted: false });
+  for (const [name, topic] of graph.windowTopics) {
+    own.push({ topic, compacted: false, config: windowTopicConfig(graph.windows.get(name)!) });
+  }
+  // Late records of windowed aggregates are dead-lettered whatever the error policy.
+  const deadLetters = options.errorPolicy === "dead-letter" || graph.windows.size > 0;
+  if (deadLetters) own.push({ topic: graph.deadLetterTopic, compacted: false });
   const inputs = graph.inputs.map((i) => i.topic);
   const all = [
     ...inputs,
@@ -88,7 +112,7 @@ export async function prepareGroupTopics(
     );
   }
   let deadLetterMaxBytes = KAFKA_MAX_MESSAGE_BYTES;
-  if (options.errorPolicy === "dead-letter") {
+  if (deadLetters) {
     const dlq = graph.deadLetterTopic;
     const configs = await admin.topicConfigs([...inputs, dlq], [MAX_MESSAGE_BYTES]);
     const limit = (topic: string) =>

@@ -18,5 +18,10 @@ export function deadLetterTopic(group: GroupName): TopicName {
   return `${group}-dlq`;
 }
 
+/** The compacted topic holding the windows of a group's windowed aggregate `name`. */
+export function windowsTopic(group: GroupName, name: string): TopicName {
+  return `${group}-${name}-windows`;
+}
+
 /** Header carrying the message ID (**contract**). */
 export const ID_HEADER = "toka-id";

@@ -40,3 +40,5 @@ export {
   WindowStore,
   type WindowWriteBatch,
 } from "./window-store.js";
+export { windowTableStorage } from "./window-table-storage.js";
+export { readWindowRecordValue, windowRecordValue } from "./window-value.js";

@@ -8,6 +8,7 @@ import {
   timeDigits,
   windowKey,
 } from "./window-key.js";
+import { END_BYTES, readWindowRecordValue, windowRecordValue } from "./window-value.js";
 
 /** One window of one record key with its value, as a {@link WindowStore} holds it. */
 export interface StoredWindow {
@@ -89,8 +90,6 @@ export const WINDOW_STORE_DEFAULTS = {
 const WINDOW_PREFIX = "w";
 const EXPIRY_PREFIX = "x";
 const EXPIRY_END = "y";
-/** Bytes of the end stored in front of each value. */
-const END_BYTES = 8;
 /** Expiry-index entries read per getMany when scanning by end. */
 const SCAN_CHUNK = 256;
 /** Above every safe time: the exclusive bound of "all times". */
@@ -140,7 +139,7 @@ export class WindowStore {
       if (!(window.value instanceof Uint8Array)) {
         throw invalid(`the value of a window must be a Uint8Array, got ${typeof window.value}`);
       }
-      puts.push([WINDOW_PREFIX + encoded, withEnd(window.end, window.value)]);
+      puts.push([WINDOW_PREFIX + encoded, windowRecordValue(window.end, window.value)]);
       puts.push([EXPIRY_PREFIX + timeDigits(window.end) + encoded, EMPTY]);
       finalEnds.set(encoded, window.end);
       if (window.previousEnd !== undefined) {
@@ -336,18 +335,8 @@ function parseIndexKey(indexKey: string): IndexEntry {
   return { indexKey, end, windowKey };
 }
 
-function withEnd(end: number, value: Uint8Array): Uint8Array {
-  const out = new Uint8Array(END_BYTES + value.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, Math.floor(end / 2 ** 32));
-  view.setUint32(4, end % 2 ** 32);
-  out.set(value, END_BYTES);
-  return out;
-}
-
 function readEnd(data: Uint8Array): number {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  return view.getUint32(0) * 2 ** 32 + view.getUint32(4);
+  return readWindowRecordValue(data)!.end;
 }
 
 function checkEnd(start: number, end: number): void {

@@ -1,0 +1,49 @@
+import { encodeDedup, type KeyDedup } from "./dedup-record.js";
+import { decodeTableEntry, encodeTableEntry } from "./table-entry.js";
+
+/*
+ * A window's value as its windowed table topic and local window store keep it (after
+ * the end the store keeps in front):
+ *
+ *   flags   1 byte: FINAL_EMITTED once the window's final result was emitted
+ *   entry   encodeTableEntry(aggregate, dedup): the aggregate, encoded by the aggregate's
+ *           codec, and under exactly-once the input offsets applied to the window
+ *
+ * The dedup state lives in every window, not only in its key's table entry, because a
+ * window and its key's table entry are written to different topics: whichever of them a
+ * crash left behind, a message applied to a window is recognized there when it is
+ * delivered again.
+ */
+
+const FINAL_EMITTED = 1;
+
+/** A window's stored value, decoded but for the aggregate's codec. */
+export interface WindowEntry {
+  readonly aggregate: Uint8Array;
+  readonly dedup: KeyDedup | undefined;
+  /** The window's final result was emitted: it is closed, kept for queries only. */
+  readonly finalEmitted: boolean;
+}
+
+/** The stored value of a window. */
+export function encodeWindowEntry(entry: WindowEntry): Uint8Array {
+  const dedup = entry.dedup ? encodeDedup(entry.dedup) : undefined;
+  const table = encodeTableEntry(entry.aggregate, dedup);
+  const out = new Uint8Array(1 + table.length);
+  out[0] = entry.finalEmitted ? FINAL_EMITTED : 0;
+  out.set(table, 1);
+  return out;
+}
+
+/**
+ * Decodes a window's stored value.
+ * @throws TokaError `TOKA_STORAGE_FAILED` when the bytes are not a window entry.
+ */
+export function decodeWindowEntry(bytes: Uint8Array): WindowEntry {
+  const table = decodeTableEntry(bytes.subarray(1));
+  return {
+    aggregate: table.value ?? new Uint8Array(0),
+    dedup: table.dedup,
+    finalEmitted: (bytes[0]! & FINAL_EMITTED) !== 0,
+  };
+}

@@ -1,0 +1,79 @@
+import type { IterateOptions, Storage, StorageStats, WriteBatch } from "./storage.js";
+import { StorageError, StorageErrorCode } from "./storage-error.js";
+import { decodeWindowKey } from "./window-key.js";
+import type { WindowPut, WindowRef, WindowStore } from "./window-store.js";
+import { readWindowRecordValue, windowRecordValue } from "./window-value.js";
+
+/*
+ * A windowed table topic's records as a window store takes them:
+ *
+ *   record key    windowKey(key, start)
+ *   record value  end (8 bytes, big-endian) + the window's value; null deletes the window
+ *
+ * Presenting a WindowStore as a Storage of such records is what lets a windowed table be
+ * restored, followed and checkpointed by the same code as every other table: each put of
+ * a record becomes a put of its window (and its expiry index entry), each delete a delete.
+ */
+
+/**
+ * The storage of a windowed table topic's partition, over `store`: keys are window keys,
+ * values window record values. Open, close, the checkpoint and `clear` are the store's
+ * storage's; writes go through the store, so that its expiry index follows.
+ */
+export function windowTableStorage(store: WindowStore): Storage {
+  const inner = store.storage;
+  const window = async (key: string) => {
+    const { key: recordKey, start } = decodeWindowKey(key);
+    const stored = await store.get(recordKey, start);
+    return stored && windowRecordValue(stored.end, stored.value);
+  };
+  return {
+    get topic() {
+      return inner.topic;
+    },
+    get partition() {
+      return inner.partition;
+    },
+    get status() {
+      return inner.status;
+    },
+    get path() {
+      return inner.path;
+    },
+    open: () => inner.open(),
+    close: () => inner.close(),
+    get: window,
+    getMany: (keys) => Promise.all(keys.map(window)),
+    has: async (key) => (await window(key)) !== undefined,
+    iterate(_options?: IterateOptions): AsyncIterable<[string, Uint8Array]> {
+      throw new StorageError(
+        StorageErrorCode.InvalidArgument,
+        "A windowed table is read by window (WindowStore.fetch), not iterated by key.",
+      );
+    },
+    async write(batch: WriteBatch): Promise<void> {
+      const puts: WindowPut[] = [];
+      for (const [key, data] of batch.puts ?? []) {
+        const { key: recordKey, start } = decodeWindowKey(key);
+        const record = readWindowRecordValue(data);
+        if (!record) {
+          throw new StorageError(
+            StorageErrorCode.InvalidArgument,
+            `The window record of key ${JSON.stringify(recordKey)} starting at ${start} is shorter than its end; it was not written by toka.`,
+          );
+        }
+        puts.push({ key: recordKey, start, end: record.end, value: record.value });
+      }
+      const deletes: WindowRef[] = [];
+      for (const key of batch.deletes ?? []) deletes.push(decodeWindowKey(key));
+      await store.write(
+        batch.checkpoint ? { puts, deletes, checkpoint: batch.checkpoint } : { puts, deletes },
+      );
+    },
+    checkpoint: () => inner.checkpoint(),
+    clear: () => inner.clear(),
+    stats: (): Promise<StorageStats> => inner.stats(),
+    ...(inner.destroy ? { destroy: () => inner.destroy!() } : {}),
+    [Symbol.asyncDispose]: () => inner.close(),
+  };
+}

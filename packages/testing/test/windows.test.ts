@@ -1,0 +1,261 @@
+import { jsonCodec } from "@toka/codec";
+import {
+  defineGroup,
+  hopping,
+  output,
+  session,
+  TokaErrorCode,
+  tumbling,
+  type WindowResult,
+  windowed,
+} from "@toka/processor";
+import { memoryStorage, WindowStore } from "@toka/state-store";
+import { describe, expect, test } from "vitest";
+import type { Tester } from "../src/index.js";
+import { tester } from "./helpers.js";
+
+interface Stats {
+  count: number;
+  sum: number;
+}
+
+const MINUTE = 60_000;
+const statsCodec = jsonCodec<Stats>();
+const resultCodec = jsonCodec<WindowResult<Stats>>();
+const readingCodec = jsonCodec<number>();
+
+/** Sums readings per sensor in one-minute tumbling windows (10 s grace), final results. */
+function minuteSums(emit: "final" | "update" = "final") {
+  return defineGroup("minute-sums", {
+    outputs: [output("sums", resultCodec)],
+    windows: [
+      windowed("minute", tumbling(MINUTE, { graceMs: 10_000 }), statsCodec, {
+        initial: () => ({ count: 0, sum: 0 }),
+        emit,
+        output: "sums",
+      }),
+    ],
+    inputs: ({ input }) => [
+      input("readings", readingCodec, (ctx, reading) => {
+        ctx.aggregate("minute", (stats) => ({ count: stats.count + 1, sum: stats.sum + reading }));
+      }),
+    ],
+  });
+}
+
+function setup(t: Tester) {
+  t.createTopic("readings", 1);
+  t.createTopic("sums", 1);
+}
+
+const at = (t: Tester, key: string, value: number, timestamp: number) =>
+  t.emit("readings", key, value, { codec: readingCodec, timestamp });
+
+describe("windowed aggregates on the tester", () => {
+  test("tumbling windows emit one final result each once stream time passes end + grace", async () => {
+    const t = tester();
+    setup(t);
+    await t.startProcessor(minuteSums());
+    const sums = t.output("sums", resultCodec);
+    await at(t, "s1", 1, 5_000);
+    await at(t, "s1", 2, 30_000);
+    await at(t, "s2", 7, 59_999);
+    await at(t, "s1", 4, 61_000); // the next minute: the first is still in its grace
+    sums.expectEmpty();
+    await at(t, "s2", 1, 69_999);
+    sums.expectEmpty();
+    await at(t, "s2", 1, 70_000); // stream time reaches 60 000 + 10 000: the first closes
+    const finals = sums
+      .drain()
+      .map(({ value: r }) => [r!.key, r!.start, r!.end, r!.value, r!.final]);
+    expect(finals).toEqual([
+      ["s1", 0, MINUTE, { count: 2, sum: 3 }, true],
+      ["s2", 0, MINUTE, { count: 1, sum: 7 }, true],
+    ]);
+    await t.close();
+  });
+
+  test("a record for closed windows goes to the dead-letter topic as late, counted by an event", async () => {
+    const t = tester();
+    setup(t);
+    const processor = await t.startProcessor(minuteSums(), { errorPolicy: "skip" });
+    const late: string[] = [];
+    processor.on("message.late", (error) => late.push(`${error.code} ${error.offset}`));
+    await at(t, "s1", 1, 5_000);
+    await at(t, "s1", 1, 75_000); // closes [0, 60 000)
+    await at(t, "s1", 9, 59_000); // for [0, 60 000): late, whatever the error policy
+    await at(t, "s1", 2, 65_000); // in its grace: counted
+    expect(late).toEqual(["TOKA_LATE_RECORD 2"]);
+    const letters = t.messages("minute-sums-dlq", readingCodec);
+    expect(letters.map((l) => [l.value, l.headers["toka-error-code"]])).toEqual([
+      [9, TokaErrorCode.LateRecord],
+    ]);
+    expect(letters[0]!.headers["toka-error-message"]).toContain("raise graceMs");
+    await at(t, "s1", 0, 200_000);
+    const finals = t.output("sums", resultCodec).drain();
+    expect(finals.map(({ value: r }) => [r!.start, r!.value.sum])).toEqual([
+      [0, 1],
+      [MINUTE, 3],
+    ]);
+  });
+
+  test("update mode emits each window's value after every message, final once closed", async () => {
+    const t = tester();
+    setup(t);
+    await t.startProcessor(minuteSums("update"));
+    await at(t, "s1", 1, 1_000);
+    await at(t, "s1", 2, 2_000);
+    await at(t, "s1", 3, 100_000);
+    const updates = t.output("sums", resultCodec).drain();
+    expect(updates.map(({ value: r }) => [r!.start, r!.value.sum, r!.final])).toEqual([
+      [0, 1, false],
+      [0, 3, false],
+      [MINUTE, 3, false],
+    ]);
+  });
+
+  test("hopping windows take a record into every window that holds it", async () => {
+    const t = tester();
+    t.createTopic("readings", 1);
+    t.createTopic("averages", 1);
+    const graph = defineGroup("hops", {
+      outputs: [output("averages", resultCodec)],
+      windows: [
+        windowed("five", hopping(5 * MINUTE, MINUTE), statsCodec, {
+          initial: () => ({ count: 0, sum: 0 }),
+          output: "averages",
+        }),
+      ],
+      inputs: ({ input }) => [
+        input("readings", readingCodec, (ctx, reading) =>
+          ctx.aggregate("five", (s) => ({ count: s.count + 1, sum: s.sum + reading })),
+        ),
+      ],
+    });
+    await t.startProcessor(graph);
+    await at(t, "s1", 10, 6 * MINUTE + 1); // in [2m,7m) .. [6m,11m)
+    await at(t, "s1", 0, 20 * MINUTE); // closes them all
+    const finals = t.output("averages", resultCodec).drain();
+    expect(
+      finals.map(({ value: r }) => [r!.start / MINUTE, r!.end / MINUTE, r!.value.sum]),
+    ).toEqual([
+      [2, 7, 10],
+      [3, 8, 10],
+      [4, 9, 10],
+      [5, 10, 10],
+      [6, 11, 10],
+    ]);
+  });
+
+  test("a record that bridges two sessions merges them into one final result", async () => {
+    const t = tester();
+    t.createTopic("clicks", 1);
+    t.createTopic("sessions", 1);
+    const countCodec = jsonCodec<number>();
+    const graph = defineGroup("activity", {
+      outputs: [output("sessions", jsonCodec<WindowResult<number>>())],
+      windows: [
+        windowed("visits", session(10_000, { graceMs: 10_000 }), countCodec, {
+          initial: () => 0,
+          merge: (a, b) => a + b,
+          output: "sessions",
+        }),
+      ],
+      inputs: ({ input }) => [
+        input("clicks", countCodec, (ctx) => ctx.aggregate("visits", (n) => n + 1)),
+      ],
+    });
+    await t.startProcessor(graph);
+    const click = (timestamp: number) =>
+      t.emit("clicks", "u1", 1, { codec: countCodec, timestamp });
+    await click(1_000);
+    await click(5_000);
+    await click(20_000); // more than a gap after 5 000: a second session
+    await click(12_000); // within a gap of both, and the first is in its grace: they merge
+    await click(60_000); // a new session; the merged one closes (20 001 + gap + grace ≤ 60 000)
+    const finals = t.output("sessions", jsonCodec<WindowResult<number>>()).drain();
+    expect(finals.map(({ value: r }) => [r!.start, r!.end, r!.value])).toEqual([
+      [1_000, 20_001, 4],
+    ]);
+  });
+
+  test("a restarted processor continues its open windows from storage, emitting no final twice", async () => {
+    const t = tester();
+    setup(t);
+    const storage = memoryStorage();
+    const first = await t.startProcessor(minuteSums(), { storage });
+    await at(t, "s1", 1, 1_000);
+    await at(t, "s1", 2, 61_000);
+    await at(t, "s1", 4, 71_000); // [0, 60 000) closes
+    await first.close();
+    await t.startProcessor(minuteSums(), { storage });
+    await at(t, "s1", 8, 100_000);
+    await at(t, "s1", 0, 200_000); // [60 000, 120 000) closes
+    const finals = t.output("sums", resultCodec).drain();
+    expect(finals.map(({ value: r }) => [r!.start, r!.value.sum])).toEqual([
+      [0, 1],
+      [MINUTE, 14],
+    ]);
+  });
+
+  test("an update that throws fails the message whole: no window of it changes", async () => {
+    const t = tester();
+    setup(t);
+    const graph = defineGroup("picky", {
+      outputs: [output("sums", resultCodec)],
+      windows: [
+        windowed("a", tumbling(MINUTE), statsCodec, {
+          initial: () => ({ count: 0, sum: 0 }),
+          output: "sums",
+        }),
+        windowed("b", tumbling(MINUTE), statsCodec, { initial: () => ({ count: 0, sum: 0 }) }),
+      ],
+      inputs: ({ input }) => [
+        input("readings", readingCodec, (ctx, reading) => {
+          ctx.aggregate("a", (s) => ({ count: s.count + 1, sum: s.sum + reading }));
+          ctx.aggregate("b", (s) => {
+            if (reading < 0) throw new Error("negative reading");
+            return s;
+          });
+        }),
+      ],
+    });
+    await t.startProcessor(graph);
+    await at(t, "s1", 5, 1_000);
+    await at(t, "s1", -1, 2_000);
+    await at(t, "s1", 0, MINUTE);
+    const finals = t.output("sums", resultCodec).drain();
+    expect(finals.map(({ value: r }) => r!.value)).toEqual([{ count: 1, sum: 5 }]);
+    const letters = t.messages("picky-dlq", readingCodec);
+    expect(letters.map((l) => [l.value, l.headers["toka-error-code"]])).toEqual([
+      [-1, TokaErrorCode.CallbackFailed],
+    ]);
+  });
+
+  test("windows past their retention are deleted from local storage", async () => {
+    const t = tester();
+    setup(t);
+    const storage = memoryStorage();
+    const graph = defineGroup("kept", {
+      windows: [
+        windowed("minute", tumbling(MINUTE, { retentionMs: 3 * MINUTE }), statsCodec, {
+          initial: () => ({ count: 0, sum: 0 }),
+        }),
+      ],
+      inputs: ({ input }) => [
+        input("readings", readingCodec, (ctx, reading) =>
+          ctx.aggregate("minute", (s) => ({ count: s.count + 1, sum: s.sum + reading })),
+        ),
+      ],
+    });
+    const processor = await t.startProcessor(graph, { storage });
+    for (let minute = 0; minute < 10; minute++) await at(t, "s1", 1, minute * MINUTE);
+    await processor.close();
+    const store = new WindowStore(storage("kept-minute-windows", 0));
+    await store.storage.open();
+    const starts: number[] = [];
+    for await (const w of store.fetch("s1", 0, Number.POSITIVE_INFINITY)) starts.push(w.start);
+    // Stream time 9 min: windows starting 3 min or more before it are gone.
+    expect(starts.map((start) => start / MINUTE)).toEqual([7, 8, 9]);
+  });
+});
