@@ -248,6 +248,8 @@ export class PartitionProcessor {
           partition,
           topic,
           exactlyOnce: this.exactlyOnce,
+          dedupIdsPerKey: options.dedupIdsPerKey,
+          dedupMaxAgeMs: options.dedupMaxAgeMs,
           outputCodec:
             definition.output === undefined
               ? undefined
@@ -862,6 +864,8 @@ export class PartitionProcessor {
       topic: record.topic,
       offset: ctx.offset,
       id: ctx.id,
+      explicitId: headerOf(record, ID_HEADER),
+      timestamp: record.timestamp,
     };
     const commits: (() => OutgoingRecord[])[] = [];
     const late: string[] = [];

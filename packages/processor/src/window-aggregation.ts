@@ -1,7 +1,14 @@
 import type { Codec } from "@toka/codec";
 import { type WindowStore, windowKey, windowRecordValue } from "@toka/state-store";
 import type { OutgoingRecord } from "./client/kafka-client.js";
-import { appliedOffset, emptyDedup, type KeyDedup, setApplied } from "./dedup-record.js";
+import {
+  appliedOffset,
+  emptyDedup,
+  type KeyDedup,
+  rememberId,
+  seenRecently,
+  setApplied,
+} from "./dedup-record.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import { compareOffsets } from "./table-entry.js";
 import { ID_HEADER } from "./topic-names.js";
@@ -43,12 +50,19 @@ export interface AggregateInput {
   readonly offset: string;
   /** The message's ID, from which the IDs of its update results derive. */
   readonly id: string;
+  /** Its `toka-id` header, which a repeat of it (an upstream retry) carries too. */
+  readonly explicitId: string | undefined;
+  /** Its Kafka timestamp: how old an explicit ID is, for the dedup window. */
+  readonly timestamp: number;
 }
 
 /** What folding a message did. */
 export type AggregateOutcome =
   | { readonly kind: "late" }
-  /** Already applied: a message delivered again after a crash. */
+  /**
+   * Already applied: a message delivered again after a crash, or a repeat of one (the
+   * same explicit ID) under exactly-once.
+   */
   | { readonly kind: "applied-before" }
   /** Ready: `commit` changes the windows and returns the results to emit (`update` mode). */
   | { readonly kind: "ready"; commit(): OutgoingRecord[] };
@@ -60,6 +74,9 @@ export interface WindowAggregationOptions {
   /** The aggregate's windowed table topic. */
   readonly topic: string;
   readonly exactlyOnce: boolean;
+  /** Explicit message IDs remembered per window, and for how long (the `dedup` option). */
+  readonly dedupIdsPerKey: number;
+  readonly dedupMaxAgeMs: number;
   /** The codec of the aggregate's output, when it has one. */
   readonly outputCodec: Codec<WindowResult<unknown>> | undefined;
 }
@@ -308,6 +325,8 @@ export class WindowAggregation {
     if (this.options.exactlyOnce) {
       window.dedup ??= emptyDedup();
       setApplied(window.dedup, input.topic, input.offset);
+      if (input.explicitId !== undefined)
+        rememberId(window.dedup, input.explicitId, input.timestamp, this.options.dedupIdsPerKey);
     }
     this.changes.set(windowKey(window.key, window.start), { kind: "put", window });
     if (this.definition.emit === EmitMode.Update) {
@@ -336,7 +355,11 @@ export class WindowAggregation {
   private appliedBefore(window: OpenWindow | undefined, input: AggregateInput): boolean {
     if (!window?.dedup) return false;
     const applied = appliedOffset(window.dedup, input.topic);
-    return applied !== undefined && compareOffsets(input.offset, applied) <= 0;
+    if (applied !== undefined && compareOffsets(input.offset, applied) <= 0) return true;
+    return (
+      input.explicitId !== undefined &&
+      seenRecently(window.dedup, input.explicitId, input.timestamp, this.options.dedupMaxAgeMs)
+    );
   }
 
   private closed(window: TimeWindow, streamTime: number): boolean {

@@ -179,6 +179,28 @@ describe("windowed aggregates on the tester", () => {
     ]);
   });
 
+  test("under exactly-once a repeated message (the same toka-id) is folded into its windows once", async () => {
+    for (const [guarantee, expected] of [
+      ["exactly-once", 5],
+      ["at-least-once", 10],
+    ] as const) {
+      const t = tester();
+      setup(t);
+      await t.startProcessor(minuteSums(), { guarantee });
+      const send = () =>
+        t.emit("readings", "s1", 5, { codec: readingCodec, timestamp: 1_000, id: "r-1" });
+      await send();
+      await send();
+      await at(t, "s1", 0, 2 * MINUTE);
+      const finals = t.output("sums", resultCodec).drain();
+      expect(
+        finals.map(({ value: r }) => r!.value.sum),
+        guarantee,
+      ).toEqual([expected]);
+      await t.close();
+    }
+  });
+
   test("a restarted processor continues its open windows from storage, emitting no final twice", async () => {
     const t = tester();
     setup(t);
