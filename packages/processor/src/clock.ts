@@ -10,6 +10,11 @@ export interface Clock {
    * the process alive.
    */
   schedule(ms: number, fire: () => void): () => void;
+  /**
+   * A clock that jumps (the Tester's) calls `listener` after each jump, so that what came
+   * due by then (wall-clock timers) is looked at at once; the returned function stops it.
+   */
+  onAdvance?(listener: () => void): () => void;
 }
 
 /** The process's own time and timers. */

@@ -5,6 +5,39 @@ import { ID_HEADER } from "./topic-names.js";
 import { withTraceContext } from "./trace-context.js";
 import type { TimeWindow } from "./windows.js";
 
+/** Which clock a timer follows. */
+export const TimerClock = {
+  /** The partition's stream time: fires once a message moves it to the timer's time. */
+  Stream: "stream",
+  /** The wall clock: fires once the time has come, whether messages arrive or not. */
+  Wall: "wall",
+} as const;
+export type TimerClock = (typeof TimerClock)[keyof typeof TimerClock];
+
+/** Options of `ctx.schedule`. */
+export interface ScheduleOptions {
+  /** Default `stream`. */
+  readonly clock?: TimerClock;
+}
+
+/** A timer as its callback gets it. */
+export interface FiredTimer {
+  readonly name: string;
+  /** The time it was scheduled for, milliseconds since the epoch, on its clock. */
+  readonly at: number;
+  readonly clock: TimerClock;
+}
+
+/** A `ctx.schedule` or `ctx.cancel` call, applied once the callback returned. */
+export type TimerChange =
+  | {
+      readonly kind: "schedule";
+      readonly name: string;
+      readonly at: number;
+      readonly clock: TimerClock;
+    }
+  | { readonly kind: "cancel"; readonly name: string };
+
 /** Options of `ctx.emit`. */
 export interface EmitOptions {
   /** Extra headers; `toka-id` is set by toka. */
@@ -74,6 +107,16 @@ export interface Context<P, OM, L, JM, LM, WM = Record<string, unknown>> {
     name: T,
     update: (value: WM[T], window: TimeWindow) => WM[T],
   ): void;
+  /**
+   * Schedules the timer `name` of this key for time `at` (milliseconds since the epoch)
+   * on `options.clock` (default the stream time); the group's timer callback gets it
+   * then, once. Scheduling a name again moves it; timers are kept with the state and
+   * move with the partition.
+   * @throws TokaError `TOKA_CONTEXT_MISUSE` in a group without a timer callback.
+   */
+  schedule(name: string, at: number, options?: ScheduleOptions): void;
+  /** Cancels the timer `name` of this key, on both clocks; nothing when there is none. */
+  cancel(name: string): void;
   /** Fails this message: handled by the group's error policy. */
   fail(error: unknown): never;
 }
@@ -113,6 +156,8 @@ export interface ContextHost<P> {
   readonly loop: { readonly topic: string; readonly codec: Codec<unknown> } | undefined;
   /** The names of the group's windowed aggregates. */
   readonly aggregates: ReadonlySet<string>;
+  /** Whether the group has a timer callback: `schedule` needs one. */
+  readonly hasTimers: boolean;
   /** Whether emitted records carry the trace context (see `tracingInstalled`). */
   readonly traced: boolean;
   /** The current value of the key (batch overlay first, then storage). */
@@ -141,6 +186,8 @@ export class MessageContext<P>
   change: TableChange<P> | undefined;
   /** The `ctx.aggregate` calls, in order; none for most groups. */
   aggregates: AggregateCall[] | undefined;
+  /** The `ctx.schedule` and `ctx.cancel` calls, in order. */
+  timers: TimerChange[] | undefined;
   /** The trace context the callback ran in, once it returned. */
   traceHeaders: Readonly<Record<string, string>> | undefined;
   private derived = 0;
@@ -236,8 +283,41 @@ export class MessageContext<P>
     this.aggregates.push({ name, update });
   }
 
+  schedule(name: string, at: number, options: ScheduleOptions = {}): void {
+    const { clock = TimerClock.Stream } = options;
+    if (!this.host.hasTimers) {
+      throw this.misuse(
+        `schedule("${name}") in a group without a timer callback; add timer((ctx, timer) => ...) to its inputs`,
+      );
+    }
+    if (typeof name !== "string" || name.length === 0 || name.includes("\u0000")) {
+      throw this.misuse("a timer name must be a non-empty string without NUL characters");
+    }
+    if (!Number.isSafeInteger(at) || at < 0) {
+      throw this.misuse(`timer "${name}": "at" must be milliseconds since the epoch, got ${at}`);
+    }
+    if (clock !== TimerClock.Stream && clock !== TimerClock.Wall) {
+      throw this.misuse(`timer "${name}": clock must be "stream" or "wall", got ${String(clock)}`);
+    }
+    this.timerChange({ kind: "schedule", name, at, clock });
+  }
+
+  cancel(name: string): void {
+    if (!this.host.hasTimers) {
+      throw this.misuse(
+        `cancel("${name}") in a group without a timer callback; add timer((ctx, timer) => ...) to its inputs`,
+      );
+    }
+    this.timerChange({ kind: "cancel", name });
+  }
+
   fail(error: unknown): never {
     throw error;
+  }
+
+  private timerChange(change: TimerChange): void {
+    if (this.timers === undefined) this.timers = [];
+    this.timers.push(change);
   }
 
   /** The ID of the `n`-th record this message produces: stable across reprocessing. */

@@ -1,5 +1,5 @@
 import type { Codec } from "@toka/codec";
-import type { Context } from "./context.js";
+import type { Context, FiredTimer, TimerClock } from "./context.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import {
   deadLetterTopic,
@@ -7,6 +7,7 @@ import {
   loopTopic,
   type TopicName,
   tableTopic,
+  timersTopic,
   windowsTopic,
 } from "./topic-names.js";
 import {
@@ -57,10 +58,34 @@ export interface LoopEdge<C = AnyContext, M = unknown> {
   readonly callback: Callback<C, M>;
 }
 
+/** Calls `callback` for each timer of the group that fires (see `ctx.schedule`). */
+export interface TimerEdge<C = AnyContext> {
+  readonly kind: "timer";
+  readonly callback: Callback<C, FiredTimer>;
+}
+
+/** A time-to-live of the group table's entries. */
+export interface TableTtl {
+  /** How long after its last change a key is deleted. */
+  readonly ms: number;
+  /** Counted in stream time (default) or on the wall clock. */
+  readonly clock?: TimerClock;
+}
+
+/** Options of {@link persist}. */
+export interface PersistOptions {
+  /**
+   * Deletes a key once `ttl.ms` passed since its last change (a set or a delete by a
+   * callback), on a timer of its own: table entries that expire, kept bounded.
+   */
+  readonly ttl?: TableTtl;
+}
+
 /** Declares the group table's codec: the group keeps one value of this type per key. */
 export interface PersistEdge<T> {
   readonly kind: "persist";
   readonly codec: Codec<T>;
+  readonly ttl?: TableTtl;
 }
 
 /** Declares the codec of the loop topic `<group>-loop`. */
@@ -134,6 +159,8 @@ export interface EdgeBuilders<C, L> {
   ): InputEdge<C, M>;
   /** Consumes the loop topic declared with `loop: loop(codec)`. */
   loop(callback: Callback<C, L>): LoopEdge<C, L>;
+  /** Gets the group's timers when they fire (`ctx.schedule(name, at)`). */
+  timer(callback: Callback<C, FiredTimer>): TimerEdge<C>;
 }
 
 /** What {@link defineGroup} takes. */
@@ -150,12 +177,16 @@ export interface GroupDefinition<P, O, L, J, K, W = []> {
   readonly loop?: LoopDeclaration<L>;
   /** Windowed aggregates the callbacks fold messages into with `ctx.aggregate`. */
   readonly windows?: W;
-  /** The group's inputs and loop callback, built with typed edge builders. */
+  /** The group's inputs, loop and timer callbacks, built with typed edge builders. */
   readonly inputs: (
     edges: EdgeBuilders<GroupContext<P, O, L, J, K, W>, L>,
-  ) => readonly // biome-ignore lint/suspicious/noExplicitAny: each input has its own message type
-  (InputEdge<GroupContext<P, O, L, J, K, W>, any> | LoopEdge<GroupContext<P, O, L, J, K, W>, L>)[];
+  ) => readonly GroupEdge<GroupContext<P, O, L, J, K, W>, L>[];
 }
+
+/** What `inputs` returns: inputs (each with its own message type), the loop, the timer. */
+export type GroupEdge<C, L> =
+  // biome-ignore lint/suspicious/noExplicitAny: each input has its own message type
+  InputEdge<C, any> | LoopEdge<C, L> | TimerEdge<C>;
 
 /**
  * A validated group graph: everything a {@link Processor} needs to know about a group.
@@ -168,6 +199,12 @@ export interface GroupGraph<P = unknown, OM = Record<string, unknown>, L = unkno
     | { readonly codec: Codec<unknown>; readonly callback: Callback<AnyContext, never> }
     | undefined;
   readonly persist: Codec<P> | undefined;
+  /** The table's time-to-live, when it has one. */
+  readonly ttl: Required<TableTtl> | undefined;
+  /** The timer callback, when the group has one. */
+  readonly timer: Callback<AnyContext, FiredTimer> | undefined;
+  /** Where the group's timers are kept: with a timer callback or a table TTL. */
+  readonly timersTopic: TopicName | undefined;
   readonly outputs: ReadonlyMap<TopicName, Codec<unknown>>;
   readonly joins: ReadonlyMap<TopicName, Codec<unknown>>;
   readonly lookups: ReadonlyMap<TopicName, Codec<unknown>>;
@@ -185,8 +222,8 @@ export interface GroupGraph<P = unknown, OM = Record<string, unknown>, L = unkno
 export type TableValue<G> = G extends GroupGraph<infer P, infer _O, infer _L> ? P : never;
 
 /** Declares the group table's codec. */
-export function persist<T>(codec: Codec<T>): PersistEdge<T> {
-  return { kind: "persist", codec };
+export function persist<T>(codec: Codec<T>, options: PersistOptions = {}): PersistEdge<T> {
+  return options.ttl ? { kind: "persist", codec, ttl: options.ttl } : { kind: "persist", codec };
 }
 
 /** Declares an output topic and the codec of its values. */
@@ -260,7 +297,12 @@ export function defineGroup<
   if (!TOPIC_NAME.test(name)) {
     fail("the name must be 1-249 characters of a-z, A-Z, 0-9, '.', '_' or '-'");
   }
-  const own = new Set([tableTopic(name), loopTopic(name), deadLetterTopic(name)]);
+  const own = new Set([
+    tableTopic(name),
+    loopTopic(name),
+    deadLetterTopic(name),
+    timersTopic(name),
+  ]);
   const checkTopic = (topic: string, role: string) => {
     if (!TOPIC_NAME.test(topic)) {
       fail(`${role} "${topic}" is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)`);
@@ -273,11 +315,19 @@ export function defineGroup<
   const builders: EdgeBuilders<AnyContext, unknown> = {
     input: (topic, codec, callback, options) => input(topic, codec, callback, options),
     loop: (callback) => ({ kind: "loop", callback }),
+    timer: (callback) => ({ kind: "timer", callback }),
   };
   const edges = definition.inputs(builders as never);
   const inputs: InputEdge[] = [];
   let loopCallback: Callback<AnyContext, L> | undefined;
+  let timerCallback: Callback<AnyContext, FiredTimer> | undefined;
   for (const edge of edges) {
+    if (edge.kind === "timer") {
+      if (timerCallback) fail("the timer callback is declared twice; keep one");
+      if (typeof edge.callback !== "function") fail("the timer callback must be a function");
+      timerCallback = edge.callback as Callback<AnyContext, FiredTimer>;
+      continue;
+    }
     if (edge.kind === "loop") {
       if (loopCallback) fail("the loop callback is declared twice; keep one");
       loopCallback = edge.callback as Callback<AnyContext, L>;
@@ -336,6 +386,15 @@ export function defineGroup<
     windowTopics.set(aggregate.name, topic);
   }
 
+  const ttl = definition.persist?.ttl;
+  if (ttl !== undefined) {
+    if (!Number.isSafeInteger(ttl.ms) || ttl.ms <= 0) {
+      fail(`persist ttl: "ms" must be a positive integer (milliseconds), got ${String(ttl.ms)}`);
+    }
+    if (ttl.clock !== undefined && ttl.clock !== "stream" && ttl.clock !== "wall") {
+      fail(`persist ttl: "clock" must be "stream" or "wall", got ${String(ttl.clock)}`);
+    }
+  }
   return {
     name,
     inputs,
@@ -344,6 +403,9 @@ export function defineGroup<
         ? { codec: definition.loop.codec, callback: loopCallback }
         : undefined,
     persist: definition.persist?.codec,
+    ttl: ttl && { ms: ttl.ms, clock: ttl.clock ?? "stream" },
+    timer: timerCallback,
+    timersTopic: timerCallback || ttl ? timersTopic(name) : undefined,
     outputs,
     joins,
     lookups,

@@ -1,4 +1,5 @@
 export type { PartitionOwners } from "./client/member-user-data.js";
+export type { Clock } from "./clock.js";
 export {
   checkSecurityOptions,
   SaslMechanism,
@@ -9,6 +10,11 @@ export {
   type SslOptions,
 } from "./connection-security.js";
 export type { Context, EmitOptions as ContextEmitOptions } from "./context.js";
+export {
+  type FiredTimer,
+  type ScheduleOptions,
+  TimerClock,
+} from "./context.js";
 export { DeadLetterHeader } from "./dead-letter.js";
 export {
   type EmitOptions,
@@ -49,8 +55,11 @@ export {
   type OutputEdge,
   output,
   type PersistEdge,
+  type PersistOptions,
   persist,
+  type TableTtl,
   type TableValue,
+  type TimerEdge,
   type WindowedMap,
 } from "./group-graph.js";
 export {
@@ -100,6 +109,7 @@ export {
   loopTopic,
   type TopicName,
   tableTopic,
+  timersTopic,
   windowsTopic,
 } from "./topic-names.js";
 export {

@@ -2,6 +2,7 @@ import { memoryStorage, type StorageFactory } from "@toka/state-store";
 import { z } from "zod";
 import type { KafkaClient } from "./client/kafka-client.js";
 import { kafkajsClient } from "./client/kafkajs-client.js";
+import { type Clock, systemClock } from "./clock.js";
 import { type SecurityOptions, securityOptionsSchema } from "./connection-security.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import { consoleLogger, type Logger } from "./logger.js";
@@ -95,6 +96,12 @@ export interface ProcessorOptions extends SecurityOptions {
   readonly cacheMaxBytes?: number;
   readonly dedup?: DedupWindow;
   readonly logger?: Logger;
+  /**
+   * Time and timers of the processor's partitions: wall-clock timers, timed flushes,
+   * commit retries. Default the system's; the Tester gives its own clock, which tests
+   * move forward.
+   */
+  readonly clock?: Clock;
   /** Kafka client id. Default `toka-<group>`. */
   readonly clientId?: string;
   /**
@@ -154,6 +161,7 @@ export interface ResolvedProcessorOptions {
   readonly dedupIdsPerKey: number;
   readonly dedupMaxAgeMs: number;
   readonly logger: Logger;
+  readonly clock: Clock;
   readonly queryAddress: string | (() => string) | undefined;
   readonly standbyReplicas: number;
 }
@@ -240,6 +248,7 @@ export function resolveProcessorOptions(
     dedupIdsPerKey: options.dedup?.idsPerKey ?? DEFAULTS.dedupIdsPerKey,
     dedupMaxAgeMs: options.dedup?.maxAgeMs ?? DEFAULTS.dedupMaxAgeMs,
     logger,
+    clock: options.clock ?? systemClock,
     queryAddress: options.queryAddress,
     standbyReplicas: options.standbyReplicas ?? DEFAULTS.standbyReplicas,
   };

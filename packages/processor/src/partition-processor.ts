@@ -10,7 +10,7 @@ import {
 } from "./client/kafka-client.js";
 import type { Clock } from "./clock.js";
 import { CommitQueue } from "./commit-queue.js";
-import { type ContextHost, MessageContext } from "./context.js";
+import { type ContextHost, MessageContext, TimerClock } from "./context.js";
 import { appliedOffset, emptyDedup, rememberId, seenRecently, setApplied } from "./dedup-record.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { eventTimeOf, isEventTime } from "./event-time.js";
@@ -20,7 +20,8 @@ import { type KeyState, keyStorageEntry, keyTableRecord, storedKeyState } from "
 import { whileMember } from "./membership-guard.js";
 import { callbackError, FailurePolicy, invalidKeyError } from "./message-failures.js";
 import type { ResolvedProcessorOptions } from "./options.js";
-import { PartitionTable } from "./partition-table.js";
+import { PartitionTable, tableWriteOf } from "./partition-table.js";
+import { PartitionTimers, TTL_TIMER } from "./partition-timers.js";
 import { recordKey } from "./record-key.js";
 import { headerOf, recordBytes } from "./record-parts.js";
 import { isRetriable, retrying } from "./retry.js";
@@ -110,11 +111,28 @@ interface Handler {
   readonly movesStreamTime: boolean;
 }
 
+/** Records of a flush's other state: windows and timers (see `produceOnce`). */
+interface StateRecords {
+  readonly beforeTable: readonly OutgoingRecord[];
+  readonly afterTable: readonly OutgoingRecord[];
+}
+
+const NO_STATE_RECORDS: StateRecords = { beforeTable: [], afterTable: [] };
+
 /** A windowed aggregate of this partition: its windows in memory and its local copy. */
 interface WindowedState {
   readonly aggregation: WindowAggregation;
   readonly table: PartitionTable;
 }
+
+/** The timers of this partition and their local copy. */
+interface TimersState {
+  readonly timers: PartitionTimers;
+  readonly table: PartitionTable;
+}
+
+/** How often a running partition looks for wall-clock timers that came due. */
+const WALL_TIMER_TICK_MS = 1_000;
 
 /** The first and the longest wait before a batch whose writes failed is sent again. */
 const FIRST_REDO_BACKOFF_MS = 500;
@@ -171,6 +189,12 @@ export class PartitionProcessor {
   /** The windowed aggregates, by name. */
   private readonly windowed = new Map<string, WindowedState>();
   private readonly aggregateNames: ReadonlySet<string>;
+  /** The group's timers, when it has a timer callback or a table time-to-live. */
+  private readonly timers: TimersState | undefined;
+  /** Stops looking for due wall-clock timers. */
+  private cancelWallTick: (() => void) | undefined;
+  /** Stops hearing of the clock's jumps (a test's clock). */
+  private stopAdvanceListener: (() => void) | undefined;
   private readonly commits: CommitQueue;
   private readonly failures: FailurePolicy;
   /** The highest event time of the messages processed (see stream-time.ts). */
@@ -186,6 +210,8 @@ export class PartitionProcessor {
     joinStorages: ReadonlyMap<string, Storage> = new Map(),
     /** The storages of the windowed aggregates' windows, by aggregate name. */
     windowStorages: ReadonlyMap<string, Storage> = new Map(),
+    /** The storage of the group's timers, when it has any. */
+    timerStorage?: Storage,
   ) {
     const { graph, options } = host;
     this.group = graph.name;
@@ -238,6 +264,20 @@ export class PartitionProcessor {
         }),
       );
     this.aggregateNames = new Set(graph.windows.keys());
+    if (graph.timersTopic && timerStorage) {
+      const store = new WindowStore(timerStorage);
+      this.timers = {
+        timers: new PartitionTimers(store, graph.timersTopic, partition),
+        table: new PartitionTable({
+          topic: graph.timersTopic,
+          partition,
+          storage: windowTableStorage(store),
+          format: rawTableValues,
+          logger,
+          group: this.group,
+        }),
+      };
+    }
     for (const [name, storage] of windowStorages) {
       const definition = graph.windows.get(name)!;
       const topic = graph.windowTopics.get(name)!;
@@ -285,6 +325,7 @@ export class PartitionProcessor {
       let checkpointed: Checkpoint | undefined;
       for (const { table } of this.windowed.values())
         checkpointed = (await table.open()).checkpoint;
+      if (this.timers) checkpointed = (await this.timers.table.open()).checkpoint;
       if (this.table) {
         checkpointed = (await this.table.open()).checkpoint;
         this.tableOffset = this.table.position;
@@ -316,12 +357,13 @@ export class PartitionProcessor {
     return new Map(Object.entries(this.checkpointed?.inputOffsets ?? {}));
   }
 
-  /** The group's table, the joined tables and the windows: what recovery restores. */
+  /** The group's table, the joined tables, the windows and timers: what recovery restores. */
   private tables(): PartitionTable[] {
-    const windows = [...this.windowed.values()].map((w) => w.table);
+    const own = [...this.windowed.values()].map((w) => w.table);
+    if (this.timers) own.push(this.timers.table);
     return this.table
-      ? [this.table, ...this.joinedTables.values(), ...windows]
-      : [...this.joinedTables.values(), ...windows];
+      ? [this.table, ...this.joinedTables.values(), ...own]
+      : [...this.joinedTables.values(), ...own];
   }
 
   /**
@@ -338,6 +380,7 @@ export class PartitionProcessor {
     for (const [topic, table] of this.joinedTables) table.recoverTo(watermarks.get(topic) ?? "0");
     for (const { table } of this.windowed.values())
       table.recoverTo(watermarks.get(table.topic) ?? "0");
+    this.timers?.table.recoverTo(watermarks.get(this.timers.table.topic) ?? "0");
     return this.maybeRecovered();
   }
 
@@ -398,6 +441,10 @@ export class PartitionProcessor {
     const tables = this.tables();
     if (!tables.every((table) => table.recovered)) return false;
     this.state = PartitionState.Running;
+    if (this.timers) {
+      this.tickWallTimers();
+      this.stopAdvanceListener = this.host.clock.onAdvance?.(() => void this.fireWallTimers());
+    }
     if (this.joinedTables.size > 0)
       this.host.readAgain(
         new Map([...this.joinedTables].map(([topic, table]) => [topic, table.position])),
@@ -482,6 +529,8 @@ export class PartitionProcessor {
     this.state = PartitionState.Closing;
     this.restoring.abort(new Error("the partition was closed"));
     this.cancelFlushTimer();
+    this.cancelWallTick?.();
+    this.stopAdvanceListener?.();
     this.commits.close();
     return this.serialize(async () => {
       await this.commits.settled();
@@ -603,27 +652,14 @@ export class PartitionProcessor {
         }
       }
       processed += 1;
-      if (state) {
-        if (ctx.change) {
-          state.value = ctx.change.kind === "set" ? ctx.change.value : undefined;
-          state.encoded = undefined;
-          state.dirty = true;
-          state.lastTopic = topic;
-          state.lastOffset = offset;
-          state.lastExplicitId = explicitId;
-          state.lastTrace = ctx.traceHeaders;
-        }
-        // Only explicit IDs can repeat: an offset-based ID is unique, and its redelivery
-        // is caught by the applied offsets.
-        if (state.dedup && explicitId !== undefined)
-          rememberId(state.dedup, explicitId, record.timestamp, this.host.options.dedupIdsPerKey);
-      }
-      if (ctx.records.length > 0) for (const r of ctx.records) out.push(r);
+      this.applyEffects(ctx, state, explicitId, out);
+      // Only explicit IDs can repeat: an offset-based ID is unique, and its redelivery is
+      // caught by the applied offsets.
+      if (state?.dedup && explicitId !== undefined)
+        rememberId(state.dedup, explicitId, record.timestamp, this.host.options.dedupIdsPerKey);
     }
+    await this.fireTimers(TimerClock.Stream, this.streamTime.current, out, traced);
 
-    // Windows the stream time closed emit their final results with this batch's emits.
-    for (const { aggregation } of this.windowed.values())
-      for (const result of aggregation.close(this.streamTime.current)) out.push(result);
     const nextInput = addToOffset(last.offset, 1);
     // Where this topic's inputs stand in what is written: a dropped cache goes back there.
     if (!this.flushedInputs.has(topic)) this.flushedInputs.set(topic, from ?? records[0]!.offset);
@@ -655,7 +691,8 @@ export class PartitionProcessor {
     // At the end of the log (a transaction's commit marker may follow the last record):
     // written at once, so that nothing waits while the input is quiet.
     const caughtUp = BigInt(highWatermark) - BigInt(nextInput) <= 1n;
-    if ((!this.storage && this.windowed.size === 0) || this.cache.isDue(caughtUp)) {
+    const ownState = this.storage || this.windowed.size > 0 || this.timers;
+    if (!ownState || this.cache.isDue(caughtUp)) {
       if (!(await this.flush(heartbeat))) return this.dropUnflushed();
     } else {
       this.flushLater();
@@ -696,23 +733,34 @@ export class PartitionProcessor {
       );
       from.push({ topic, partition: this.partition, offset: flushed });
     }
+    // Windows closed by the stream time this write records emit their final results in it:
+    // whatever is written with a stream time has emitted what closed by then, so that a
+    // new owner loading the windows still open at that time misses none.
+    const finals: OutgoingRecord[] = [];
+    for (const { aggregation } of this.windowed.values())
+      for (const result of aggregation.close(this.streamTime.current)) finals.push(result);
     const windowWrites = [...this.windowed.values()].map((windowed) => ({
       ...windowed,
       records: windowed.aggregation.records(),
     }));
+    const timerRecords = this.timers?.timers.records() ?? { scheduled: [], fired: [] };
+    const others = finals.length > 0 ? [...this.cache.records, ...finals] : this.cache.records;
     const produced = await this.produce(
       tableRecords,
-      this.cache.records,
+      others,
       heartbeat,
       { from, to },
-      windowWrites.flatMap((w) => w.records),
+      {
+        beforeTable: [...windowWrites.flatMap((w) => w.records), ...timerRecords.scheduled],
+        afterTable: timerRecords.fired,
+      },
     );
     if (!produced) return false;
     await heartbeat();
     // The windows first: the group table's checkpoint is the one recovery trusts.
     for (const { aggregation, table, records } of windowWrites) {
       await table.write({
-        ...aggregation.storageChanges(records),
+        ...tableWriteOf(records),
         tableOffset: offsetAfter(
           produced,
           table.topic,
@@ -724,6 +772,23 @@ export class PartitionProcessor {
         streamTime: this.streamTime.stored,
       });
       aggregation.markWritten();
+    }
+    if (this.timers) {
+      const { table, timers } = this.timers;
+      const records = [...timerRecords.scheduled, ...timerRecords.fired];
+      await table.write({
+        ...tableWriteOf(records),
+        tableOffset: offsetAfter(
+          produced,
+          table.topic,
+          this.partition,
+          records.length,
+          table.position,
+        ),
+        inputOffsets: this.currentInputOffsets(),
+        streamTime: this.streamTime.stored,
+      });
+      timers.clear();
     }
     const tableOffset = offsetAfter(
       produced,
@@ -773,6 +838,7 @@ export class PartitionProcessor {
     this.cache.clear();
     // Read again from the window stores, which hold what the last flush wrote.
     for (const { aggregation } of this.windowed.values()) aggregation.reset();
+    this.timers?.timers.clear();
     this.streamTime.dropUnwritten();
     this.host.emit("partition.unflushed-dropped", { partition: this.partition });
     for (const [topic, offset] of this.flushedInputs) this.inputOffsets.set(topic, offset);
@@ -787,16 +853,19 @@ export class PartitionProcessor {
    */
   flushNow(): Promise<void> {
     this.cancelFlushTimer();
-    return this.serialize(async () => {
-      if (this.state !== PartitionState.Running || this.cache.isEmpty()) return;
-      // No batch, so no heartbeat to send: the write goes on while the group's last
-      // confirmation of this member is recent, and is left to the next owner otherwise.
-      const member = async () => this.host.stillMember();
-      if (await this.flush(member)) return;
-      // Its batches were fetched already: read again from the last flush.
-      this.dropUnflushed();
-      if (this.state === PartitionState.Running) this.host.readAgain(this.unflushedFrom());
-    });
+    return this.serialize(() => this.flushCache());
+  }
+
+  /** {@link flushNow}'s work, inside the partition's queue. */
+  private async flushCache(): Promise<void> {
+    if (this.state !== PartitionState.Running || this.cache.isEmpty()) return;
+    // No batch, so no heartbeat to send: the write goes on while the group's last
+    // confirmation of this member is recent, and is left to the next owner otherwise.
+    const member = async () => this.host.stillMember();
+    if (await this.flush(member)) return;
+    // Its batches were fetched already: read again from the last flush.
+    this.dropUnflushed();
+    if (this.state === PartitionState.Running) this.host.readAgain(this.unflushedFrom());
   }
 
   /** Flushes after the commit interval unless a batch does it first. */
@@ -827,6 +896,181 @@ export class PartitionProcessor {
   /** Per input topic, the position to read again from after a batch was left unwritten. */
   unflushedFrom(): ReadonlyMap<string, string> {
     return this.inputOffsets;
+  }
+
+  /**
+   * Applies what a callback that returned did, besides its aggregates: its key's table
+   * change (and the key's time-to-live), its timers, its records.
+   */
+  private applyEffects(
+    ctx: MessageContext<unknown>,
+    state: KeyState | undefined,
+    explicitId: string | undefined,
+    out: OutgoingRecord[],
+  ): void {
+    const timers = this.timers?.timers;
+    if (state && ctx.change) {
+      state.value = ctx.change.kind === "set" ? ctx.change.value : undefined;
+      state.encoded = undefined;
+      state.dirty = true;
+      state.lastTopic = ctx.topic;
+      state.lastOffset = ctx.offset;
+      state.lastExplicitId = explicitId;
+      state.lastTrace = ctx.traceHeaders;
+      const ttl = this.host.graph.ttl;
+      if (ttl && timers) {
+        if (ctx.change.kind === "delete") timers.cancel(ctx.key, TTL_TIMER);
+        else {
+          const now = ttl.clock === TimerClock.Wall ? this.host.clock.now() : ctx.streamTime;
+          timers.schedule(ctx.key, TTL_TIMER, now + ttl.ms, ttl.clock);
+        }
+      }
+    }
+    for (const change of ctx.timers ?? []) {
+      if (change.kind === "schedule")
+        timers!.schedule(ctx.key, change.name, change.at, change.clock);
+      else timers!.cancel(ctx.key, change.name);
+    }
+    if (ctx.records.length > 0) for (const r of ctx.records) out.push(r);
+  }
+
+  /**
+   * Fires the timers due on `clock` at `now`, in time order: a table's time-to-live
+   * deletes its key; the others run the group's timer callback, whose effects are
+   * applied like a message's. Under exactly-once a firing counts as applied to its key
+   * (its time, per timer name and clock, in the key's dedup state), so a timer fired
+   * again after a crash changes nothing twice.
+   * @returns how many timers fired.
+   */
+  private async fireTimers(
+    clock: TimerClock,
+    now: number,
+    out: OutgoingRecord[],
+    traced: boolean,
+  ): Promise<number> {
+    const timers = this.timers;
+    if (!timers || now < 0) return 0;
+    const due = await timers.timers.due(clock, now);
+    if (due.length === 0) return 0;
+    const keys = due.map((timer) => timer.key);
+    const { states } = await this.readKeys(keys);
+    const joined = await this.readJoins(keys);
+    const position = { offset: "" };
+    const host = this.batchHost(states, joined, position, traced);
+    const topic = timers.table.topic;
+    for (const timer of due) {
+      timers.timers.fired(timer);
+      const state = states.get(timer.key);
+      const offset = String(timer.at);
+      const explicitId = `${this.group}/timer/${timer.clock}/${timer.name}/${timer.key}/${timer.at}`;
+      if (state && this.exactlyOnce) {
+        state.dedup ??= emptyDedup();
+        const dedupTopic = `${topic}/${timer.clock}/${timer.name}`;
+        const applied = appliedOffset(state.dedup, dedupTopic);
+        if (applied !== undefined && compareOffsets(offset, applied) <= 0) continue;
+        setApplied(state.dedup, dedupTopic, offset);
+        state.dirty = true;
+      }
+      const record: IncomingRecord = {
+        topic,
+        partition: this.partition,
+        offset,
+        key: new TextEncoder().encode(timer.key),
+        value: null,
+        headers: { [ID_HEADER]: explicitId },
+        timestamp: timer.at,
+      };
+      if (timer.name === TTL_TIMER) {
+        if (state) {
+          state.value = undefined;
+          state.encoded = undefined;
+          state.dirty = true;
+          state.lastTopic = topic;
+          state.lastOffset = offset;
+          state.lastExplicitId = explicitId;
+          state.lastTrace = undefined;
+        }
+        continue;
+      }
+      const callback = this.host.graph.timer;
+      // A timer left by an earlier version of the group that had a timer callback.
+      if (!callback) continue;
+      position.offset = offset;
+      const ctx = new MessageContext(
+        host,
+        record,
+        timer.key,
+        offset,
+        explicitId,
+        timer.at,
+        this.streamTime.current,
+      );
+      const fired = { name: timer.name, at: timer.at, clock: timer.clock };
+      const ran = this.invoke(
+        callback as Callback<AnyContext, unknown>,
+        ctx,
+        fired,
+        record,
+        traced,
+      );
+      const outcome = ran instanceof Promise ? await ran : ran;
+      const failure =
+        outcome instanceof MessageContext
+          ? outcome.aggregates && this.aggregate(outcome, record, out)
+          : outcome;
+      if (failure) {
+        const deadLetter = this.failures.apply(failure, record);
+        if (deadLetter) out.push(deadLetter);
+        continue;
+      }
+      this.applyEffects(ctx, state, explicitId, out);
+    }
+    for (const [key, state] of states) if (state.dirty) this.cache.set(key, state);
+    return due.length;
+  }
+
+  /** Looks for due wall-clock timers every {@link WALL_TIMER_TICK_MS} while running. */
+  private tickWallTimers(): void {
+    this.cancelWallTick?.();
+    this.cancelWallTick = this.host.clock.schedule(WALL_TIMER_TICK_MS, () => {
+      this.cancelWallTick = undefined;
+      void this.fireWallTimers().finally(() => {
+        if (this.state === PartitionState.Running) this.tickWallTimers();
+      });
+    });
+  }
+
+  /**
+   * Fires the wall-clock timers due now, outside any batch, and writes what they did at
+   * once. A failure stops the processor, as a failed timed flush does.
+   */
+  private fireWallTimers(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.state !== PartitionState.Running) return;
+      await this.loadWindows();
+      const out: OutgoingRecord[] = [];
+      const now = this.host.clock.now();
+      if ((await this.fireTimers(TimerClock.Wall, now, out, tracingInstalled())) === 0) return;
+      this.cache.noteInput(0);
+      if (this.host.options.guarantee === "exactly-once-transactional") {
+        for (const r of out) this.cache.records.push(r);
+      } else if (
+        out.length > 0 &&
+        !(await this.produce([], out, async () => this.host.stillMember()))
+      ) {
+        this.dropUnflushed();
+        return;
+      }
+      await this.flushCache();
+    }).catch((error) =>
+      this.host.fail(
+        isTokaError(error)
+          ? error
+          : this.error(TokaErrorCode.CallbackFailed, "firing wall-clock timers failed", {
+              cause: error,
+            }),
+      ),
+    );
   }
 
   /**
@@ -1026,6 +1270,22 @@ export class PartitionProcessor {
       eventTime,
       this.streamTime.current,
     );
+    return this.invoke(handler.callback, ctx, message, record, traced);
+  }
+
+  /**
+   * Calls `callback` with `ctx` and `message`: its context once it returned, or why it
+   * failed. Synchronous for a callback that returns no promise; in a span when `traced`.
+   */
+  private invoke(
+    callback: Callback<AnyContext, unknown>,
+    ctx: MessageContext<unknown>,
+    message: unknown,
+    record: IncomingRecord,
+    traced: boolean,
+  ): CallbackOutcome | Promise<CallbackOutcome> {
+    const { topic } = record;
+    const { key, offset } = ctx;
     let ran: unknown;
     try {
       // Untraced, the callback is called as is: no closure, span or promise per message.
@@ -1041,12 +1301,12 @@ export class PartitionProcessor {
               headers: record.headers,
             },
             () => {
-              const result: unknown = handler.callback(ctx, message);
+              const result: unknown = callback(ctx, message);
               if (isThenable(result)) return Promise.resolve(result).then(() => continueTrace(ctx));
               continueTrace(ctx);
             },
           )
-        : handler.callback(ctx, message);
+        : callback(ctx, message);
     } catch (cause) {
       return this.callbackFailed(topic, offset, key, cause);
     }
@@ -1086,6 +1346,7 @@ export class PartitionProcessor {
       outputs: graph.outputs,
       loop: graph.loop ? { topic: graph.loopTopic, codec: graph.loop.codec } : undefined,
       aggregates: this.aggregateNames,
+      hasTimers: graph.timer !== undefined,
       currentValue: (key) => states.get(key)?.value,
       join: (table, key) => this.joinValue(table, key, joined, position.offset),
       lookup: (table, key) => this.host.lookup(table, key),
@@ -1120,7 +1381,7 @@ export class PartitionProcessor {
     others: readonly OutgoingRecord[],
     heartbeat: () => Promise<boolean>,
     inputs: InputRange = { from: [], to: [] },
-    windowRecords: readonly OutgoingRecord[] = [],
+    state: StateRecords = NO_STATE_RECORDS,
   ): Promise<ProducedBatch[] | undefined> {
     const position = inputs.to[0];
     const at = position ? { topic: position.topic, offset: position.offset } : {};
@@ -1139,7 +1400,7 @@ export class PartitionProcessor {
               heartbeatIntervalMs(this.host.options.sessionTimeoutMs),
               (signal) => {
                 lost = signal;
-                return this.produceOnce(tableRecords, others, windowRecords, inputs, signal);
+                return this.produceOnce(tableRecords, others, state, inputs, signal);
               },
             );
           } catch (cause) {
@@ -1181,27 +1442,29 @@ export class PartitionProcessor {
   private async produceOnce(
     tableRecords: readonly OutgoingRecord[],
     others: readonly OutgoingRecord[],
-    windowRecords: readonly OutgoingRecord[],
+    state: StateRecords,
     inputs: InputRange,
     signal: AbortSignal,
   ): Promise<ProducedBatch[]> {
     const { producer, options } = this.host;
+    const { beforeTable, afterTable } = state;
     if (options.guarantee === "exactly-once-transactional") {
-      return producer.sendInTransaction([...tableRecords, ...windowRecords, ...others], {
-        groupId: this.group,
-        offsets: inputs.to,
-        from: inputs.from,
-      });
+      return producer.sendInTransaction(
+        [...tableRecords, ...beforeTable, ...afterTable, ...others],
+        { groupId: this.group, offsets: inputs.to, from: inputs.from },
+      );
     }
     if (options.guarantee === "exactly-once") {
-      // Each step marks the inputs of the one before as applied: emits, then windows
-      // (each with its applied offsets), then table records (which skip a message whole).
+      // In steps, each written only once the one before is: emits; windows (each with
+      // its applied offsets) and timers scheduled; table records, which mark a message
+      // applied to its key (it is then skipped whole); the timers that fired, whose
+      // firing the table records mark applied in turn.
       const produced: ProducedBatch[] = [];
-      for (const records of [others, windowRecords, tableRecords])
+      for (const records of [others, beforeTable, tableRecords, afterTable])
         if (records.length > 0) produced.push(...(await producer.send(records, { signal })));
       return produced;
     }
-    return producer.send([...tableRecords, ...windowRecords, ...others], { signal });
+    return producer.send([...tableRecords, ...beforeTable, ...afterTable, ...others], { signal });
   }
 
   private currentInputOffsets(): Record<string, string> {

@@ -1,5 +1,10 @@
 import type { Checkpoint, IterateOptions, Storage } from "@toka/state-store";
-import type { IncomingRecord, KafkaClient, LogRecord } from "./client/kafka-client.js";
+import type {
+  IncomingRecord,
+  KafkaClient,
+  LogRecord,
+  OutgoingRecord,
+} from "./client/kafka-client.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { keyText, warnInvalidTableKey } from "./record-key.js";
@@ -30,6 +35,29 @@ export interface TableWrite {
   readonly inputOffsets?: Readonly<Record<string, string>>;
   /** The stream time after the inputs it covers; the last checkpoint's when absent. */
   readonly streamTime?: number | undefined;
+}
+
+/**
+ * The local writes of records produced to a table topic: their keys and the same bytes
+ * (a tombstone deletes its key). What an owner writes of its windows and timers.
+ */
+export function tableWriteOf(records: readonly OutgoingRecord[]): {
+  puts: Map<string, Uint8Array>;
+  deletes: Set<string>;
+} {
+  const puts = new Map<string, Uint8Array>();
+  const deletes = new Set<string>();
+  for (const { key, value } of records) {
+    const text = key as string;
+    if (value === null) {
+      puts.delete(text);
+      deletes.add(text);
+    } else {
+      deletes.delete(text);
+      puts.set(text, value);
+    }
+  }
+  return { puts, deletes };
 }
 
 /** What a restore reports after each chunk it wrote. */

@@ -8,7 +8,6 @@ import type {
   PartitionOwners,
   TopicPartition,
 } from "./client/kafka-client.js";
-import { systemClock } from "./clock.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import {
   PartitionState,
@@ -502,6 +501,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
             this.options.storage(topic, partition),
           ]),
         ),
+        this.graph.timersTopic && this.options.storage(this.graph.timersTopic, partition),
       );
       this.partitions.set(partition, processor);
       this.events.emit("partition.assigned", { partition });
@@ -530,7 +530,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       ? await highWatermarks(this.graph.tableTopic)
       : new Map<number, string>();
     const joined = new Map<string, Map<number, string>>();
-    for (const table of [...this.graph.joins.keys(), ...this.graph.windowTopics.values()])
+    const timers = this.graph.timersTopic ? [this.graph.timersTopic] : [];
+    for (const table of [
+      ...this.graph.joins.keys(),
+      ...this.graph.windowTopics.values(),
+      ...timers,
+    ])
       joined.set(table, await highWatermarks(table));
     for (const processor of added) {
       const { partition } = processor;
@@ -752,7 +757,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         }
         return view.get(key);
       },
-      clock: systemClock,
+      clock: this.options.clock,
     };
   }
 

@@ -54,6 +54,7 @@ export async function prepareGroupTopics(
   const own: { topic: string; compacted: boolean; config?: Record<string, string> }[] = [];
   if (graph.persist) own.push({ topic: graph.tableTopic, compacted: true });
   if (graph.loop) own.push({ topic: graph.loopTopic, compacted: false });
+  if (graph.timersTopic) own.push({ topic: graph.timersTopic, compacted: true });
   for (const [name, topic] of graph.windowTopics) {
     own.push({ topic, compacted: false, config: windowTopicConfig(graph.windows.get(name)!) });
   }

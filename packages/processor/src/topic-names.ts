@@ -23,5 +23,10 @@ export function windowsTopic(group: GroupName, name: string): TopicName {
   return `${group}-${name}-windows`;
 }
 
+/** The compacted topic holding a group's timers (and its table's time-to-live timers). */
+export function timersTopic(group: GroupName): TopicName {
+  return `${group}-timers`;
+}
+
 /** Header carrying the message ID (**contract**). */
 export const ID_HEADER = "toka-id";

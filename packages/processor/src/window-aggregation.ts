@@ -281,20 +281,6 @@ export class WindowAggregation {
     return records;
   }
 
-  /** The local writes of the changed windows: the same bytes as their records. */
-  storageChanges(records: readonly OutgoingRecord[]): {
-    puts: Map<string, Uint8Array>;
-    deletes: Set<string>;
-  } {
-    const puts = new Map<string, Uint8Array>();
-    const deletes = new Set<string>();
-    for (const record of records) {
-      if (record.value === null) deletes.add(record.key as string);
-      else puts.set(record.key as string, record.value);
-    }
-    return { puts, deletes };
-  }
-
   /** The changes are written. */
   markWritten(): void {
     this.changes.clear();

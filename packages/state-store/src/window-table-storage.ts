@@ -52,20 +52,31 @@ export function windowTableStorage(store: WindowStore): Storage {
       );
     },
     async write(batch: WriteBatch): Promise<void> {
-      const puts: WindowPut[] = [];
-      for (const [key, data] of batch.puts ?? []) {
-        const { key: recordKey, start } = decodeWindowKey(key);
-        const record = readWindowRecordValue(data);
-        if (!record) {
-          throw new StorageError(
-            StorageErrorCode.InvalidArgument,
-            `The window record of key ${JSON.stringify(recordKey)} starting at ${start} is shorter than its end; it was not written by toka.`,
-          );
-        }
-        puts.push({ key: recordKey, start, end: record.end, value: record.value });
-      }
-      const deletes: WindowRef[] = [];
-      for (const key of batch.deletes ?? []) deletes.push(decodeWindowKey(key));
+      // With a window's stored end, its expiry index entry under that end goes in the same
+      // write when it is deleted or its end changes: the index holds no stale entries.
+      const storedEnd = async (key: string, start: number) => (await store.get(key, start))?.end;
+      const puts: WindowPut[] = await Promise.all(
+        [...(batch.puts ?? [])].map(async ([key, data]) => {
+          const { key: recordKey, start } = decodeWindowKey(key);
+          const record = readWindowRecordValue(data);
+          if (!record) {
+            throw new StorageError(
+              StorageErrorCode.InvalidArgument,
+              `The window record of key ${JSON.stringify(recordKey)} starting at ${start} is shorter than its end; it was not written by toka.`,
+            );
+          }
+          const put = { key: recordKey, start, end: record.end, value: record.value };
+          const previousEnd = await storedEnd(recordKey, start);
+          return previousEnd === undefined ? put : { ...put, previousEnd };
+        }),
+      );
+      const deletes: WindowRef[] = await Promise.all(
+        [...(batch.deletes ?? [])].map(async (key) => {
+          const ref = decodeWindowKey(key);
+          const end = await storedEnd(ref.key, ref.start);
+          return end === undefined ? ref : { ...ref, end };
+        }),
+      );
       await store.write(
         batch.checkpoint ? { puts, deletes, checkpoint: batch.checkpoint } : { puts, deletes },
       );

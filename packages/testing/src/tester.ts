@@ -285,7 +285,12 @@ export class Tester implements AsyncDisposable {
     options: TesterProcessorOptions = {},
   ): Promise<Processor<G>> {
     return this.start(
-      new Processor(graph, { logger: silentLogger, ...options, client: this.client }),
+      new Processor(graph, {
+        logger: silentLogger,
+        clock: this.clock,
+        ...options,
+        client: this.client,
+      }),
     );
   }
 
@@ -431,7 +436,12 @@ export class Tester implements AsyncDisposable {
     });
   }
 
-  /** Moves the clock of record timestamps forward (e.g. past an exactly-once dedup window). */
+  /**
+   * Moves the clock forward: the timestamps of records appended from now on (e.g. past an
+   * exactly-once dedup window), and the wall clock of the processors started with
+   * {@link Tester.startProcessor}, whose wall-clock timers then due fire (follow with
+   * `await tester.idle()`).
+   */
   advanceTime(ms: number): void {
     this.clock.advance(ms);
   }
