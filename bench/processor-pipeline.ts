@@ -1,27 +1,41 @@
 // One pipeline of the processor benchmark, run in a process of its own so that its peak
 // RSS is its own: either the raw kafkajs consume→produce pipe (the baseline) or a toka
-// processor counting and summing per key (workload a) or materializing change data
-// capture rows into its table (workload c). With BENCH_PHASE=restore a toka processor
+// processor counting and summing per key (workload a), materializing change data
+// capture rows into its table (workload c), or aggregating sensor readings into
+// one-minute tumbling windows and writing each window's final result (workload w,
+// BENCH_WORKLOAD=windows). With BENCH_PHASE=restore a toka processor
 // starts with an empty state directory, restores its table and stops: the result is the
 // time that took. Reads its settings from the environment and prints one JSON line with
 // its result.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jsonCodec, stringCodec } from "@toka/codec";
+import { type Codec, jsonCodec, stringCodec } from "@toka/codec";
 import {
   DEFAULTS,
   defineGroup,
   type Guarantee,
+  output,
   Processor,
   persist,
   silentLogger,
+  tumbling,
+  type WindowResult,
+  windowed,
 } from "@toka/processor";
 import { kafkajsClient } from "@toka/processor/kafka";
 import { levelStorage } from "@toka/state-store";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { z } from "zod";
 import { deferred } from "./deferred.js";
+import {
+  noStats,
+  type Stats,
+  statsCodec,
+  statsResultCodec,
+  WINDOW_MS,
+  withReading,
+} from "./sensor-stats.js";
 
 const env = (name: string) => process.env[name] ?? "";
 const brokers = env("KAFKA_BROKERS").split(",");
@@ -29,10 +43,12 @@ const mode = env("BENCH_MODE");
 const input = env("BENCH_INPUT");
 const expected = Number(env("BENCH_MESSAGES"));
 const group = `${env("BENCH_GROUP")}`;
-/** `counter` (workload a, the default) or `cdc` (workload c). */
+/** `counter` (workload a, the default), `cdc` (workload c) or `windows` (workload w). */
 const workload = env("BENCH_WORKLOAD") || "counter";
 /** `process` (the default) or `restore`. */
 const phase = env("BENCH_PHASE") || "process";
+/** Workload w: how long after a window's end, in stream time, readings are still taken. */
+const graceMs = Number(env("BENCH_GRACE_MS") || "0");
 /**
  * The value that deletes a row in workload c: toka hands input callbacks decoded values,
  * and an input tombstone (a null value) is a decode failure, so the CDC input for toka
@@ -149,6 +165,20 @@ async function rawPipe() {
 
 /** Rows of the CDC table, counted by the callback from the value it found before. */
 let rows = 0;
+/**
+ * Workload w: final window results written. toka encodes a result right before producing
+ * it, so they are counted in the output's codec, as the Kafka Streams peer counts them in
+ * a `peek` before its sink.
+ */
+let finals = 0;
+const countedResults: Codec<WindowResult<Stats>> = {
+  name: statsResultCodec.name,
+  encode(result) {
+    finals++;
+    return statsResultCodec.encode(result);
+  },
+  decode: (bytes) => statsResultCodec.decode(bytes),
+};
 /** When the processor was constructed: restore time is measured from here. */
 let startedAt = 0;
 let recovered = 0;
@@ -158,37 +188,58 @@ async function tokaProcessor(guarantee: Guarantee) {
   const Totals = z.object({ count: z.number(), sum: z.number() });
   const pending = new Map<number, number[]>();
   const graph =
-    workload === "cdc"
+    workload === "windows"
       ? defineGroup(group, {
-          persist: persist(stringCodec),
+          outputs: [output(`${input}-out`, countedResults)],
+          windows: [
+            windowed("minute", tumbling(WINDOW_MS, { graceMs }), statsCodec, {
+              initial: noStats,
+              emit: "final",
+              output: `${input}-out`,
+            }),
+          ],
+          // The event time is the record's timestamp, as for the Kafka Streams peer.
           inputs: ({ input: edge }) => [
-            edge(input, stringCodec, (ctx, row) => {
-              const existed = ctx.value() !== undefined;
-              if (row === DELETED) {
-                if (existed) rows--;
-                ctx.delete();
-              } else {
-                if (!existed) rows++;
-                ctx.setValue(row);
-              }
+            edge(input, stringCodec, (ctx, reading) => {
+              const value = Number(reading);
+              ctx.aggregate("minute", (stats) => withReading(stats, value));
               const list = pending.get(ctx.partition) ?? [];
               pending.set(ctx.partition, list);
               list.push(ctx.timestamp);
             }),
           ],
         })
-      : defineGroup(group, {
-          persist: persist(jsonCodec(Totals)),
-          inputs: ({ input: edge }) => [
-            edge(input, stringCodec, (ctx, amount) => {
-              const t = ctx.value() ?? { count: 0, sum: 0 };
-              ctx.setValue({ count: t.count + 1, sum: t.sum + Number(amount) });
-              const list = pending.get(ctx.partition) ?? [];
-              pending.set(ctx.partition, list);
-              list.push(ctx.timestamp);
-            }),
-          ],
-        });
+      : workload === "cdc"
+        ? defineGroup(group, {
+            persist: persist(stringCodec),
+            inputs: ({ input: edge }) => [
+              edge(input, stringCodec, (ctx, row) => {
+                const existed = ctx.value() !== undefined;
+                if (row === DELETED) {
+                  if (existed) rows--;
+                  ctx.delete();
+                } else {
+                  if (!existed) rows++;
+                  ctx.setValue(row);
+                }
+                const list = pending.get(ctx.partition) ?? [];
+                pending.set(ctx.partition, list);
+                list.push(ctx.timestamp);
+              }),
+            ],
+          })
+        : defineGroup(group, {
+            persist: persist(jsonCodec(Totals)),
+            inputs: ({ input: edge }) => [
+              edge(input, stringCodec, (ctx, amount) => {
+                const t = ctx.value() ?? { count: 0, sum: 0 };
+                ctx.setValue({ count: t.count + 1, sum: t.sum + Number(amount) });
+                const list = pending.get(ctx.partition) ?? [];
+                pending.set(ctx.partition, list);
+                list.push(ctx.timestamp);
+              }),
+            ],
+          });
   startedAt = Date.now();
   const processor = new Processor(graph, {
     brokers,
@@ -247,6 +298,9 @@ if (phase === "restore") {
 }
 await finished.promise;
 const seconds = (Date.now() - readyAt) / 1000;
+// A window's final result is produced with the batch that closed it, before the flush
+// that makes that batch durable: once every reading is durable, so is every final result.
+const finalsWhenDone = finals;
 await stop();
 const sortedLatencies = [...latencies].sort(([a], [b]) => a - b);
 /** The latency below which a share `p` of the messages lies. */
@@ -262,6 +316,7 @@ say("result", {
   mode,
   phase,
   ...(workload === "cdc" && mode !== "raw" ? { rows } : {}),
+  ...(workload === "windows" ? { finalsWhenDone, finals } : {}),
   messages: done,
   seconds,
   perSecond: done / seconds,
