@@ -658,7 +658,7 @@ export class PartitionProcessor {
       if (state?.dedup && explicitId !== undefined)
         rememberId(state.dedup, explicitId, record.timestamp, this.host.options.dedupIdsPerKey);
     }
-    await this.fireTimers(TimerClock.Stream, this.streamTime.current, out, traced);
+    await this.fireTimers(TimerClock.Stream, this.streamTime.current, out, traced, states);
 
     const nextInput = addToOffset(last.offset, 1);
     // Where this topic's inputs stand in what is written: a dropped cache goes back there.
@@ -939,7 +939,9 @@ export class PartitionProcessor {
    * deletes its key; the others run the group's timer callback, whose effects are
    * applied like a message's. Under exactly-once a firing counts as applied to its key
    * (its time, per timer name and clock, in the key's dedup state), so a timer fired
-   * again after a crash changes nothing twice.
+   * again after a crash changes nothing twice. `batchStates` are the states of the keys
+   * of the batch just processed (not in the write-back cache yet): a timer of one of
+   * them changes the same state.
    * @returns how many timers fired.
    */
   private async fireTimers(
@@ -947,13 +949,16 @@ export class PartitionProcessor {
     now: number,
     out: OutgoingRecord[],
     traced: boolean,
+    batchStates: ReadonlyMap<string, KeyState> = new Map(),
   ): Promise<number> {
     const timers = this.timers;
     if (!timers || now < 0) return 0;
     const due = await timers.timers.due(clock, now);
     if (due.length === 0) return 0;
     const keys = due.map((timer) => timer.key);
-    const { states } = await this.readKeys(keys);
+    const states = new Map(batchStates);
+    const read = await this.readKeys(keys.filter((key) => !states.has(key)));
+    for (const [key, state] of read.states) states.set(key, state);
     const joined = await this.readJoins(keys);
     const position = { offset: "" };
     const host = this.batchHost(states, joined, position, traced);

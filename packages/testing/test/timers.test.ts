@@ -66,6 +66,41 @@ describe("timers on the tester", () => {
     expect(alerts.drain().map((m) => m.value!.sensor)).toEqual(["s2", "s3"]);
   });
 
+  test("a timer that fires in a batch with messages of its key changes the same table value", async () => {
+    const t = tester();
+    t.createTopic("readings", 1);
+    const graph = defineGroup("counted", {
+      persist: persist(jsonCodec<{ readings: number; timers: number }>()),
+      inputs: ({ input, timer }) => [
+        input("readings", readingCodec, (ctx) => {
+          const value = ctx.value() ?? { readings: 0, timers: 0 };
+          ctx.setValue({ ...value, readings: value.readings + 1 });
+          ctx.schedule(ctx.id, ctx.eventTime + 1_000);
+        }),
+        timer((ctx) => {
+          const value = ctx.value()!;
+          ctx.setValue({ ...value, timers: value.timers + 1 });
+        }),
+      ],
+    });
+    await t.startProcessor(graph, { guarantee: "exactly-once" });
+    // Batches of ten readings a second apart: each fires the timers of the one before.
+    for (let batch = 0; batch < 5; batch++) {
+      await t.emitMany(
+        "readings",
+        Array.from({ length: 10 }, (_, i) => ({
+          key: "a",
+          value: 1,
+          timestamp: batch * 2_000 + i,
+          id: `r-${batch}-${i}`,
+        })),
+        { codec: readingCodec },
+      );
+    }
+    await reading(t, "b", 60_000);
+    expect((await t.table(graph)).get("a")).toEqual({ readings: 50, timers: 50 });
+  });
+
   test("a wall-clock timer fires when the clock passes it, with no message arriving", async () => {
     const t = tester();
     setup(t);
