@@ -298,8 +298,8 @@ if (phase === "restore") {
 }
 await finished.promise;
 const seconds = (Date.now() - readyAt) / 1000;
-// A window's final result is produced with the batch that closed it, before the flush
-// that makes that batch durable: once every reading is durable, so is every final result.
+// A window's final result is produced no later than the flush that makes the reading
+// that closed it durable: once every reading is durable, so is every final result.
 const finalsWhenDone = finals;
 await stop();
 const sortedLatencies = [...latencies].sort(([a], [b]) => a - b);
