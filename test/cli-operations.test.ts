@@ -1,5 +1,13 @@
 import { jsonCodec } from "@toka/codec";
-import { defineGroup, Emitter, Processor, persist, silentLogger } from "@toka/processor";
+import {
+  defineGroup,
+  Emitter,
+  Processor,
+  persist,
+  silentLogger,
+  tumbling,
+  windowed,
+} from "@toka/processor";
 import { expect, onTestFinished, test } from "vitest";
 import { toka } from "./cli-runner.js";
 import { brokers, createTopic, headersOf, readToEnd, uniqueName, waitUntil } from "./helpers.js";
@@ -112,4 +120,44 @@ test("toka lag and toka dlq list, show and redrive a group's dead letters", asyn
     key: "k1",
     redrivenFrom: `${group}-dlq/${first.partition}/${first.offset}`,
   });
+});
+
+test("toka windows shows a key's windows of a windowed aggregate from its topic", async () => {
+  const readings = await createTopic("readings", 2);
+  const group = uniqueName("minutes");
+  const codec = jsonCodec<number>();
+  const graph = defineGroup(group, {
+    windows: [windowed("minute", tumbling(60_000), codec, { initial: () => 0 })],
+    inputs: ({ input }) => [
+      input(readings, codec, (ctx, n) => ctx.aggregate("minute", (sum) => sum + n), {
+        eventTime: (n) => n * 1_000,
+      }),
+    ],
+  });
+  const processor = new Processor(graph, { brokers: brokers(), logger: silentLogger });
+  onTestFinished(() => processor.close());
+  await processor.start();
+  const emitter = new Emitter({ brokers: brokers(), topic: readings, codec, logger: silentLogger });
+  onTestFinished(() => emitter.close());
+  // Event time n seconds: 10 and 20 in the first minute, 70 in the second, then 200 to
+  // close both (the first is final once stream time passes its end).
+  for (const n of [10, 20, 70, 200]) await emitter.emit("s1", n);
+  await emitter.close();
+  const show = (...args: string[]) =>
+    toka("windows", "-g", group, "-a", "minute", "-k", "s1", ...args);
+  let shown: { windows: { start: number; value: number; final: boolean }[] } | undefined;
+  await waitUntil("the windows written", async () => {
+    const result = await show();
+    if (result.code !== 0) return false;
+    shown = JSON.parse(result.out);
+    return shown!.windows.length === 3;
+  });
+  expect(shown!.windows.map((w) => [w.start, w.value, w.final])).toEqual([
+    [0, 30, true],
+    [60_000, 70, true],
+    [180_000, 200, false],
+  ]);
+  const ranged = await show("--from", "60000", "--to", "60000");
+  expect(JSON.parse(ranged.out).windows.map((w: { start: number }) => w.start)).toEqual([60_000]);
+  expect((await show("--from", "999999999")).code).toBe(2);
 });

@@ -16,12 +16,13 @@ import {
 } from "./cluster.js";
 import {
   GRACE_MS,
+  QUIET_MS,
   Reading,
   SESSION_GAP_MS,
   type Tally,
   TUMBLING_MS,
 } from "./fixtures/window-schemas.js";
-import { readToEnd, tempDir, uniqueName } from "./helpers.js";
+import { readTable, readToEnd, tempDir, uniqueName } from "./helpers.js";
 import { seededRandom as random } from "./seeded-random.js";
 
 const fixture = fileURLToPath(new URL("./fixtures/window-processor.ts", import.meta.url));
@@ -106,16 +107,18 @@ async function finals(topic: string) {
  * Runs READINGS readings (some repeated with their ID) through PROCESSES processes of
  * the windows fixture on the three-node cluster, SIGKILLing processes (restarted) and
  * one broker (restarted two chunks later on its data), then one reading per partition
- * far in event time to close every window; returns the final results of both outputs
- * and the model's.
+ * far in event time to close every window and fire every timer; returns the final
+ * results of both outputs and the model's, and with `timers` what the readings' timers
+ * did (the table's count per key, the fired output's IDs).
  */
-async function windowsUnderChaos(guarantee: Guarantee, seed: number) {
-  console.log(`windows under chaos (${guarantee}): seed ${seed}`);
+async function windowsUnderChaos(guarantee: Guarantee, seed: number, { timers = false } = {}) {
+  console.log(`windows under chaos (${guarantee}${timers ? ", timers" : ""}): seed ${seed}`);
   const rand = random(seed);
   const input = uniqueName("readings");
   const tumblingOut = uniqueName("tumbling");
   const sessionsOut = uniqueName("sessions");
-  await createClusterTopics(brokers, [input, tumblingOut, sessionsOut], PARTITIONS);
+  const firedOut = uniqueName("fired");
+  await createClusterTopics(brokers, [input, tumblingOut, sessionsOut, firedOut], PARTITIONS);
   const group = uniqueName("windows");
   const env = {
     KAFKA_BROKERS: brokers.join(","),
@@ -125,6 +128,7 @@ async function windowsUnderChaos(guarantee: Guarantee, seed: number) {
     TOKA_SESSIONS: sessionsOut,
     TOKA_GUARANTEE: guarantee,
     TOKA_REPLICATION_FACTOR: "3",
+    ...(timers ? { TOKA_FIRED: firedOut } : {}),
   };
   const root = await tempDir();
   const workers = Array.from({ length: PROCESSES }, (_, i) =>
@@ -138,7 +142,7 @@ async function windowsUnderChaos(guarantee: Guarantee, seed: number) {
   });
   onTestFinished(() => emitter.close());
 
-  const sent: { key: string; reading: Reading }[] = [];
+  const sent: { key: string; reading: Reading; id: string }[] = [];
   const chaos: string[] = [];
   const chunks = READINGS / CHUNK;
   const brokerKilledAt = 2 + Math.floor(rand() * (chunks - 5));
@@ -165,7 +169,7 @@ async function windowsUnderChaos(guarantee: Guarantee, seed: number) {
         at: BASE + i * STEP_MS + Math.floor(rand() * JITTER_MS),
       };
       const id = `reading-${i}`;
-      sent.push({ key, reading });
+      sent.push({ key, reading, id });
       sends.push(emitter.emit(key, reading, { id }));
       // An upstream retry: the same reading, the same ID.
       if (i % DUPLICATE_EVERY === 0) sends.push(emitter.emit(key, reading, { id }));
@@ -187,9 +191,26 @@ async function windowsUnderChaos(guarantee: Guarantee, seed: number) {
     throw new Error(`${error.message}\n${logs.join("\n")}`, { cause: error });
   });
   for (const worker of workers) await worker.stop();
+  const timerCounts = new Map<string, number>();
+  const firedIds = new Map<string, number>();
+  if (timers) {
+    for (const [key, { value }] of await readTable(`${group}-table`, brokers))
+      timerCounts.set(key, JSON.parse(value.toString()).timers);
+    await readToEnd(
+      firedOut,
+      (m) => {
+        const id = m.headers?.["toka-id"]?.toString() ?? "";
+        firedIds.set(id, (firedIds.get(id) ?? 0) + 1);
+      },
+      brokers,
+    );
+  }
   return {
+    timerCounts,
+    firedIds,
     group,
     chaos,
+    sent,
     expected: model(sent),
     found: { tumbling: await finals(tumblingOut), sessions: await finals(sessionsOut) },
     total: sent.reduce((sum, { reading }) => sum + reading.amount, 0),
@@ -199,6 +220,35 @@ async function windowsUnderChaos(guarantee: Guarantee, seed: number) {
 }
 
 type Run = Awaited<ReturnType<typeof windowsUnderChaos>>;
+
+/**
+ * The checks of the readings' timers: each fired once (the key's table counts every
+ * reading once) and its emit has one ID (`exactlyOnceOutput`: one copy of it).
+ */
+function expectTimersOnce(run: Run, exactlyOnceOutput: boolean) {
+  const expected = new Map<string, number>();
+  for (const { key } of run.sent) expected.set(key, (expected.get(key) ?? 0) + 1);
+  const wrong = [...expected]
+    .filter(([key, n]) => run.timerCounts.get(key) !== n)
+    .map(([key, n]) => [key, n, run.timerCounts.get(key)]);
+  expect(
+    wrong.slice(0, 10),
+    `timers fired per key (key, readings, fired), ${wrong.length} wrong; group ${run.group}`,
+  ).toEqual([]);
+  // A timer's emit derives its ID from the timer: group, clock, name, key and time.
+  const ids = run.sent.map(
+    ({ key, id, reading }) => `${run.group}/timer/stream/${id}/${key}/${reading.at + QUIET_MS}:1`,
+  );
+  const missing = ids.filter((id) => !run.firedIds.has(id));
+  expect(missing.slice(0, 10), `timer emits missing (${missing.length})`).toEqual([]);
+  expect(run.firedIds.size, "no other timer emits").toBe(ids.length);
+  if (exactlyOnceOutput) {
+    const repeated = [...run.firedIds].filter(([, n]) => n !== 1);
+    expect(repeated.slice(0, 10), `fired emits seen more than once (${repeated.length})`).toEqual(
+      [],
+    );
+  }
+}
 
 /**
  * The evidence of a wrong window: every record of it in the aggregate's windowed table
@@ -270,27 +320,41 @@ async function expectExact(run: Run) {
   }
 }
 
+/** Under transactions a read_committed consumer sees each window's final once. */
+function expectFinalsOnce(run: Run) {
+  for (const kind of ["tumbling", "sessions"] as const) {
+    const repeated = [...run.found[kind]].filter(([, copies]) => copies.length !== 1);
+    expect(
+      repeated.slice(0, 10),
+      `${kind} finals seen more than once (${repeated.length})`,
+    ).toEqual([]);
+  }
+}
+
 describe.runIf(clusterTests)(
   "windowed aggregates on a three-node cluster, processes and a broker killed",
   () => {
-    test("exactly-once: every tumbling window and session has the model's final result", async () => {
-      await expectExact(await windowsUnderChaos("exactly-once", 21));
+    test("exactly-once, with timers: every window, session and timer as the model has it", async () => {
+      const run = await windowsUnderChaos("exactly-once", 21, { timers: true });
+      await expectExact(run);
+      expectTimersOnce(run, false);
     }, 600_000);
 
-    test("exactly-once-transactional: the model's finals, each once for a read_committed consumer", async () => {
+    test("exactly-once-transactional, windows alone: the model's finals, each once for a read_committed consumer", async () => {
       const run = await windowsUnderChaos("exactly-once-transactional", 22);
       await expectExact(run);
-      for (const kind of ["tumbling", "sessions"] as const) {
-        const repeated = [...run.found[kind]].filter(([, copies]) => copies.length !== 1);
-        expect(
-          repeated.slice(0, 10),
-          `${kind} finals seen more than once (${repeated.length})`,
-        ).toEqual([]);
-      }
+      expectFinalsOnce(run);
+    }, 600_000);
+
+    test("exactly-once-transactional, with timers: finals and timer emits each once", async () => {
+      const run = await windowsUnderChaos("exactly-once-transactional", 24, { timers: true });
+      await expectExact(run);
+      expectFinalsOnce(run);
+      expectTimersOnce(run, true);
     }, 600_000);
 
     test("at-least-once, the same workload: the check sees readings counted twice", async () => {
-      const run = await windowsUnderChaos("at-least-once", 23);
+      const run = await windowsUnderChaos("at-least-once", 23, { timers: true });
       expect(run.failures).toEqual([]);
       // Repeated readings are folded again here: some windows come out too high.
       const wrong = wrongWindows(run.expected.tumbling, run.found.tumbling);

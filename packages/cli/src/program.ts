@@ -17,6 +17,7 @@ import { replayCommand } from "./replay-command.js";
 import { resetGroupCommand } from "./reset-group-command.js";
 import { showCommand } from "./show-command.js";
 import { stateAtCommand } from "./state-at-command.js";
+import { windowsCommand } from "./windows-command.js";
 
 /** The `toka` command line, writing to `io`. */
 export function createProgram(io: CliIo = processIo): Command {
@@ -59,6 +60,7 @@ export function createProgram(io: CliIo = processIo): Command {
     replayCommand(context),
     resetGroupCommand(context),
     showCommand(context),
+    windowsCommand(context),
     historyCommand(context),
     stateAtCommand(context),
     aliasCommand(context),

@@ -13,6 +13,12 @@ export interface KeyReadOptions extends ConnectionOptions {
    * Default: up to the high watermark when the read starts.
    */
   readonly until?: number | Date;
+  /**
+   * Which records of the key's partition belong to the key, by their record key. Default:
+   * those whose record key is the key. A windowed table topic's records, keyed by window,
+   * are found with a test of the key their window key holds.
+   */
+  readonly matches?: (recordKey: string) => boolean;
 }
 
 /** A raw record of one key. */
@@ -79,12 +85,12 @@ export async function keyRecords(
     if (start >= end) return found;
     await readPartition(connection.client, topic, partition, start, end, (record) => {
       const recordKey = record.keyText();
-      if (recordKey !== key) return;
+      if (!(options.matches?.(recordKey) ?? recordKey === key)) return;
       found.push({
         topic,
         partition,
         offset: record.offset,
-        key,
+        key: recordKey,
         timestamp: record.timestamp,
         headers: record.headers,
         value: record.value,

@@ -124,6 +124,7 @@ export {
   type ViewWaitOptions,
 } from "./view.js";
 export { VIEW_DEFAULTS, type ViewOptions } from "./view-options.js";
+export { decodeWindowEntry, type WindowEntry } from "./window-entry.js";
 export {
   EmitMode,
   type WindowedAggregate,

@@ -42,7 +42,7 @@ const AS_VIEW_STATUS: Readonly<Record<ProcessorStatus, ViewStatus>> = {
  * cover this instance's partitions only.
  */
 export class OwnedTable implements QueryableView {
-  constructor(private readonly source: OwnedTableSource) {}
+  constructor(protected readonly source: OwnedTableSource) {}
 
   get status(): ViewStatus {
     return AS_VIEW_STATUS[this.source.status()];
@@ -137,7 +137,7 @@ export class OwnedTable implements QueryableView {
     }
   }
 
-  private moved(partition: number | undefined, key: string, cause?: unknown): TokaError {
+  protected moved(partition: number | undefined, key: string, cause?: unknown): TokaError {
     return new TokaError(
       TokaErrorCode.StorageFailed,
       "the key's partition is not processed here (a rebalance moved it, or it is recovering); retry",
@@ -157,7 +157,7 @@ export class OwnedTable implements QueryableView {
     return value ? this.decodedValue(key, value) : undefined;
   }
 
-  private decodedValue(key: string, value: Uint8Array): unknown {
+  protected decodedValue(key: string, value: Uint8Array): unknown {
     try {
       return this.source.codec.decode(value);
     } catch (cause) {

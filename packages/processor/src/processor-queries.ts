@@ -3,6 +3,7 @@ import type { Storage, StorageFactory } from "@toka/state-store";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import { PartitionState, type ProcessorStatus } from "./events.js";
 import { OwnedTable } from "./owned-table.js";
+import { OwnedWindows } from "./owned-windows.js";
 import { normalizedQueryAddress, queryAddressProblem } from "./query-address.js";
 import { QueryOwnership } from "./query-ownership.js";
 
@@ -10,6 +11,8 @@ import { QueryOwnership } from "./query-ownership.js";
 export interface QueriedProcessor {
   readonly group: string;
   readonly tableTopic: string;
+  /** The windowed aggregates' codecs and topics, by aggregate name. */
+  readonly windows: ReadonlyMap<string, { readonly topic: string; readonly codec: Codec<unknown> }>;
   /** The persisted codec; undefined for a group without a table. */
   readonly codec: Codec<unknown> | undefined;
   /** The `queryAddress` option. */
@@ -29,14 +32,20 @@ export class ProcessorQueries {
   /** The latest storage created for each partition of the group table: the one in use. */
   private readonly tableStorages = new Map<number, Storage>();
   private table: OwnedTable | undefined;
+  /** The latest storage of each partition of each windowed table topic, by topic. */
+  private readonly windowStorages = new Map<string, Map<number, Storage>>();
+  private readonly windowViews = new Map<string, OwnedWindows>();
 
-  constructor(private readonly processor: QueriedProcessor) {}
+  constructor(private readonly processor: QueriedProcessor) {
+    for (const { topic } of processor.windows.values()) this.windowStorages.set(topic, new Map());
+  }
 
   /** The storage factory, recording the group table's storages as they are created. */
   trackStorages(factory: StorageFactory): StorageFactory {
     const tracking = (topic: string, partition: number) => {
       const storage = factory(topic, partition);
       if (topic === this.processor.tableTopic) this.tableStorages.set(partition, storage);
+      this.windowStorages.get(topic)?.set(partition, storage);
       return storage;
     };
     const { storedPartitions } = factory;
@@ -88,6 +97,38 @@ export class ProcessorQueries {
       runningPartitions: () => this.runningPartitions(),
     });
     return this.table;
+  }
+
+  /**
+   * The windowed aggregate `name` for `serveViews`.
+   * @throws TokaError `TOKA_INVALID_STATE` for a name the group does not declare.
+   */
+  ownedWindows(name: string): OwnedWindows {
+    const { group, windows } = this.processor;
+    const aggregate = windows.get(name);
+    if (!aggregate) {
+      throw new TokaError(
+        TokaErrorCode.InvalidState,
+        `the group has no windowed aggregate "${name}"; it declares ${[...windows.keys()].join(", ") || "none"}`,
+        { group },
+      );
+    }
+    const storages = this.windowStorages.get(aggregate.topic)!;
+    let view = this.windowViews.get(name);
+    if (!view) {
+      view = new OwnedWindows({
+        group,
+        table: aggregate.topic,
+        codec: aggregate.codec,
+        ownership: this.ownership,
+        status: () => this.processor.status(),
+        runningStorage: (partition) =>
+          this.runningPartitions().includes(partition) ? storages.get(partition) : undefined,
+        runningPartitions: () => this.runningPartitions(),
+      });
+      this.windowViews.set(name, view);
+    }
+    return view;
   }
 
   private runningPartitions(): number[] {

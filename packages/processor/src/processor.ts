@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { Codec } from "@toka/codec";
 import { memoryStorage } from "@toka/state-store";
 import type {
   ClientAdmin,
@@ -23,6 +24,7 @@ import {
   resolveProcessorOptions,
 } from "./options.js";
 import type { OwnedTable } from "./owned-table.js";
+import type { OwnedWindows } from "./owned-windows.js";
 import { type PartitionHost, PartitionProcessor } from "./partition-processor.js";
 import { logProcessorEvents } from "./processor-log.js";
 import { ProcessorQueries } from "./processor-queries.js";
@@ -108,6 +110,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     this.queries = new ProcessorQueries({
       group: graph.name,
       tableTopic: graph.tableTopic,
+      windows: new Map(
+        [...graph.windows].map(([name, aggregate]) => [
+          name,
+          { topic: graph.windowTopics.get(name)!, codec: aggregate.codec as Codec<unknown> },
+        ]),
+      ),
       codec: graph.persist,
       queryAddress: resolved.queryAddress,
       status: () => this.lifecycle.status,
@@ -271,6 +279,16 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     return this.queries.ownedTable();
   }
 
+  /**
+   * The windowed aggregate `name` as this instance holds it, for `serveViews`:
+   * `GET /<view>/<key>?from=<ms>&to=<ms>` answers the key's windows starting in that
+   * range (`fetchWindows`), read here or forwarded to the key's owner like the table's.
+   * @throws TokaError `TOKA_INVALID_STATE` for a name the group does not declare.
+   */
+  ownedWindows(name: string): OwnedWindows {
+    return this.queries.ownedWindows(name);
+  }
+
   private inputTopics(): string[] {
     const topics = this.graph.inputs.map((i) => i.topic);
     if (this.graph.loop) topics.push(this.graph.loopTopic);
@@ -291,6 +309,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       THROUGH_FAILOVER,
     );
     this.deadLetterMaxBytes = topics.deadLetterMaxBytes;
+    // Keys are located from the start, also with no query address (one instance).
+    this.queries.ownership.knowPartitions(topics.partitions);
     await this.readStoredOffsets();
     this.standbys = this.createStandbys(admin);
     if (this.options.guarantee !== "exactly-once-transactional") {

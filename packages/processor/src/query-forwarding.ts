@@ -56,11 +56,13 @@ export async function forwardKeyRead(request: {
   readonly address: string;
   readonly view: string;
   readonly key: string;
+  /** The query string to pass on (`?from=…&to=…` of a windows read), or "". */
+  readonly search?: string;
   readonly method: "GET" | "HEAD";
   readonly hops: number;
   readonly authorization: string | undefined;
 }): Promise<ForwardedAnswer> {
-  const url = `${request.address}/${encodeURIComponent(request.view)}/${encodeURIComponent(request.key)}`;
+  const url = `${request.address}/${encodeURIComponent(request.view)}/${encodeURIComponent(request.key)}${request.search ?? ""}`;
   const headers: Record<string, string> = { [QueryHeader.Hops]: String(request.hops + 1) };
   if (request.authorization !== undefined) headers.authorization = request.authorization;
   const response = await fetch(url, {

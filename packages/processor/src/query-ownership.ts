@@ -24,6 +24,11 @@ export class QueryOwnership {
     if (owners) this.partitionCount = owners.partitionCount;
   }
 
+  /** The group's partition count, known from its inputs when it starts. */
+  knowPartitions(count: number): void {
+    this.partitionCount = count;
+  }
+
   /** The partition of `key` (murmur2, as producers pick it); undefined before the first assignment. */
   partitionOf(key: string): number | undefined {
     return this.partitionCount === undefined

@@ -28,6 +28,11 @@ export interface QueryableView {
   get(key: string): Promise<unknown>;
   iterate(options?: ViewIterateOptions): AsyncIterable<[key: string, value: unknown]>;
   /**
+   * For windowed views (`processor.ownedWindows(name)`): the windows of `key` starting in
+   * `[from, to]`, answered to `GET /<view>/<key>?from=<ms>&to=<ms>`.
+   */
+  fetchWindows?(key: string, from: number, to: number): Promise<unknown[]>;
+  /**
    * For a table of which this instance holds only some partitions (a processor's own
    * table, `processor.ownedTable()`): where `key` is read. A key another instance owns is
    * forwarded to that instance's query service. Absent: every key is read here.
@@ -188,6 +193,9 @@ interface Reply {
  * Serves views over HTTP (`node:http`), for embedding in a service. All routes are
  * `GET` (or `HEAD`) and answer JSON:
  *
+ * - `GET /<view>/<key>?from=<ms>&to=<ms>` of a windowed view (`processor.ownedWindows`):
+ *   200 with the key's windows starting in that range (`[{ key, start, end, value,
+ *   final }]`, by start; both bounds optional), read or forwarded like a key.
  * - `GET /<view>/<key>`: 200 with the value; 404 `{ error }` for a missing key or an
  *   unknown view. The key is the URL-decoded rest of the path (encode `/` as `%2F` or not).
  *   Every answer about a key (200, 404 for a missing key, 503) names the instance that
@@ -403,7 +411,14 @@ async function route(config: Config, req: IncomingMessage): Promise<Reply> {
       headers: { "retry-after": "1" },
     };
   }
-  if (slash < 0) return list(config, view, url.searchParams);
+  if (slash < 0) {
+    if (view.fetchWindows) {
+      return badRequest(
+        `view "${name}" holds windows, read per key: GET /${name}/<key>?from=<ms>&to=<ms>`,
+      );
+    }
+    return list(config, view, url.searchParams);
+  }
   const rawKey = path.slice(slash + 1);
   if (rawKey === "") return badRequest(`the key is empty: get /${name}/<key>, or list /${name}`);
   let key: string;
@@ -412,8 +427,10 @@ async function route(config: Config, req: IncomingMessage): Promise<Reply> {
   } catch {
     return badRequest("the key is not valid percent-encoded UTF-8");
   }
+  const range = view.fetchWindows ? timeRange(url.searchParams) : undefined;
+  if (typeof range === "string") return badRequest(range);
   const location = view.locate?.(key) ?? LOCAL;
-  if (location.kind === "remote") return forward(req, name, key, location.address);
+  if (location.kind === "remote") return forward(req, name, key, location.address, url.search);
   const answeredBy = { [QueryHeader.AnsweredBy]: config.instance };
   if (location.kind === "unavailable") {
     return {
@@ -425,7 +442,7 @@ async function route(config: Config, req: IncomingMessage): Promise<Reply> {
   if (location.instance !== undefined) answeredBy[QueryHeader.AnsweredBy] = location.instance;
   let value: unknown;
   try {
-    value = await view.get(key);
+    value = range ? await view.fetchWindows!(key, range.from, range.to) : await view.get(key);
   } catch (error) {
     // A partition that moved away between `locate` and the read: ask again.
     if (!isTokaError(error) || !(error as TokaError).retriable) throw error;
@@ -442,6 +459,29 @@ async function route(config: Config, req: IncomingMessage): Promise<Reply> {
   return { status: 200, body: value, headers: answeredBy };
 }
 
+/**
+ * The `from` and `to` of a windows read (milliseconds since the epoch, both optional:
+ * all times), or what is wrong with them.
+ */
+function timeRange(params: URLSearchParams): { from: number; to: number } | string {
+  for (const name of params.keys()) {
+    if (name !== "from" && name !== "to") {
+      return `unknown parameter "${name}"; a windows read takes from and to (milliseconds since the epoch)`;
+    }
+  }
+  const bound = (name: string, fallback: number) => {
+    const text = params.get(name);
+    if (text === null) return fallback;
+    return /^\d{1,16}$/.test(text) ? Number(text) : undefined;
+  };
+  const from = bound("from", 0);
+  const to = bound("to", Number.POSITIVE_INFINITY);
+  if (from === undefined || to === undefined) {
+    return `"from" and "to" must be milliseconds since the epoch (whole numbers), got from=${params.get("from")} to=${params.get("to")}`;
+  }
+  return { from, to };
+}
+
 const LOCAL: KeyLocation = { kind: "local" };
 
 /** Asks the owner of `key` and relays its answer; 503 when it cannot be reached in time. */
@@ -450,6 +490,7 @@ async function forward(
   view: string,
   key: string,
   address: string,
+  search: string,
 ): Promise<Reply> {
   const hops = hopsOf(req.headers[QueryHeader.Hops]);
   if (Number.isNaN(hops)) return badRequest(`"${QueryHeader.Hops}" must be a small integer`);
@@ -463,6 +504,7 @@ async function forward(
       address,
       view,
       key,
+      search,
       method: req.method === "HEAD" ? "HEAD" : "GET",
       hops,
       authorization: req.headers.authorization,

@@ -3,6 +3,7 @@ import {
   defineGroup,
   hopping,
   output,
+  serveViews,
   session,
   TokaErrorCode,
   tumbling,
@@ -252,6 +253,35 @@ describe("windowed aggregates on the tester", () => {
     expect(letters.map((l) => [l.value, l.headers["toka-error-code"]])).toEqual([
       [-1, TokaErrorCode.CallbackFailed],
     ]);
+  });
+
+  test("serveViews answers a key's windows over a time range, final or still open", async () => {
+    const t = tester();
+    setup(t);
+    const processor = await t.startProcessor(minuteSums());
+    await at(t, "s1", 1, 1_000);
+    await at(t, "s1", 2, 61_000);
+    await at(t, "s1", 4, 129_000); // [0, 60 000) closed; [60 000, 120 000) open in its grace
+    const service = await serveViews({ views: { minute: processor.ownedWindows("minute") } });
+    try {
+      const read = async (path: string) => {
+        const response = await fetch(`${service.url}${path}`);
+        return [response.status, await response.json()];
+      };
+      expect(await read("/minute/s1?from=0&to=60000")).toEqual([
+        200,
+        [
+          { key: "s1", start: 0, end: MINUTE, value: { count: 1, sum: 1 }, final: true },
+          { key: "s1", start: MINUTE, end: 2 * MINUTE, value: { count: 1, sum: 2 }, final: false },
+        ],
+      ]);
+      expect(((await read("/minute/s1")) as [number, unknown[]])[1]).toHaveLength(3);
+      expect(await read("/minute/s9")).toEqual([200, []]);
+      expect((await read("/minute/s1?from=x"))[0]).toBe(400);
+      expect((await read("/minute"))[0]).toBe(400);
+    } finally {
+      await service.close();
+    }
   });
 
   test("windows past their retention are deleted from local storage", async () => {
