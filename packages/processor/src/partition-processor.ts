@@ -33,7 +33,7 @@ import { ID_HEADER } from "./topic-names.js";
 import { inMessageSpan, tracingInstalled, withTraceContext } from "./trace-context.js";
 import { WindowAggregation } from "./window-aggregation.js";
 import type { WindowResult } from "./windowed-aggregate.js";
-import { expiryBefore } from "./windows.js";
+import { expiryBefore, WindowKind } from "./windows.js";
 import { WriteBackCache } from "./write-back-cache.js";
 
 /** What a partition processor needs from its processor. */
@@ -282,6 +282,7 @@ export class PartitionProcessor {
       const definition = graph.windows.get(name)!;
       const topic = graph.windowTopics.get(name)!;
       const store = new WindowStore(storage);
+      const endsChange = definition.windows.kind === WindowKind.Session;
       this.windowed.set(name, {
         aggregation: new WindowAggregation(definition, store, {
           group: this.group,
@@ -298,7 +299,7 @@ export class PartitionProcessor {
         table: new PartitionTable({
           topic,
           partition,
-          storage: windowTableStorage(store),
+          storage: windowTableStorage(store, { endsChange }),
           format: rawTableValues,
           logger,
           group: this.group,

@@ -40,5 +40,5 @@ export {
   WindowStore,
   type WindowWriteBatch,
 } from "./window-store.js";
-export { windowTableStorage } from "./window-table-storage.js";
+export { type WindowTableStorageOptions, windowTableStorage } from "./window-table-storage.js";
 export { readWindowRecordValue, windowRecordValue } from "./window-value.js";

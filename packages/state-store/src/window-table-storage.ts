@@ -15,12 +15,27 @@ import { readWindowRecordValue, windowRecordValue } from "./window-value.js";
  * a record becomes a put of its window (and its expiry index entry), each delete a delete.
  */
 
+/** Options of {@link windowTableStorage}. */
+export interface WindowTableStorageOptions {
+  /**
+   * Whether a window's end may change between puts (sessions that grow, timers moved).
+   * Then each put reads the stored end, so that the expiry index loses the old entry in
+   * the same write. Windows of a fixed span (tumbling, hopping) never change their end:
+   * `false` spares that read. Default `true`.
+   */
+  readonly endsChange?: boolean;
+}
+
 /**
  * The storage of a windowed table topic's partition, over `store`: keys are window keys,
  * values window record values. Open, close, the checkpoint and `clear` are the store's
  * storage's; writes go through the store, so that its expiry index follows.
  */
-export function windowTableStorage(store: WindowStore): Storage {
+export function windowTableStorage(
+  store: WindowStore,
+  options: WindowTableStorageOptions = {},
+): Storage {
+  const { endsChange = true } = options;
   const inner = store.storage;
   const window = async (key: string) => {
     const { key: recordKey, start } = decodeWindowKey(key);
@@ -66,6 +81,7 @@ export function windowTableStorage(store: WindowStore): Storage {
             );
           }
           const put = { key: recordKey, start, end: record.end, value: record.value };
+          if (!endsChange) return put;
           const previousEnd = await storedEnd(recordKey, start);
           return previousEnd === undefined ? put : { ...put, previousEnd };
         }),
