@@ -125,6 +125,7 @@ export {
 } from "./view.js";
 export { VIEW_DEFAULTS, type ViewOptions } from "./view-options.js";
 export { decodeWindowEntry, type WindowEntry } from "./window-entry.js";
+export { WindowView, type WindowViewOptions } from "./window-view.js";
 export {
   EmitMode,
   type WindowedAggregate,

@@ -5,9 +5,11 @@ import {
   output,
   serveViews,
   session,
+  silentLogger,
   TokaErrorCode,
   tumbling,
   type WindowResult,
+  WindowView,
   windowed,
 } from "@toka/processor";
 import { memoryStorage, WindowStore } from "@toka/state-store";
@@ -282,6 +284,36 @@ describe("windowed aggregates on the tester", () => {
     } finally {
       await service.close();
     }
+  });
+
+  test("a WindowView replicates an aggregate's windows from its topic, read per key and range", async () => {
+    const t = tester();
+    setup(t);
+    await t.startProcessor(minuteSums());
+    await at(t, "s1", 1, 1_000);
+    await at(t, "s1", 2, 61_000);
+    await at(t, "s2", 5, 62_000);
+    await at(t, "s1", 4, 129_000);
+    const view = await t.start(
+      new WindowView({
+        client: t.client,
+        group: "minute-sums",
+        aggregate: "minute",
+        codec: statsCodec,
+        logger: silentLogger,
+      }),
+    );
+    await t.idle();
+    expect(await view.fetchWindows("s1", MINUTE, 3 * MINUTE)).toEqual([
+      { key: "s1", start: MINUTE, end: 2 * MINUTE, value: { count: 1, sum: 2 }, final: false },
+      { key: "s1", start: 2 * MINUTE, end: 3 * MINUTE, value: { count: 1, sum: 4 }, final: false },
+    ]);
+    expect((await view.get("s1"))?.map((w) => [w.start, w.final])).toEqual([
+      [0, true],
+      [MINUTE, false],
+      [2 * MINUTE, false],
+    ]);
+    expect(await view.get("s9")).toBeUndefined();
   });
 
   test("windows past their retention are deleted from local storage", async () => {
