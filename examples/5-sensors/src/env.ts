@@ -10,8 +10,12 @@ const Env = z.object({
     .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected "host:port"')).min(1)),
   /** Appended to every topic and group name, to run next to another instance. */
   NAME_SUFFIX: z.string().default(""),
-  /** How many sensors send readings. */
-  SENSORS: z.coerce.number().int().min(1).max(100).default(5),
+  /**
+   * How many sensors send readings. Ten, so that each of the 4 partitions of the readings
+   * holds sensors that keep its stream time moving while another is quiet: a silence is
+   * noticed only then (see `sensor-silence.ts`).
+   */
+  SENSORS: z.coerce.number().int().min(1).max(100).default(10),
   /** Sensor time from one round of readings to the next. */
   STEP_MS: z.coerce.number().int().positive().default(5000),
   /** Real time from one round of readings to the next. */

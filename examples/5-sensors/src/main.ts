@@ -1,9 +1,10 @@
 // toka example 5: windowed aggregates of sensor readings. One process runs the statistics
 // group (one-minute min/avg/max, a five-minute hopping average, sessions of activity),
-// a results group that prints every final result, and a load generator sending readings
-// of a few sensors on a sensor clock 50 times faster than the real one; SIGTERM shuts it
-// down gracefully. Start a broker first (`npm run kafka start` from the repository root)
-// unless KAFKA_BROKERS points to one.
+// the silence group (an alert when a sensor stays silent), a results group that prints
+// every final result and alert, and a load generator sending readings of ten sensors on a
+// sensor clock 50 times faster than the real one; SIGTERM shuts it down gracefully. Start
+// a broker first (`npm run kafka start` from the repository root) unless KAFKA_BROKERS
+// points to one.
 import { consoleLogger, deadLetterTopic, type TokaError } from "@toka/processor";
 import { readEnv } from "./env.js";
 import { generateReadings } from "./load-generator.js";
@@ -44,7 +45,7 @@ const sensors = Array.from({ length: env.SENSORS }, (_, i) => `sensor-${i + 1}`)
 const pace = env.INTERVAL_MS > 0 ? `${env.STEP_MS / env.INTERVAL_MS}x the clock` : "no pauses";
 const from = new Date(startAt).toISOString();
 console.log(`sending: ${sensors.length} sensors to ${names.readings}, ${pace}, from ${from}`);
-console.log(`results: ${names.minutes}, ${names.averages}, ${names.sessions}`);
+console.log(`results: ${names.minutes}, ${names.averages}, ${names.sessions}, ${names.alerts}`);
 console.log(`late readings: ${deadLetterTopic(names.stats)}`);
 
 const load = new AbortController();
@@ -84,7 +85,7 @@ process.exit(stop.error ? 1 : 0);
 
 /** One line for a reading dead-lettered because windows it belongs in had closed. */
 function describeLate(error: TokaError): string {
-  const who = `${"late".padEnd(12)} ${(error.key ?? "").padEnd(8)}`;
+  const who = `${"late".padEnd(12)} ${(error.key ?? "").padEnd(9)}`;
   const where = `offset ${error.offset} of ${error.topic}[${error.partition}]`;
   return [who, where, `dead-lettered to ${deadLetterTopic(names.stats)}`].join("  ");
 }

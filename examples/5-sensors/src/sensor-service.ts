@@ -12,6 +12,7 @@ import { type KafkaClient, kafkajsClient } from "@toka/processor/kafka";
 import { type SensorNames, sensorNames, streamsOf } from "./names.js";
 import { type Reading, readingCodec } from "./reading.js";
 import { type SensorResult, sensorResults } from "./sensor-results.js";
+import { sensorSilence } from "./sensor-silence.js";
 import { sensorStats } from "./sensor-stats.js";
 
 /** Settings of one sensor service. */
@@ -23,11 +24,14 @@ export interface SensorServiceSettings {
   /** Topic and group names. Default `sensorNames()`. */
   readonly names?: SensorNames;
   /**
-   * Partitions of the streams the service creates: the readings and the three result
-   * topics, which the results group reads together. Default 4.
+   * Partitions of the streams the service creates: the readings, the three result topics
+   * and the alerts, which the results group reads together. Default 4.
    */
   readonly partitions?: number;
-  /** Gets every result the statistics group sends, once it is committed. */
+  /**
+   * Gets every result the statistics group sends and every alert of the silence group,
+   * once it is committed.
+   */
   readonly onResult: (result: SensorResult) => void;
   /** Told about every reading dead-lettered as too late for its windows. */
   readonly onLate?: (error: TokaError) => void;
@@ -59,12 +63,14 @@ export interface SensorService {
 
 /**
  * Starts the sensor service: the statistics group, which folds readings into windows and
- * sends final results, the results group, which reads them back for `onResult`, and an
- * emitter of readings.
+ * sends final results, the silence group, which sends an alert when a sensor stays
+ * silent, the results group, which reads both back for `onResult`, and an emitter of
+ * readings.
  *
- * The statistics group runs exactly-once: a reading is in its windows once, and each
- * final result is written once, even across crashes and restarts. The results group
- * reads only committed results; it runs at-least-once, as printing cannot be undone.
+ * The statistics and silence groups run exactly-once: a reading is in its windows once,
+ * and each final result and each alert is written once, even across crashes and
+ * restarts. The results group reads only committed results; it runs at-least-once, as
+ * printing cannot be undone.
  *
  * @throws TokaError when Kafka is unreachable or a topic cannot be created; Error without
  * brokers or client.
@@ -123,9 +129,10 @@ export async function startSensorService(settings: SensorServiceSettings): Promi
   try {
     const results = started(processor(sensorResults(names, settings.onResult), "at-least-once"));
     const stats = started(processor(sensorStats(names), "exactly-once"));
+    const silence = started(processor(sensorSilence(names), "exactly-once"));
     const { onLate } = settings;
     if (onLate) stats.on("message.late", (error) => onLate(error));
-    await Promise.all([results.start(), stats.start()]);
+    await Promise.all([results.start(), stats.start(), silence.start()]);
     readings = started(new Emitter({ client, topic: names.readings, codec: readingCodec, logger }));
   } catch (error) {
     await closeAll();

@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { TokaErrorCode } from "@toka/processor";
+import { defaultPartition } from "@toka/processor/kafka";
 import { Kafka, logLevel } from "kafkajs";
 import { expect, inject, onTestFinished, test } from "vitest";
 import { sensorNames, topicsOf } from "../src/names.js";
 import type { SensorResult } from "../src/sensor-results.js";
 import { startSensorService } from "../src/sensor-service.js";
+import { SILENCE_MS } from "../src/sensor-silence.js";
 import { type Stats, withReading } from "../src/sensor-stats.js";
 
 const MINUTE = 60_000;
@@ -15,7 +17,7 @@ const at = (minutes: number, seconds = 0) => T0 + minutes * MINUTE + seconds * 1
 const stats = (...readings: number[]): Stats =>
   readings.reduce(withReading, { count: 0, sum: 0, min: 0, max: 0 });
 
-test("on the broker, readings become exact final minutes, five-minute averages and sessions; a late one is dead-lettered", async () => {
+test("on the broker, readings become exact final minutes, five-minute averages and sessions; a late one is dead-lettered; a silent sensor raises one alert", async () => {
   const brokers = inject("kafkaBrokers");
   const names = sensorNames(`${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`);
   const admin = new Kafka({
@@ -52,7 +54,13 @@ test("on the broker, readings become exact final minutes, five-minute averages a
     ["sensor-1", 0, at(30)],
     ["sensor-2", 0, at(30)],
     ["sensor-1", 99, at(0, 20)], // measured then, sent now: late
+    // sensor-5 shares sensor-2's partition: its reading a minute after sensor-2's last
+    // moves that partition's stream time to sensor-2's silence timer, which fires. It
+    // closes no window. sensor-1's partition has no other sensor: no alert for it.
+    ["sensor-5", 0, at(30) + SILENCE_MS],
   ];
+  expect(defaultPartition("sensor-5", 4)).toBe(defaultPartition("sensor-2", 4));
+  expect(defaultPartition("sensor-1", 4)).not.toBe(defaultPartition("sensor-2", 4));
   for (const [sensor, celsius, measuredAt] of readings) {
     await service.readings.emit(sensor, { celsius, measuredAt });
   }
@@ -79,16 +87,17 @@ test("on the broker, readings become exact final minutes, five-minute averages a
     ],
   };
   const count = Object.values(expected).reduce((n, list) => n + list.length, 0);
-  await waitUntil(`${count} results and a late reading`, () =>
-    results.length >= count && late.length > 0 ? true : undefined,
+  const alerts = () => results.flatMap((r) => (r.kind === "silent" ? [r.result] : []));
+  await waitUntil(`${count} results, a late reading and an alert`, () =>
+    results.length >= count + 1 && late.length > 0 && alerts().length > 0 ? true : undefined,
   );
 
   // Each output is a topic of its own, with partitions of its own: results arrive in no
   // particular order across them. A result more than expected fails the comparison.
-  const byKind = (kind: SensorResult["kind"]) =>
+  const byKind = (kind: Exclude<SensorResult["kind"], "silent">) =>
     results
-      .filter((r) => r.kind === kind)
-      .map(({ result: r }) => {
+      .flatMap((r) => (r.kind !== "silent" && r.kind === kind ? [r.result] : []))
+      .map((r) => {
         expect(r.final).toBe(true);
         return [r.key, r.start, r.end, r.value];
       })
@@ -97,6 +106,8 @@ test("on the broker, readings become exact final minutes, five-minute averages a
   expect(byKind("five-minutes")).toEqual(expected["five-minutes"]);
   expect(byKind("session")).toEqual(expected.session);
   expect(late).toEqual([`${TokaErrorCode.LateRecord} sensor-1`]);
+  // The late reading of sensor-1 did not move its timer back (which would have fired it).
+  expect(alerts()).toEqual([{ sensor: "sensor-2", lastReadingAt: at(30) }]);
 });
 
 /**

@@ -1,4 +1,4 @@
-import { deadLetterTopic, TokaErrorCode } from "@toka/processor";
+import { deadLetterTopic, TokaErrorCode, timersTopic } from "@toka/processor";
 import { Tester } from "@toka/testing";
 import { describe, expect, onTestFinished, test } from "vitest";
 import { generateReadings, isQuiet, LATE_BY_MS } from "../src/load-generator.js";
@@ -6,6 +6,12 @@ import { sensorNames, streamsOf } from "../src/names.js";
 import { type Reading, readingCodec } from "../src/reading.js";
 import { describeResult, type SensorResult } from "../src/sensor-results.js";
 import { startSensorService } from "../src/sensor-service.js";
+import {
+  SILENCE_MS,
+  type SilenceAlert,
+  sensorSilence,
+  silenceAlertCodec,
+} from "../src/sensor-silence.js";
 import {
   activityResultCodec,
   GRACE_MS,
@@ -61,6 +67,19 @@ function finals(t: Tester, topic: string) {
 
 const stats = (...readings: number[]): Stats =>
   readings.reduce(withReading, { count: 0, sum: 0, min: 0, max: 0 });
+
+/**
+ * Reads `sensor-alerts` as a queue: each call returns the alerts sent since the one
+ * before, each keyed by the sensor it names.
+ */
+function alertQueue(t: Tester): () => SilenceAlert[] {
+  const queue = t.output(names.alerts, silenceAlertCodec);
+  return () =>
+    queue.drain().map(({ key, value }) => {
+      expect(value!.sensor).toBe(key);
+      return value!;
+    });
+}
 
 describe("the statistics group", () => {
   test("one-minute windows send min, sum and max once stream time passes their end + grace", async () => {
@@ -186,6 +205,109 @@ describe("the statistics group", () => {
   });
 });
 
+describe("the silence group", () => {
+  test("a sensor silent for SILENCE_MS raises one alert, once a reading of another sensor moves stream time there", async () => {
+    const t = tester();
+    const alerts = alertQueue(t);
+    await t.startProcessor(sensorSilence(names));
+    await send(t, "sensor-1", 20, at(0));
+    await send(t, "sensor-1", 20, at(0, 10)); // its last reading
+    await send(t, "sensor-2", 18, at(1, 5)); // stream time 12:01:05: silent 55 s
+    expect(alerts()).toEqual([]);
+
+    await send(t, "sensor-2", 18, at(1, 10)); // stream time reaches 12:00:10 + SILENCE_MS
+
+    expect(alerts()).toEqual([{ sensor: "sensor-1", lastReadingAt: at(0, 10) }]);
+    expect(SILENCE_MS).toBe(MINUTE);
+    // Still silent: the timer fired, and nothing scheduled it again.
+    await send(t, "sensor-2", 18, at(1, 15));
+    await send(t, "sensor-2", 18, at(1, 20));
+    expect(alerts()).toEqual([]);
+  });
+
+  test("no alert while readings keep coming; one per silence once they stop", async () => {
+    const t = tester();
+    const alerts = alertQueue(t);
+    await t.startProcessor(sensorSilence(names));
+    // Two sensors every 5 s for ten minutes; sensor-1 skips the 55 s after 12:04:00.
+    for (let step = 0; step < 120; step++) {
+      const time = at(0, 5 * step);
+      if (time <= at(4) || time >= at(4, 55)) await send(t, "sensor-1", 20, time);
+      await send(t, "sensor-2", 18, time);
+    }
+    expect(alerts()).toEqual([]);
+
+    // sensor-1 stops, then sensor-2 stops while sensor-1 talks again.
+    for (let step = 120; step < 144; step++) await send(t, "sensor-2", 18, at(0, 5 * step));
+    for (let step = 144; step < 168; step++) await send(t, "sensor-1", 20, at(0, 5 * step));
+
+    expect(alerts()).toEqual([
+      { sensor: "sensor-1", lastReadingAt: at(9, 55) },
+      { sensor: "sensor-2", lastReadingAt: at(11, 55) },
+    ]);
+  });
+
+  test("a reading measured before the sensor's latest (sent late) does not move its timer back", async () => {
+    const t = tester();
+    const alerts = alertQueue(t);
+    const group = sensorSilence(names);
+    await t.startProcessor(group);
+    await send(t, "sensor-1", 20, at(5));
+    // Measured five minutes earlier: moving the timer to 12:01 would fire it at once.
+    await send(t, "sensor-1", 19, at(0));
+    await send(t, "sensor-2", 18, at(5, 55));
+    expect(alerts()).toEqual([]);
+    expect(await t.tableValue(group, "sensor-1")).toEqual({ lastReadingAt: at(5) });
+
+    await send(t, "sensor-2", 18, at(6));
+
+    expect(alerts()).toEqual([{ sensor: "sensor-1", lastReadingAt: at(5) }]);
+  });
+
+  test("stream time is per partition: a sensor's own next reading moves its timer on, so only another sensor's reading on its partition reveals a silence", async () => {
+    const t = new Tester();
+    onTestFinished(() => t.close());
+    for (const topic of streamsOf(names)) t.createTopic(topic, 4);
+    const alerts = alertQueue(t);
+    // Kafka's default partitioner: sensor-6 shares sensor-1's partition, sensor-2 does not.
+    expect(t.partitionOf(names.readings, "sensor-6")).toBe(
+      t.partitionOf(names.readings, "sensor-1"),
+    );
+    expect(t.partitionOf(names.readings, "sensor-2")).not.toBe(
+      t.partitionOf(names.readings, "sensor-1"),
+    );
+    await t.startProcessor(sensorSilence(names));
+    await send(t, "sensor-1", 20, at(0));
+    await send(t, "sensor-2", 18, at(10)); // another partition: its stream time stays put
+    // The timers follow stream time, not the clock.
+    t.advanceTime(60 * MINUTE);
+    await t.idle();
+    expect(alerts()).toEqual([]);
+
+    await send(t, "sensor-1", 20, at(10)); // silent ten minutes, but it moves its timer first
+    await send(t, "sensor-1", 20, at(20));
+    expect(alerts()).toEqual([]);
+
+    await send(t, "sensor-6", 25, at(30)); // sensor-1's partition
+
+    expect(alerts()).toEqual([{ sensor: "sensor-1", lastReadingAt: at(20) }]);
+  });
+
+  test("a timer outlives its processor: kept in sensor-silence-timers, a new one fires it", async () => {
+    const t = tester();
+    const alerts = alertQueue(t);
+    const first = await t.startProcessor(sensorSilence(names));
+    await send(t, "sensor-1", 20, at(0, 30));
+    await first.close();
+    expect(t.messages(timersTopic(names.silence)).length).toBeGreaterThan(0);
+
+    await t.startProcessor(sensorSilence(names));
+    await send(t, "sensor-2", 18, at(2));
+
+    expect(alerts()).toEqual([{ sensor: "sensor-1", lastReadingAt: at(0, 30) }]);
+  });
+});
+
 describe("the service", () => {
   test("results reach onResult, one line each; a restart resumes at the committed stream time", async () => {
     const t = tester();
@@ -203,19 +325,37 @@ describe("the service", () => {
 
     // Each output is a topic of its own: their results arrive in no particular order.
     expect(results.map(describeResult).sort()).toEqual([
-      "five-minutes sensor-1  11:56:00-12:01:00  avg 20.8 °C  (2 readings)",
-      "five-minutes sensor-1  11:57:00-12:02:00  avg 20.8 °C  (2 readings)",
-      "five-minutes sensor-1  11:58:00-12:03:00  avg 20.8 °C  (2 readings)",
-      "five-minutes sensor-1  11:59:00-12:04:00  avg 20.8 °C  (2 readings)",
-      "five-minutes sensor-1  12:00:00-12:05:00  avg 20.8 °C  (2 readings)",
-      "minute       sensor-1  12:00:00-12:01:00  min 20.0  avg 20.8  max 21.5 °C  (2 readings)",
-      "session      sensor-1  12:00:10-12:00:50  2 readings, first to last",
+      "five-minutes sensor-1   11:56:00-12:01:00  avg 20.8 °C  (2 readings)",
+      "five-minutes sensor-1   11:57:00-12:02:00  avg 20.8 °C  (2 readings)",
+      "five-minutes sensor-1   11:58:00-12:03:00  avg 20.8 °C  (2 readings)",
+      "five-minutes sensor-1   11:59:00-12:04:00  avg 20.8 °C  (2 readings)",
+      "five-minutes sensor-1   12:00:00-12:05:00  avg 20.8 °C  (2 readings)",
+      "minute       sensor-1   12:00:00-12:01:00  min 20.0  avg 20.8  max 21.5 °C  (2 readings)",
+      "session      sensor-1   12:00:10-12:00:50  2 readings, first to last",
     ]);
 
     await service.close();
     const restarted = await start();
     onTestFinished(() => restarted.close());
     expect(restarted.resumesAt).toBe(at(10));
+  });
+
+  test("an alert reaches onResult, one line", async () => {
+    const t = tester();
+    const results: SensorResult[] = [];
+    const service = await startSensorService({
+      client: t.client,
+      names,
+      onResult: (r) => results.push(r),
+    });
+    onTestFinished(() => service.close());
+    await service.readings.emit("sensor-1", { celsius: 20, measuredAt: at(0, 10) });
+    await service.readings.emit("sensor-2", { celsius: 18, measuredAt: at(1, 10) });
+    await t.idle();
+
+    expect(results.filter((r) => r.kind === "silent").map(describeResult)).toEqual([
+      "silent       sensor-1   no reading since 12:00:10",
+    ]);
   });
 });
 
