@@ -38,9 +38,9 @@ export const silenceAlertCodec = jsonCodec(SilenceAlert);
  * The silence group: consumes `sensor-readings` (event time: `measuredAt`) and sends an
  * alert to `sensor-alerts` when a sensor stays silent. Each reading moves the sensor's
  * timer to {@link SILENCE_MS} after it; the timer fires once the partition's stream time
- * gets there, that is once a later reading of another sensor on the same partition
- * arrives. The sensor's own next reading moves the timer on before it could fire, so a
- * sensor alone on its partition raises no alert (see the README, part 4).
+ * gets there, that is once a later reading on the same partition arrives: another
+ * sensor's, or the sensor's own next one (the timer fires before it; see the README,
+ * part 4).
  *
  * The table keeps each sensor's latest reading time: a reading that arrives out of order
  * (buffered by the sensor) must not move the timer back, which would raise an alert

@@ -583,6 +583,11 @@ export class PartitionProcessor {
     const traced = tracingInstalled();
     const host = this.batchHost(states, joined, position, traced);
     const out: OutgoingRecord[] = [];
+    // Stream-time timers fire before the message that moves stream time past them: a
+    // key's own message never hides the timer it comes too late for.
+    const fireDue = this.timers
+      ? () => this.fireTimers(TimerClock.Stream, this.streamTime.current, out, traced, states)
+      : undefined;
     let processed = 0;
     let redelivered = 0;
     let duplicates = 0;
@@ -633,7 +638,7 @@ export class PartitionProcessor {
       }
 
       position.offset = offset;
-      const ran = this.runCallback(handler, record, key, offset, explicitId, host, traced);
+      const ran = this.runCallback(handler, record, key, offset, explicitId, host, traced, fireDue);
       const outcome = ran instanceof Promise ? await ran : ran;
       // Not `instanceof TokaError`: a callback may throw another copy's branded error.
       if (!(outcome instanceof MessageContext)) {
@@ -789,7 +794,7 @@ export class PartitionProcessor {
         inputOffsets: this.currentInputOffsets(),
         streamTime: this.streamTime.stored,
       });
-      timers.clear();
+      timers.written();
     }
     const tableOffset = offsetAfter(
       produced,
@@ -839,7 +844,7 @@ export class PartitionProcessor {
     this.cache.clear();
     // Read again from the window stores, which hold what the last flush wrote.
     for (const { aggregation } of this.windowed.values()) aggregation.reset();
-    this.timers?.timers.clear();
+    this.timers?.timers.dropped();
     this.streamTime.dropUnwritten();
     this.host.emit("partition.unflushed-dropped", { partition: this.partition });
     for (const [topic, offset] of this.flushedInputs) this.inputOffsets.set(topic, offset);
@@ -1225,8 +1230,9 @@ export class PartitionProcessor {
   }
 
   /**
-   * Synchronous for a callback that returns no promise (see {@link inMessageSpan}). In a
-   * span only when `traced`.
+   * Synchronous for a callback that returns no promise (see {@link inMessageSpan}), unless
+   * the message's stream time makes stream-time timers due: `fireDue` fires them first.
+   * In a span only when `traced`.
    */
   private runCallback(
     handler: Handler,
@@ -1236,6 +1242,7 @@ export class PartitionProcessor {
     explicitId: string | undefined,
     host: ContextHost<unknown>,
     traced: boolean,
+    fireDue?: () => Promise<unknown>,
   ): CallbackOutcome | Promise<CallbackOutcome> {
     const { topic } = record;
     if (record.value === null) {
@@ -1276,6 +1283,8 @@ export class PartitionProcessor {
       eventTime,
       this.streamTime.current,
     );
+    if (fireDue && this.timers!.timers.nextStreamDue <= this.streamTime.current)
+      return fireDue().then(() => this.invoke(handler.callback, ctx, message, record, traced));
     return this.invoke(handler.callback, ctx, message, record, traced);
   }
 

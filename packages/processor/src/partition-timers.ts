@@ -34,12 +34,28 @@ export class PartitionTimers {
   private readonly pending = new Map<string, KeyTimer | null>();
   /** The store keys whose last change is a firing. */
   private readonly firings = new Set<string>();
+  /**
+   * No stored stream-time timer is due before this time: −∞ until a scan found the first
+   * one, since the store may hold any.
+   */
+  private storedNext = Number.NEGATIVE_INFINITY;
+  /** No unwritten stream-time timer is due before this time. */
+  private pendingNext = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly store: WindowStore,
     private readonly topic: string,
     private readonly partition: number,
   ) {}
+
+  /**
+   * No stream-time timer is due before this stream time: what a message is checked
+   * against before timers are looked for. A lower bound (a cancelled timer may keep it
+   * low until the next look).
+   */
+  get nextStreamDue(): number {
+    return Math.min(this.storedNext, this.pendingNext);
+  }
 
   /** Whether a flush has timer changes to write. */
   get changed(): boolean {
@@ -50,6 +66,7 @@ export class PartitionTimers {
   schedule(key: string, name: string, at: number, clock: TimerClock): void {
     this.cancel(key, name);
     this.change(storeKey(key, name, clock), { key, name, clock, at });
+    if (clock === TimerClock.Stream) this.pendingNext = Math.min(this.pendingNext, at);
   }
 
   /** Cancels `name` of `key` on both clocks. */
@@ -77,6 +94,7 @@ export class PartitionTimers {
     }
     for (const [encoded, timer] of this.pending)
       if (timer && timer.clock === clock && timer.at <= now) due.set(encoded, timer);
+    if (clock === TimerClock.Stream) await this.findNextStreamDue(now);
     return [...due.values()].sort(
       (a, b) =>
         a.at - b.at ||
@@ -101,10 +119,37 @@ export class PartitionTimers {
     return { scheduled, fired };
   }
 
-  /** The changes are written, or dropped with the write-back cache. */
-  clear(): void {
+  /** The changes are written: the timers scheduled are stored ones now. */
+  written(): void {
+    this.storedNext = this.nextStreamDue;
+    this.clearPending();
+  }
+
+  /** The changes are dropped with the write-back cache: the store is looked at again. */
+  dropped(): void {
+    this.storedNext = Number.NEGATIVE_INFINITY;
+    this.clearPending();
+  }
+
+  /** After the timers due at `now` were taken: when the next stream-time one is due. */
+  private async findNextStreamDue(now: number): Promise<void> {
+    this.storedNext = Number.POSITIVE_INFINITY;
+    for await (const stored of this.store.fetchEnding(now + 1, Number.POSITIVE_INFINITY)) {
+      if (stored.start !== CLOCK_CODES.stream) continue;
+      if (this.pending.has(windowKey(stored.key, stored.start))) continue;
+      this.storedNext = stored.end;
+      break;
+    }
+    this.pendingNext = Number.POSITIVE_INFINITY;
+    for (const timer of this.pending.values())
+      if (timer && timer.clock === TimerClock.Stream && timer.at > now)
+        this.pendingNext = Math.min(this.pendingNext, timer.at);
+  }
+
+  private clearPending(): void {
     this.pending.clear();
     this.firings.clear();
+    this.pendingNext = Number.POSITIVE_INFINITY;
   }
 
   private change(encoded: string, timer: KeyTimer | null): void {

@@ -40,7 +40,7 @@ const reading = (t: Tester, key: string, timestamp: number) =>
   t.emit("readings", key, 1, { codec: readingCodec, timestamp });
 
 describe("timers on the tester", () => {
-  test("a stream-time timer fires once the partition's stream time reaches it, after the batch that moved it there", async () => {
+  test("a stream-time timer fires before the message that moves stream time past it", async () => {
     const t = tester();
     t.createTopic("readings", 1);
     t.createTopic("alerts", 1);
@@ -52,18 +52,23 @@ describe("timers on the tester", () => {
     alerts.expectEmpty();
     await reading(t, "s3", 9 * MINUTE);
     expect(alerts.drain().map((m) => m.value)).toEqual([{ sensor: "s1", silentSince: 4 * MINUTE }]);
-    // A reading of s2 in the batch that passes its timer moves it first: no alert for it.
+    // s2's own reading after its silence comes too late to move its timer: the timer
+    // fires first (with the value before the reading), then the reading moves it on.
     await t.emitMany(
       "readings",
       [
+        { key: "s3", value: 1, timestamp: 10 * MINUTE },
         { key: "s2", value: 1, timestamp: 20 * MINUTE },
-        { key: "s3", value: 1, timestamp: 20 * MINUTE },
       ],
       { codec: readingCodec },
     );
-    alerts.expectEmpty();
-    await reading(t, "s4", 60 * MINUTE); // s1 fired already: the two others now, by time
-    expect(alerts.drain().map((m) => m.value!.sensor)).toEqual(["s2", "s3"]);
+    // s3's timer (15 min) is due by then too: both fire, by time, before s2's reading.
+    expect(alerts.drain().map((m) => m.value)).toEqual([
+      { sensor: "s2", silentSince: 8 * MINUTE },
+      { sensor: "s3", silentSince: 10 * MINUTE },
+    ]);
+    await reading(t, "s4", 60 * MINUTE); // s2's moved timer (25 min)
+    expect(alerts.drain().map((m) => m.value!.sensor)).toEqual(["s2"]);
   });
 
   test("a timer that fires in a batch with messages of its key changes the same table value", async () => {
