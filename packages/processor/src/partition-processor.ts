@@ -765,36 +765,13 @@ export class PartitionProcessor {
     await heartbeat();
     // The windows first: the group table's checkpoint is the one recovery trusts.
     for (const { aggregation, table, records } of windowWrites) {
-      await table.write({
-        ...tableWriteOf(records),
-        tableOffset: offsetAfter(
-          produced,
-          table.topic,
-          this.partition,
-          records.length,
-          table.position,
-        ),
-        inputOffsets: this.currentInputOffsets(),
-        streamTime: this.streamTime.stored,
-      });
+      await this.writeLocally(table, records, produced);
       aggregation.markWritten();
     }
     if (this.timers) {
-      const { table, timers } = this.timers;
       const records = [...timerRecords.scheduled, ...timerRecords.fired];
-      await table.write({
-        ...tableWriteOf(records),
-        tableOffset: offsetAfter(
-          produced,
-          table.topic,
-          this.partition,
-          records.length,
-          table.position,
-        ),
-        inputOffsets: this.currentInputOffsets(),
-        streamTime: this.streamTime.stored,
-      });
-      timers.written();
+      await this.writeLocally(this.timers.table, records, produced);
+      this.timers.timers.written();
     }
     const tableOffset = offsetAfter(
       produced,
@@ -833,6 +810,24 @@ export class PartitionProcessor {
       durationMs: Date.now() - started,
     });
     return true;
+  }
+
+  /**
+   * Writes the records a flush produced to one of the partition's own tables (windows,
+   * timers) to its local copy, with the checkpoint of the flush.
+   */
+  private writeLocally(
+    table: PartitionTable,
+    records: readonly OutgoingRecord[],
+    produced: readonly ProducedBatch[],
+  ): Promise<boolean> {
+    const { topic, position } = table;
+    return table.write({
+      ...tableWriteOf(records),
+      tableOffset: offsetAfter(produced, topic, this.partition, records.length, position),
+      inputOffsets: this.currentInputOffsets(),
+      streamTime: this.streamTime.stored,
+    });
   }
 
   /**
