@@ -2,7 +2,7 @@ import { StorageStatus, WindowStore } from "@toka/state-store";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import { OwnedTable } from "./owned-table.js";
 import type { ViewIterateOptions } from "./view.js";
-import { decodeWindowEntry } from "./window-entry.js";
+import { readWindows } from "./window-entry.js";
 import type { WindowResult } from "./windowed-aggregate.js";
 
 /**
@@ -23,23 +23,14 @@ export class OwnedWindows extends OwnedTable {
     const partition = this.source.ownership.partitionOf(key);
     const storage = partition === undefined ? undefined : this.source.runningStorage(partition);
     if (!storage || storage.status !== StorageStatus.Open) throw this.moved(partition, key);
-    const windows: WindowResult<unknown>[] = [];
     try {
-      for await (const stored of new WindowStore(storage).fetch(key, from, to)) {
-        const entry = decodeWindowEntry(stored.value);
-        windows.push({
-          key,
-          start: stored.start,
-          end: stored.end,
-          value: this.decodedValue(key, entry.aggregate),
-          final: entry.finalEmitted,
-        });
-      }
+      return await readWindows(new WindowStore(storage), key, from, to, (bytes) =>
+        this.decodedValue(key, bytes),
+      );
     } catch (cause) {
       if (storage.status !== StorageStatus.Open) throw this.moved(partition, key, cause);
       throw cause;
     }
-    return windows;
   }
 
   /** Every window of `key`; undefined when it has none. */

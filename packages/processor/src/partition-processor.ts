@@ -927,11 +927,13 @@ export class PartitionProcessor {
         }
       }
     }
-    for (const change of ctx.timers ?? []) {
-      if (change.kind === "schedule")
-        timers!.schedule(ctx.key, change.name, change.at, change.clock);
-      else timers!.cancel(ctx.key, change.name);
-    }
+    // Most messages schedule nothing: no array is made for them.
+    if (ctx.timers)
+      for (const change of ctx.timers) {
+        if (change.kind === "schedule")
+          timers!.schedule(ctx.key, change.name, change.at, change.clock);
+        else timers!.cancel(ctx.key, change.name);
+      }
     if (ctx.records.length > 0) for (const r of ctx.records) out.push(r);
   }
 

@@ -1,5 +1,7 @@
+import type { WindowStore } from "@toka/state-store";
 import { encodeDedup, type KeyDedup } from "./dedup-record.js";
 import { decodeTableEntry, encodeTableEntry } from "./table-entry.js";
+import type { WindowResult } from "./windowed-aggregate.js";
 
 /*
  * A window's value as its windowed table topic and local window store keep it (after
@@ -46,4 +48,24 @@ export function decodeWindowEntry(bytes: Uint8Array): WindowEntry {
     dedup: table.dedup,
     finalEmitted: (bytes[0]! & FINAL_EMITTED) !== 0,
   };
+}
+
+/**
+ * The windows of `key` in `store` whose start lies in `[from, to]`, by start, their
+ * aggregates decoded with `decode`: what window queries answer.
+ */
+export async function readWindows<A>(
+  store: WindowStore,
+  key: string,
+  from: number,
+  to: number,
+  decode: (aggregate: Uint8Array) => A,
+): Promise<WindowResult<A>[]> {
+  const windows: WindowResult<A>[] = [];
+  for await (const stored of store.fetch(key, from, to)) {
+    const entry = decodeWindowEntry(stored.value);
+    const value = decode(entry.aggregate);
+    windows.push({ key, start: stored.start, end: stored.end, value, final: entry.finalEmitted });
+  }
+  return windows;
 }

@@ -11,7 +11,7 @@ import type { QueryableView } from "./query-service.js";
 import { windowsTopic } from "./topic-names.js";
 import { View, type ViewIterateOptions, type ViewStatus } from "./view.js";
 import type { ViewOptions } from "./view-options.js";
-import { decodeWindowEntry } from "./window-entry.js";
+import { readWindows } from "./window-entry.js";
 import type { WindowResult } from "./windowed-aggregate.js";
 
 /** Options of a {@link WindowView}: a view's, naming the aggregate instead of a table. */
@@ -83,12 +83,9 @@ export class WindowView<A> implements QueryableView {
         { topic: this.topic, key },
       );
     }
-    const windows: WindowResult<A>[] = [];
-    for await (const stored of store.fetch(key, from, to)) {
-      const entry = decodeWindowEntry(stored.value);
-      let value: A;
+    return readWindows(store, key, from, to, (bytes) => {
       try {
-        value = this.codec.decode(entry.aggregate);
+        return this.codec.decode(bytes);
       } catch (cause) {
         throw new TokaError(TokaErrorCode.DecodeFailed, "a stored window does not decode", {
           topic: this.topic,
@@ -96,9 +93,7 @@ export class WindowView<A> implements QueryableView {
           cause,
         });
       }
-      windows.push({ key, start: stored.start, end: stored.end, value, final: entry.finalEmitted });
-    }
-    return windows;
+    });
   }
 
   /** Every window of `key`; undefined when it has none. */
