@@ -121,22 +121,29 @@ export class WindowAggregation {
   /**
    * Reads the windows that are still open at `streamTime` (and, in `final` mode, closed
    * ones whose result was not emitted yet) from the window store into memory.
+   *
+   * A window whose final result was emitted is read too while it is open at `streamTime`:
+   * the stream time restored with the group table can be earlier than the one at which
+   * the windows were last written (a crash between the two writes), and the messages
+   * processed again then must find the window with its applied offsets, not start it anew.
    */
   async load(streamTime: number): Promise<void> {
     this.reset();
     const from = streamTime < 0 ? 0 : Math.max(0, streamTime - this.openSpan() + 1);
     for await (const stored of this.store.fetchEnding(from, Number.POSITIVE_INFINITY)) {
       const entry = decodeWindowEntry(stored.value);
-      if (entry.finalEmitted) continue;
       const window: OpenWindow = {
         key: stored.key,
         start: stored.start,
         end: stored.end,
-        value: this.decode(stored.key, stored.start, entry.aggregate),
+        value: undefined,
         dedup: entry.dedup,
-        finalEmitted: false,
+        finalEmitted: entry.finalEmitted,
       };
-      if (this.definition.emit === EmitMode.Update && this.closed(window, streamTime)) continue;
+      const closed = this.closed(window, streamTime);
+      if (closed && (entry.finalEmitted || this.definition.emit === EmitMode.Update)) continue;
+      if (!entry.finalEmitted)
+        window.value = this.decode(stored.key, stored.start, entry.aggregate);
       this.insert(window);
     }
     this.loaded = true;
@@ -173,6 +180,10 @@ export class WindowAggregation {
     if (targets.some(({ window }) => this.appliedBefore(window, input))) {
       return { kind: "applied-before" };
     }
+    // A window whose final result is out is closed, whatever the stream time says.
+    const open = targets.filter(({ window }) => !window?.finalEmitted);
+    if (open.length < targets.length) targets.splice(0, targets.length, ...open);
+    if (targets.length === 0) return { kind: "late" };
     const values = targets.map(({ window, span }) =>
       update(window ? window.value : this.definition.initial(), span),
     );
@@ -205,6 +216,8 @@ export class WindowAggregation {
     const { session, absorbed } = sessionFor(windows, sessions, input.eventTime);
     const joined = absorbed.map((span) => sessions.find((s) => s.start === span.start)!);
     if (joined.some((s) => this.appliedBefore(s, input))) return { kind: "applied-before" };
+    // A session whose final result is out never changes again (see load).
+    if (joined.some((s) => s.finalEmitted)) return { kind: "late" };
     const merge = this.definition.merge!;
     let value = joined.length === 0 ? this.definition.initial() : joined[0]!.value;
     for (const later of joined.slice(1)) value = merge(value, later.value);
@@ -254,7 +267,7 @@ export class WindowAggregation {
           next = Math.min(next, closesAt(this.definition.windows, window));
           return true;
         }
-        if (this.definition.emit === EmitMode.Final) {
+        if (this.definition.emit === EmitMode.Final && !window.finalEmitted) {
           window.finalEmitted = true;
           this.changes.set(windowKey(window.key, window.start), { kind: "put", window });
           const result = this.result(window, true, `${this.windowId(window)}:final`);
