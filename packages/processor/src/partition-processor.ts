@@ -923,26 +923,43 @@ export class PartitionProcessor {
         if (ctx.change.kind === "delete") timers.cancel(ctx.key, TTL_TIMER);
         else {
           const now = ttl.clock === TimerClock.Wall ? this.host.clock.now() : ctx.streamTime;
-          timers.schedule(ctx.key, TTL_TIMER, now + ttl.ms, ttl.clock);
+          const seq = this.nextTimerSeq(state, TTL_TIMER);
+          timers.schedule(ctx.key, TTL_TIMER, now + ttl.ms, ttl.clock, seq);
         }
       }
     }
     // Most messages schedule nothing: no array is made for them.
     if (ctx.timers)
       for (const change of ctx.timers) {
-        if (change.kind === "schedule")
-          timers!.schedule(ctx.key, change.name, change.at, change.clock);
-        else timers!.cancel(ctx.key, change.name);
+        if (change.kind === "schedule") {
+          const seq = this.nextTimerSeq(state, change.name);
+          timers!.schedule(ctx.key, change.name, change.at, change.clock, seq);
+        } else timers!.cancel(ctx.key, change.name);
       }
     if (ctx.records.length > 0) for (const r of ctx.records) out.push(r);
+  }
+
+  /**
+   * The sequence of a timer `name` of the key of `state` scheduled now: one more than its
+   * last firing's (see `KeyTimer.seq`); 0 where firings are not deduplicated.
+   */
+  private nextTimerSeq(state: KeyState | undefined, name: string): number {
+    if (!this.exactlyOnce || !state?.dedup) return this.exactlyOnce && state ? 1 : 0;
+    const applied = appliedOffset(state.dedup, this.firingsTopic(name));
+    return applied === undefined ? 1 : Number(applied) + 1;
+  }
+
+  /** Where a key's dedup state keeps the sequence of the last firing of timer `name`. */
+  private firingsTopic(name: string): string {
+    return `${this.timers!.table.topic}/${name}`;
   }
 
   /**
    * Fires the timers due on `clock` at `now`, in time order: a table's time-to-live
    * deletes its key; the others run the group's timer callback, whose effects are
    * applied like a message's. Under exactly-once a firing counts as applied to its key
-   * (its time, per timer name and clock, in the key's dedup state), so a timer fired
-   * again after a crash changes nothing twice. `batchStates` are the states of the keys
+   * (its sequence, per timer name, in the key's dedup state), so a timer fired again
+   * after a crash changes nothing twice. `batchStates` are the states of the keys
    * of the batch just processed (not in the write-back cache yet): a timer of one of
    * them changes the same state.
    * @returns how many timers fired.
@@ -967,16 +984,17 @@ export class PartitionProcessor {
     const host = this.batchHost(states, joined, position, traced);
     const topic = timers.table.topic;
     for (const timer of due) {
+      if (!timers.timers.isCurrent(timer)) continue;
       timers.timers.fired(timer);
       const state = states.get(timer.key);
       const offset = String(timer.at);
-      const explicitId = `${this.group}/timer/${timer.clock}/${timer.name}/${timer.key}/${timer.at}`;
+      const explicitId = `${this.group}/timer/${timer.clock}/${timer.name}/${timer.key}/${timer.at}/${timer.seq}`;
       if (state && this.exactlyOnce) {
         state.dedup ??= emptyDedup();
-        const dedupTopic = `${topic}/${timer.clock}/${timer.name}`;
-        const applied = appliedOffset(state.dedup, dedupTopic);
-        if (applied !== undefined && compareOffsets(offset, applied) <= 0) continue;
-        setApplied(state.dedup, dedupTopic, offset);
+        const firings = this.firingsTopic(timer.name);
+        const applied = appliedOffset(state.dedup, firings);
+        if (applied !== undefined && compareOffsets(String(timer.seq), applied) <= 0) continue;
+        setApplied(state.dedup, firings, String(timer.seq));
         state.dirty = true;
       }
       const record: IncomingRecord = {
