@@ -235,9 +235,10 @@ function expectTimersOnce(run: Run, exactlyOnceOutput: boolean) {
     wrong.slice(0, 10),
     `timers fired per key (key, readings, fired), ${wrong.length} wrong; group ${run.group}`,
   ).toEqual([]);
-  // A timer's emit derives its ID from the timer: group, clock, name, key and time.
+  // A timer's emit derives its ID from the timer: group, clock, name, key, time and
+  // sequence (1: each reading's timer has a name of its own, scheduled once).
   const ids = run.sent.map(
-    ({ key, id, reading }) => `${run.group}/timer/stream/${id}/${key}/${reading.at + QUIET_MS}:1`,
+    ({ key, id, reading }) => `${run.group}/timer/stream/${id}/${key}/${reading.at + QUIET_MS}/1:1`,
   );
   const missing = ids.filter((id) => !run.firedIds.has(id));
   expect(missing.slice(0, 10), `timer emits missing (${missing.length})`).toEqual([]);
