@@ -66,6 +66,15 @@ export function rememberId(
   if (excess > 0) dedup.ids.splice(0, excess);
 }
 
+/** A copy of `dedup`, for a window whose aggregate is copied from another's. */
+export function copyDedup(dedup: KeyDedup): KeyDedup {
+  return {
+    applied: { ...dedup.applied },
+    ids: dedup.ids.map(([id, at]) => [id, at]),
+    duplicates: dedup.duplicates,
+  };
+}
+
 /** The first byte of the current format; {@link decodeDedup} reads every version listed here. */
 export const DEDUP_FORMAT_VERSION = 1;
 

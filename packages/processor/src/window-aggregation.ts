@@ -3,6 +3,7 @@ import { type WindowStore, windowKey, windowRecordValue } from "@toka/state-stor
 import type { OutgoingRecord } from "./client/kafka-client.js";
 import {
   appliedOffset,
+  copyDedup,
   emptyDedup,
   type KeyDedup,
   rememberId,
@@ -10,6 +11,7 @@ import {
   setApplied,
 } from "./dedup-record.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
+import { planSliding, type SlidingStep } from "./sliding-plan.js";
 import { compareOffsets } from "./table-entry.js";
 import { ID_HEADER } from "./topic-names.js";
 import { decodeWindowEntry, encodeWindowEntry } from "./window-entry.js";
@@ -18,6 +20,7 @@ import {
   closesAt,
   isClosed,
   isLate,
+  type SlidingWindows,
   sessionFor,
   type TimeWindow,
   WindowKind,
@@ -33,7 +36,12 @@ interface OpenWindow {
   /** Under exactly-once: the input offsets applied to this window. */
   dedup: KeyDedup | undefined;
   finalEmitted: boolean;
+  /** Sliding windows: the latest event time folded in (see `planSliding`). */
+  maxRecord: number | undefined;
 }
+
+/** A sliding window in memory: its latest event time is always known. */
+type SlidingOpenWindow = OpenWindow & { maxRecord: number };
 
 /** A window written at the next flush: its new state, or its deletion. */
 type WindowChange =
@@ -139,11 +147,12 @@ export class WindowAggregation {
         value: undefined,
         dedup: entry.dedup,
         finalEmitted: entry.finalEmitted,
+        maxRecord: entry.maxRecord,
       };
-      const closed = this.closed(window, streamTime);
-      if (closed && (entry.finalEmitted || this.definition.emit === EmitMode.Update)) continue;
-      if (!entry.finalEmitted)
-        window.value = this.decode(stored.key, stored.start, entry.aggregate);
+      // Closed sliding windows stay: a later record's new windows copy their aggregates.
+      const done = entry.finalEmitted || this.definition.emit === EmitMode.Update;
+      if (this.closed(window, streamTime) && done && !this.sliding) continue;
+      window.value = this.decode(stored.key, stored.start, entry.aggregate);
       this.insert(window);
     }
     this.loaded = true;
@@ -170,6 +179,7 @@ export class WindowAggregation {
   ): AggregateOutcome {
     const { windows } = this.definition;
     if (windows.kind === WindowKind.Session) return this.prepareSession(input, update);
+    if (windows.kind === WindowKind.Sliding) return this.prepareSliding(windows, input, update);
     if (isLate(windows, input.eventTime, input.streamTime)) return { kind: "late" };
     const existing = this.open.get(input.key);
     const targets: { window: OpenWindow | undefined; span: TimeWindow }[] = [];
@@ -225,6 +235,78 @@ export class WindowAggregation {
     return { kind: "ready", commit: () => this.storeSession(input, session, joined, value) };
   }
 
+  /** A sliding-window message: the windows it changes and creates, see `planSliding`. */
+  private prepareSliding(
+    windows: SlidingWindows,
+    input: AggregateInput,
+    update: (value: unknown, window: TimeWindow) => unknown,
+  ): AggregateOutcome {
+    if (isLate(windows, input.eventTime, input.streamTime)) return { kind: "late" };
+    const steps = planSliding(
+      windows,
+      (this.open.get(input.key) ?? []) as SlidingOpenWindow[],
+      input.eventTime,
+      (window) => !window.finalEmitted && !this.closed(window, input.streamTime),
+      (start) => !this.closed(this.slidingSpan(start), input.streamTime),
+    );
+    const existing = steps.flatMap((step) => (step.kind === "update" ? [step.window] : []));
+    if (existing.some((window) => this.appliedBefore(window, input))) {
+      return { kind: "applied-before" };
+    }
+    if (steps.length === 0) return { kind: "late" };
+    // Every value first, from the windows as they are: a new window copies its seed
+    // before the record changes that seed.
+    const values = steps.map((step) => this.slidingValue(step, update));
+    const commit = () => {
+      const results: OutgoingRecord[] = [];
+      steps.forEach((step, i) => {
+        const target =
+          step.kind === "update"
+            ? step.window
+            : this.insert({
+                key: input.key,
+                ...this.slidingSpan(step.start),
+                ...this.fresh(),
+                dedup: step.seed?.dedup && copyDedup(step.seed.dedup),
+              });
+        target.value = values[i];
+        target.maxRecord =
+          step.kind === "update"
+            ? Math.max(step.window.maxRecord, input.eventTime)
+            : step.maxRecord;
+        if (step.kind === "update" || step.fold) this.touch(target, input, results);
+        else this.copied(target, input, results);
+      });
+      return results;
+    };
+    return { kind: "ready", commit };
+  }
+
+  private slidingValue(
+    step: SlidingStep<SlidingOpenWindow>,
+    update: (value: unknown, window: TimeWindow) => unknown,
+  ): unknown {
+    if (step.kind === "update") return update(step.window.value, step.window);
+    const seed = step.seed ? this.copyValue(step.seed) : this.definition.initial();
+    return step.fold ? update(seed, this.slidingSpan(step.start)) : seed;
+  }
+
+  /** The sliding window starting at `start`, half-open: `[start, start + difference + 1)`. */
+  private slidingSpan(start: number): TimeWindow {
+    const { windows } = this.definition;
+    const difference = windows.kind === WindowKind.Sliding ? windows.differenceMs : 0;
+    return { start, end: start + difference + 1 };
+  }
+
+  /**
+   * A window's aggregate, through its codec: a new sliding window starts from another's
+   * value, which `update` may change in place.
+   */
+  private copyValue(window: OpenWindow): unknown {
+    const { codec } = this.definition;
+    return codec.decode(codec.encode(window.value));
+  }
+
   private storeSession(
     input: AggregateInput,
     session: TimeWindow,
@@ -273,7 +355,10 @@ export class WindowAggregation {
           const result = this.result(window, true, `${this.windowId(window)}:final`);
           if (result) results.push(result);
         }
-        return false;
+        // A closed sliding window stays while a record that is not late could copy it.
+        if (!this.sliding || this.forgetsAt(window) <= streamTime) return false;
+        next = Math.min(next, this.forgetsAt(window));
+        return true;
       });
       this.openCount -= windows.length - kept.length;
       if (kept.length === 0) this.open.delete(key);
@@ -315,6 +400,7 @@ export class WindowAggregation {
       aggregate,
       dedup: window.dedup,
       finalEmitted: window.finalEmitted,
+      maxRecord: window.maxRecord,
     });
     return windowRecordValue(window.end, entry);
   }
@@ -365,14 +451,41 @@ export class WindowAggregation {
     return isClosed(this.definition.windows, window, streamTime);
   }
 
-  /** How long a window stays open after its end: grace, and for sessions the gap. */
+  /**
+   * How long a window stays in memory after its end: grace, for sessions the gap, and
+   * for sliding windows two differences more (see {@link forgetsAt}).
+   */
   private openSpan(): number {
     const { windows } = this.definition;
-    return windows.graceMs + (windows.kind === WindowKind.Session ? windows.gapMs : 0);
+    if (windows.kind === WindowKind.Session) return windows.graceMs + windows.gapMs;
+    if (windows.kind === WindowKind.Sliding) return windows.graceMs + 2 * windows.differenceMs;
+    return windows.graceMs;
   }
 
-  private fresh(): Pick<OpenWindow, "value" | "dedup" | "finalEmitted"> {
-    return { value: undefined, dedup: undefined, finalEmitted: false };
+  private get sliding(): boolean {
+    return this.definition.windows.kind === WindowKind.Sliding;
+  }
+
+  /**
+   * When a closed sliding window leaves memory: a record that is not late is after
+   * stream time − difference − grace − 1, and its plan reads the windows starting up to
+   * two differences before it, which end after stream time − 2·difference − grace.
+   */
+  private forgetsAt(window: TimeWindow): number {
+    return window.end + this.openSpan();
+  }
+
+  private fresh(): Pick<OpenWindow, "value" | "dedup" | "finalEmitted" | "maxRecord"> {
+    return { value: undefined, dedup: undefined, finalEmitted: false, maxRecord: undefined };
+  }
+
+  /** A new window whose aggregate was copied: written, and a result in `update` mode. */
+  private copied(window: OpenWindow, input: AggregateInput, results: OutgoingRecord[]): void {
+    this.changes.set(windowKey(window.key, window.start), { kind: "put", window });
+    if (this.definition.emit === EmitMode.Update) {
+      const result = this.result(window, false, `${input.id}:${this.name}@${window.start}`);
+      if (result) results.push(result);
+    }
   }
 
   private insert(window: OpenWindow): OpenWindow {

@@ -1,5 +1,10 @@
 import type { Codec } from "@toka/codec";
-import { type SessionWindows, type TimeWindows, WindowKind } from "./windows.js";
+import {
+  type SessionWindows,
+  type SlidingWindows,
+  type TimeWindows,
+  WindowKind,
+} from "./windows.js";
 
 /** When a windowed aggregate sends its results to its output. */
 export const EmitMode = {
@@ -48,7 +53,7 @@ export interface WindowedOptions<A> {
 export interface WindowedAggregate<N extends string = string, A = unknown> {
   readonly kind: "windowed";
   readonly name: N;
-  readonly windows: TimeWindows | SessionWindows;
+  readonly windows: TimeWindows | SlidingWindows | SessionWindows;
   readonly codec: Codec<A>;
   readonly initial: () => A;
   readonly merge: ((earlier: A, later: A) => A) | undefined;
@@ -59,14 +64,16 @@ export interface WindowedAggregate<N extends string = string, A = unknown> {
 /**
  * Declares a windowed aggregate: `ctx.aggregate(name, (value, window) => next)` folds the
  * message into every window of its key that holds the message's event time (tumbling,
- * hopping) or into its key's session (merging the sessions it bridges). Its windows live
+ * hopping, and sliding windows, which it also creates as Kafka Streams does: one ending at
+ * each record, one starting just after it once a later record falls there) or into its
+ * key's session (merging the sessions it bridges). Its windows live
  * in the compacted topic `<group>-<name>-windows` and local storage, kept for
  * `windows.retentionMs`; a message for windows that are all closed is late and goes to
  * the dead-letter topic with code `TOKA_LATE_RECORD`.
  */
 export function windowed<const N extends string, A>(
   name: N,
-  windows: TimeWindows | SessionWindows,
+  windows: TimeWindows | SlidingWindows | SessionWindows,
   codec: Codec<A>,
   options: WindowedOptions<A>,
 ): WindowedAggregate<N, A> {
@@ -102,10 +109,10 @@ export function checkWindowed(
   if (!AGGREGATE_NAME.test(name)) {
     fail(`windowed aggregate "${name}": the name must be 1-100 characters of a-z A-Z 0-9 . _ -`);
   }
-  const kinds: string[] = [WindowKind.Tumbling, WindowKind.Hopping, WindowKind.Session];
+  const kinds: string[] = Object.values(WindowKind);
   if (!kinds.includes(windows?.kind)) {
     fail(
-      `windowed aggregate "${name}": windows must be tumbling(), hopping() or session(), got ${String(windows?.kind)}`,
+      `windowed aggregate "${name}": windows must be tumbling(), hopping(), sliding() or session(), got ${String(windows?.kind)}`,
     );
   }
   if (typeof aggregate.initial !== "function") {

@@ -6,6 +6,7 @@ import {
   serveViews,
   session,
   silentLogger,
+  sliding,
   TokaErrorCode,
   tumbling,
   type WindowResult,
@@ -202,6 +203,46 @@ describe("windowed aggregates on the tester", () => {
       ).toEqual([expected]);
       await t.close();
     }
+  });
+
+  test("sliding windows are created and folded as in Kafka Streams' example, across a restart", async () => {
+    const t = tester();
+    setup(t);
+    const graph = defineGroup("sliding-sums", {
+      outputs: [output("sums", resultCodec)],
+      windows: [
+        windowed("five-seconds", sliding(5_000), statsCodec, {
+          initial: () => ({ count: 0, sum: 0 }),
+          output: "sums",
+        }),
+      ],
+      inputs: ({ input }) => [
+        input("readings", readingCodec, (ctx, reading) =>
+          ctx.aggregate("five-seconds", (s) => ({ count: s.count + 1, sum: s.sum + reading })),
+        ),
+      ],
+    });
+    const storage = memoryStorage();
+    const first = await t.startProcessor(graph, { storage });
+    await at(t, "s1", 1, 8_000);
+    await at(t, "s1", 2, 9_200);
+    await at(t, "s2", 0, 11_000); // closes s1's windows ending at 8 000 and 9 200
+    await first.close();
+    // A window that closed is still what the next record's new windows start from.
+    await t.startProcessor(graph, { storage });
+    await at(t, "s1", 4, 12_400);
+    await at(t, "s2", 0, 30_000); // closes the rest
+    const finals = t
+      .output("sums", resultCodec)
+      .drain()
+      .filter((m) => m.key === "s1");
+    expect(finals.map(({ value: r }) => [r!.start, r!.end, r!.value.count, r!.value.sum])).toEqual([
+      [3_000, 8_001, 1, 1],
+      [4_200, 9_201, 2, 3],
+      [7_400, 12_401, 3, 7],
+      [8_001, 13_002, 2, 6],
+      [9_201, 14_202, 1, 4],
+    ]);
   });
 
   test("a restarted processor continues its open windows from storage, emitting no final twice", async () => {
