@@ -19,6 +19,7 @@ import {
   QUIET_MS,
   Reading,
   SESSION_GAP_MS,
+  SLIDING_DIFFERENCE_MS,
   type Tally,
   TUMBLING_MS,
 } from "./fixtures/window-schemas.js";
@@ -52,7 +53,12 @@ afterAll(async () => {
 /** A window's expected or found tally, by `<key>/<start>/<end>`. */
 type Tallies = Map<string, Tally>;
 
-/** The sequential model: every unique reading folded into its tumbling window and session. */
+/**
+ * The sequential model: every unique reading folded into its tumbling window, its
+ * session and the sliding windows that hold it (Kafka Streams' sliding windows of the
+ * key's readings: one ending at each reading, one starting just after each reading
+ * that a later one follows within the difference + 1).
+ */
 function model(readings: readonly { key: string; reading: Reading }[]) {
   const tumbling: Tallies = new Map();
   const times = new Map<string, { at: number; amount: number }[]>();
@@ -76,7 +82,24 @@ function model(readings: readonly { key: string; reading: Reading }[]) {
     });
     sessions.set(`${key}/${first}/${list.at(-1)!.at + 1}`, tally);
   }
-  return { tumbling, sessions };
+  const sliding: Tallies = new Map();
+  const d = SLIDING_DIFFERENCE_MS;
+  for (const [key, list] of times) {
+    const starts = new Set<number>();
+    for (const { at } of list) {
+      starts.add(Math.max(0, at - d));
+      if (list.some((later) => later.at > at && later.at <= at + 1 + d)) starts.add(at + 1);
+    }
+    for (const start of starts) {
+      const inside = list.filter(({ at }) => at >= start && at <= start + d);
+      const tally = {
+        sum: inside.reduce((sum, { amount }) => sum + amount, 0),
+        count: inside.length,
+      };
+      sliding.set(`${key}/${start}/${start + d + 1}`, tally);
+    }
+  }
+  return { tumbling, sessions, sliding };
 }
 
 function add(tallies: Tallies, window: string, amount: number) {
@@ -117,8 +140,13 @@ async function windowsUnderChaos(guarantee: Guarantee, seed: number, { timers = 
   const input = uniqueName("readings");
   const tumblingOut = uniqueName("tumbling");
   const sessionsOut = uniqueName("sessions");
+  const slidingOut = uniqueName("sliding");
   const firedOut = uniqueName("fired");
-  await createClusterTopics(brokers, [input, tumblingOut, sessionsOut, firedOut], PARTITIONS);
+  await createClusterTopics(
+    brokers,
+    [input, tumblingOut, sessionsOut, slidingOut, firedOut],
+    PARTITIONS,
+  );
   const group = uniqueName("windows");
   const env = {
     KAFKA_BROKERS: brokers.join(","),
@@ -126,6 +154,7 @@ async function windowsUnderChaos(guarantee: Guarantee, seed: number, { timers = 
     TOKA_INPUT: input,
     TOKA_TUMBLING: tumblingOut,
     TOKA_SESSIONS: sessionsOut,
+    TOKA_SLIDING: slidingOut,
     TOKA_GUARANTEE: guarantee,
     TOKA_REPLICATION_FACTOR: "3",
     ...(timers ? { TOKA_FIRED: firedOut } : {}),
@@ -212,7 +241,11 @@ async function windowsUnderChaos(guarantee: Guarantee, seed: number, { timers = 
     chaos,
     sent,
     expected: model(sent),
-    found: { tumbling: await finals(tumblingOut), sessions: await finals(sessionsOut) },
+    found: {
+      tumbling: await finals(tumblingOut),
+      sessions: await finals(sessionsOut),
+      sliding: await finals(slidingOut),
+    },
     total: sent.reduce((sum, { reading }) => sum + reading.amount, 0),
     failures: workers.flatMap((w) => w.failures),
     late: workers.reduce((sum, w) => sum + (w.events.get("late") ?? 0), 0),
@@ -264,8 +297,10 @@ async function windowHistory(group: string, aggregate: string, windows: readonly
       const { key, start } = decodeWindowKey(m.key!.toString());
       if (!wanted.has(`${key}/${start}`)) return;
       const record = m.value && readWindowRecordValue(m.value);
-      const final = record ? (record.value[0]! & 1) === 1 : undefined;
-      const tally = record?.value.subarray(1).toString();
+      const flags = record?.value[0] ?? 0;
+      const final = record ? (flags & 1) === 1 : undefined;
+      // Sliding windows keep their latest record time (8 bytes) after the flags.
+      const tally = record?.value.subarray(flags & 2 ? 9 : 1).toString();
       history.push(
         `${key}/${start} at ${partition}@${m.offset}: end ${record?.end} final ${final} ${tally}`,
       );
@@ -295,7 +330,7 @@ async function expectExact(run: Run) {
   const context = `group ${run.group}; chaos: ${run.chaos.join("; ")}`;
   expect(run.failures, `no processor stopped; ${context}`).toEqual([]);
   expect(run.late, `no reading was late; ${context}`).toBe(0);
-  for (const kind of ["tumbling", "sessions"] as const) {
+  for (const kind of ["tumbling", "sessions", "sliding"] as const) {
     const wrong = wrongWindows(run.expected[kind], run.found[kind]);
     const history =
       wrong.length === 0
@@ -309,10 +344,13 @@ async function expectExact(run: Run) {
       wrong.slice(0, 10),
       `${kind} windows differ from the model (first 10 of ${wrong.length}); their records: ${history.join("; ")}; ${context}`,
     ).toEqual([]);
-    // The conserved quantity: every reading's amount is in exactly one final window.
-    let sum = 0;
-    for (const copies of run.found[kind].values()) sum += copies[0]!.tally.sum;
-    expect(sum, `${kind}: the finals' sums add up to what was sent; ${context}`).toBe(run.total);
+    // The conserved quantity: every reading's amount is in exactly one final tumbling
+    // window and one session (a sliding window shares readings with its neighbours).
+    if (kind !== "sliding") {
+      let sum = 0;
+      for (const copies of run.found[kind].values()) sum += copies[0]!.tally.sum;
+      expect(sum, `${kind}: the finals' sums add up to what was sent; ${context}`).toBe(run.total);
+    }
     // A repeated final (exactly-once without transactions may send one again) has the
     // ID of the window, so a consumer recognizes it.
     for (const [window, copies] of run.found[kind]) {
@@ -323,7 +361,7 @@ async function expectExact(run: Run) {
 
 /** Under transactions a read_committed consumer sees each window's final once. */
 function expectFinalsOnce(run: Run) {
-  for (const kind of ["tumbling", "sessions"] as const) {
+  for (const kind of ["tumbling", "sessions", "sliding"] as const) {
     const repeated = [...run.found[kind]].filter(([, copies]) => copies.length !== 1);
     expect(
       repeated.slice(0, 10),
