@@ -21,6 +21,7 @@ import {
   SESSION_GAP_MS,
   SLIDING_DIFFERENCE_MS,
   type Tally,
+  TICKS,
   TUMBLING_MS,
 } from "./fixtures/window-schemas.js";
 import { readTable, readToEnd, tempDir, uniqueName } from "./helpers.js";
@@ -221,10 +222,14 @@ async function windowsUnderChaos(guarantee: Guarantee, seed: number, { timers = 
   });
   for (const worker of workers) await worker.stop();
   const timerCounts = new Map<string, number>();
+  const tickCounts = new Map<string, number>();
   const firedIds = new Map<string, number>();
   if (timers) {
-    for (const [key, { value }] of await readTable(`${group}-table`, brokers))
-      timerCounts.set(key, JSON.parse(value.toString()).timers);
+    for (const [key, { value }] of await readTable(`${group}-table`, brokers)) {
+      const { timers, ticks } = JSON.parse(value.toString());
+      timerCounts.set(key, timers);
+      tickCounts.set(key, ticks);
+    }
     await readToEnd(
       firedOut,
       (m) => {
@@ -236,6 +241,7 @@ async function windowsUnderChaos(guarantee: Guarantee, seed: number, { timers = 
   }
   return {
     timerCounts,
+    tickCounts,
     firedIds,
     group,
     chaos,
@@ -256,7 +262,9 @@ type Run = Awaited<ReturnType<typeof windowsUnderChaos>>;
 
 /**
  * The checks of the readings' timers: each fired once (the key's table counts every
- * reading once) and its emit has one ID (`exactlyOnceOutput`: one copy of it).
+ * reading once) and its emit has one ID (`exactlyOnceOutput`: one copy of it); and every
+ * key's self-rescheduling tick fired exactly TICKS times, none lost to a crash between
+ * the next tick's write and the table's, none twice.
  */
 function expectTimersOnce(run: Run, exactlyOnceOutput: boolean) {
   const expected = new Map<string, number>();
@@ -267,6 +275,13 @@ function expectTimersOnce(run: Run, exactlyOnceOutput: boolean) {
   expect(
     wrong.slice(0, 10),
     `timers fired per key (key, readings, fired), ${wrong.length} wrong; group ${run.group}`,
+  ).toEqual([]);
+  const wrongTicks = [...expected.keys()]
+    .filter((key) => run.tickCounts.get(key) !== TICKS)
+    .map((key) => [key, run.tickCounts.get(key)]);
+  expect(
+    wrongTicks.slice(0, 10),
+    `ticks per key (key, ticks), ${wrongTicks.length} not ${TICKS}; group ${run.group}`,
   ).toEqual([]);
   // A timer's emit derives its ID from the timer: group, clock, name, key, time and
   // sequence (1: each reading's timer has a name of its own, scheduled once).
