@@ -242,17 +242,22 @@ export class WindowAggregation {
     update: (value: unknown, window: TimeWindow) => unknown,
   ): AggregateOutcome {
     if (isLate(windows, input.eventTime, input.streamTime)) return { kind: "late" };
+    const keyWindows = (this.open.get(input.key) ?? []) as SlidingOpenWindow[];
+    // Any window holding the record, closed ones too (their final may be out while the
+    // stream time restored after a crash says open): applied there, applied everywhere.
+    const holding = keyWindows.filter(
+      (window) => window.start <= input.eventTime && input.eventTime < window.end,
+    );
+    if (holding.some((window) => this.appliedBefore(window, input))) {
+      return { kind: "applied-before" };
+    }
     const steps = planSliding(
       windows,
-      (this.open.get(input.key) ?? []) as SlidingOpenWindow[],
+      keyWindows,
       input.eventTime,
       (window) => !window.finalEmitted && !this.closed(window, input.streamTime),
       (start) => !this.closed(this.slidingSpan(start), input.streamTime),
     );
-    const existing = steps.flatMap((step) => (step.kind === "update" ? [step.window] : []));
-    if (existing.some((window) => this.appliedBefore(window, input))) {
-      return { kind: "applied-before" };
-    }
     if (steps.length === 0) return { kind: "late" };
     // Every value first, from the windows as they are: a new window copies its seed
     // before the record changes that seed.

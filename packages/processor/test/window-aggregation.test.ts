@@ -5,7 +5,13 @@ import { z } from "zod";
 import { type AggregateInput, WindowAggregation } from "../src/window-aggregation.js";
 import { decodeWindowEntry } from "../src/window-entry.js";
 import { type AnyWindowedAggregate, windowed } from "../src/windowed-aggregate.js";
-import { session, type TimeWindows, tumbling, type WindowDefinition } from "../src/windows.js";
+import {
+  session,
+  sliding,
+  type TimeWindows,
+  tumbling,
+  type WindowDefinition,
+} from "../src/windows.js";
 
 const TOPIC = "readings";
 const Result = z.object({
@@ -111,6 +117,24 @@ describe("a windowed aggregate restarted at an earlier stream time than its wind
       [0, 8],
       [20, 100],
     ]);
+  });
+
+  it("does the same for sliding windows whose final results are out", async () => {
+    const { aggregation, store } = await sums(sliding(10));
+    expect(fold(aggregation, reading(0, 11, 11), 5)).toBe("ready");
+    expect(fold(aggregation, reading(1, 15, 15), 3)).toBe("ready");
+    expect(fold(aggregation, reading(2, 40, 40), 100)).toBe("ready");
+    const finals = await flush(aggregation, store, 40);
+    expect(finals.map((f) => [f.start, f.value])).toEqual([
+      [1, 5],
+      [5, 8],
+      [12, 3],
+    ]);
+
+    await aggregation.load(11); // restored before offset 1
+    expect(fold(aggregation, reading(1, 15, 15), 3)).toBe("applied-before");
+    expect(fold(aggregation, reading(2, 40, 40), 100)).toBe("applied-before");
+    expect(await flush(aggregation, store, 40)).toEqual([]);
   });
 
   it("does the same for a session whose final result is out", async () => {
