@@ -578,6 +578,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       await this.fail(this.asTokaError(error, "restoring a table partition failed"));
       return;
     }
+    // A close that began meanwhile already waited for the assignment work: activating now
+    // would seek a consumer that left the group, with retries that outlive the process.
+    if (this.isStopping()) return;
     this.assignmentWork = this.assignmentWork
       .then(() => this.activate(processor))
       .catch((error) =>
@@ -617,8 +620,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   /** A recovered partition: position and resume its inputs, and follow its joined tables. */
   private async activate(processor: PartitionProcessor) {
     const { partition } = processor;
-    // Closed (revoked) while its recovery finished.
-    if (this.partitions.get(partition) !== processor) return;
+    // Closed (revoked) while its recovery finished, or the processor is closing.
+    const gone = () => this.isStopping() || this.partitions.get(partition) !== processor;
+    if (gone()) return;
     const checkpointed = processor.checkpointedInputs();
     for (const topic of this.inputTopics()) {
       const committed = (
@@ -629,6 +633,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       const metadata = (
         await retrying(() => this.admin!.committedMetadata(this.group, topic), THROUGH_FAILOVER)
       ).get(partition);
+      if (gone()) return;
       processor.continueStreamTime(streamTimeOfMetadata(metadata));
       const local = checkpointed.get(topic);
       // Local state may be ahead of the group's commit (a crash after the storage write):
