@@ -944,8 +944,8 @@ export class PartitionProcessor {
    * last firing's (see `KeyTimer.seq`); 0 where firings are not deduplicated.
    */
   private nextTimerSeq(state: KeyState | undefined, name: string): number {
-    if (!this.exactlyOnce || !state) return 0;
-    const applied = state.dedup && appliedOffset(state.dedup, this.firingsTopic(name));
+    if (!this.exactlyOnce || !state?.dedup) return this.exactlyOnce && state ? 1 : 0;
+    const applied = appliedOffset(state.dedup, this.firingsTopic(name));
     return applied === undefined ? 1 : Number(applied) + 1;
   }
 

@@ -82,9 +82,9 @@ export class PartitionTimers {
    * {@link KeyTimer.seq}), replacing it on either clock.
    */
   schedule(key: string, name: string, at: number, clock: TimerClock, seq: number): void {
-    const encoded = storeKey(key, name, seq);
-    this.pending.set(encoded, { key, name, clock, at, seq });
-    this.firings.delete(encoded);
+    const timer = { key, name, clock, at, seq };
+    this.pending.set(storeKey(key, name, seq), timer);
+    this.firings.delete(storeKey(key, name, seq));
     this.clear(storeKey(key, name, seq + 1));
     if (clock === TimerClock.Stream) this.pendingNext = Math.min(this.pendingNext, at);
   }

@@ -185,11 +185,14 @@ export class WindowAggregation {
     const targets: { window: OpenWindow | undefined; span: TimeWindow }[] = [];
     for (const span of windowsFor(windows, input.eventTime)) {
       if (isClosed(windows, span, input.streamTime)) continue;
-      const window = existing?.find((w) => w.start === span.start);
-      if (this.appliedBefore(window, input)) return { kind: "applied-before" };
-      // A window whose final result is out is closed, whatever the stream time says.
-      if (!window?.finalEmitted) targets.push({ window, span });
+      targets.push({ window: existing?.find((w) => w.start === span.start), span });
     }
+    if (targets.some(({ window }) => this.appliedBefore(window, input))) {
+      return { kind: "applied-before" };
+    }
+    // A window whose final result is out is closed, whatever the stream time says.
+    const open = targets.filter(({ window }) => !window?.finalEmitted);
+    if (open.length < targets.length) targets.splice(0, targets.length, ...open);
     if (targets.length === 0) return { kind: "late" };
     const values = targets.map(({ window, span }) =>
       update(window ? window.value : this.definition.initial(), span),
@@ -253,12 +256,12 @@ export class WindowAggregation {
       keyWindows,
       input.eventTime,
       (window) => !window.finalEmitted && !this.closed(window, input.streamTime),
-      (start) => !this.closed(slidingSpan(windows, start), input.streamTime),
+      (start) => !this.closed(this.slidingSpan(start), input.streamTime),
     );
     if (steps.length === 0) return { kind: "late" };
     // Every value first, from the windows as they are: a new window copies its seed
     // before the record changes that seed.
-    const values = steps.map((step) => this.slidingValue(windows, step, update));
+    const values = steps.map((step) => this.slidingValue(step, update));
     const commit = () => {
       const results: OutgoingRecord[] = [];
       steps.forEach((step, i) => {
@@ -267,7 +270,7 @@ export class WindowAggregation {
             ? step.window
             : this.insert({
                 key: input.key,
-                ...slidingSpan(windows, step.start),
+                ...this.slidingSpan(step.start),
                 ...this.fresh(),
                 dedup: step.seed?.dedup && copyDedup(step.seed.dedup),
               });
@@ -277,7 +280,7 @@ export class WindowAggregation {
             ? Math.max(step.window.maxRecord, input.eventTime)
             : step.maxRecord;
         if (step.kind === "update" || step.fold) this.touch(target, input, results);
-        else this.markChanged(target, input, results);
+        else this.copied(target, input, results);
       });
       return results;
     };
@@ -285,13 +288,19 @@ export class WindowAggregation {
   }
 
   private slidingValue(
-    windows: SlidingWindows,
     step: SlidingStep<SlidingOpenWindow>,
     update: (value: unknown, window: TimeWindow) => unknown,
   ): unknown {
     if (step.kind === "update") return update(step.window.value, step.window);
     const seed = step.seed ? this.copyValue(step.seed) : this.definition.initial();
-    return step.fold ? update(seed, slidingSpan(windows, step.start)) : seed;
+    return step.fold ? update(seed, this.slidingSpan(step.start)) : seed;
+  }
+
+  /** The sliding window starting at `start`, half-open: `[start, start + difference + 1)`. */
+  private slidingSpan(start: number): TimeWindow {
+    const { windows } = this.definition;
+    const difference = windows.kind === WindowKind.Sliding ? windows.differenceMs : 0;
+    return { start, end: start + difference + 1 };
   }
 
   /**
@@ -409,7 +418,11 @@ export class WindowAggregation {
       if (input.explicitId !== undefined)
         rememberId(window.dedup, input.explicitId, input.timestamp, this.options.dedupIdsPerKey);
     }
-    this.markChanged(window, input, results);
+    this.changes.set(windowKey(window.key, window.start), { kind: "put", window });
+    if (this.definition.emit === EmitMode.Update) {
+      const result = this.result(window, false, `${input.id}:${this.name}@${window.start}`);
+      if (result) results.push(result);
+    }
   }
 
   private result(window: OpenWindow, final: boolean, id: string): OutgoingRecord | undefined {
@@ -471,8 +484,8 @@ export class WindowAggregation {
     return { value: undefined, dedup: undefined, finalEmitted: false, maxRecord: undefined };
   }
 
-  /** A window that changed: written at the flush, and a result in `update` mode. */
-  private markChanged(window: OpenWindow, input: AggregateInput, results: OutgoingRecord[]): void {
+  /** A new window whose aggregate was copied: written, and a result in `update` mode. */
+  private copied(window: OpenWindow, input: AggregateInput, results: OutgoingRecord[]): void {
     this.changes.set(windowKey(window.key, window.start), { kind: "put", window });
     if (this.definition.emit === EmitMode.Update) {
       const result = this.result(window, false, `${input.id}:${this.name}@${window.start}`);
@@ -529,11 +542,6 @@ export class WindowAggregation {
       cause,
     });
   }
-}
-
-/** The sliding window starting at `start`, half-open: `[start, start + difference + 1)`. */
-function slidingSpan(windows: SlidingWindows, start: number): TimeWindow {
-  return { start, end: start + windows.differenceMs + 1 };
 }
 
 /** The dedup state of two merged sessions: per topic, the later offset. */
