@@ -496,6 +496,16 @@ export class InMemoryBroker {
     this.touch();
   }
 
+  /**
+   * Asks `groupId` (every group without it) to rebalance with the members it has: the
+   * batches being handled hear it from their heartbeat, and the members rejoin.
+   */
+  requestRebalance(groupId?: string): void {
+    for (const group of this.groups.values())
+      if (groupId === undefined || group.id === groupId) group.rebalancePending = true;
+    this.touch();
+  }
+
   /** Removes a member from its group (leave or crash) and asks for a rebalance. */
   leave(member: GroupMember): void {
     const group = this.group(member.groupId);
@@ -725,6 +735,8 @@ export class InMemoryBroker {
               partition: tp.partition,
               records,
               highWatermark: String(highWatermark),
+              // As a Kafka member's heartbeat answers: the group is rebalancing.
+              heartbeat: async () => !this.group(member.groupId).rebalancePending,
             },
       lastOffset: last,
       highWatermark,

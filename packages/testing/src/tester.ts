@@ -437,6 +437,17 @@ export class Tester implements AsyncDisposable {
   }
 
   /**
+   * Makes `group` (every group without it) rebalance with the members it has, as when a
+   * broker dies or an instance's session lapses: a batch being handled hears it from its
+   * heartbeat and is handed back unwritten, and the members rejoin (each keeps its
+   * partitions). Callable from a callback, to rebalance in the middle of a batch.
+   */
+  rebalance(group?: string): void {
+    this.assertOpen("rebalance");
+    this.broker.requestRebalance(group);
+  }
+
+  /**
    * Moves the clock forward: the timestamps of records appended from now on (e.g. past an
    * exactly-once dedup window), and the wall clock of the processors started with
    * {@link Tester.startProcessor}, whose wall-clock timers then due fire (follow with
