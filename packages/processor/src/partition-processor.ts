@@ -594,7 +594,10 @@ export class PartitionProcessor {
     let failed = 0;
 
     for (let i = 0; i < records.length; i++) {
-      if (i % HEARTBEAT_EVERY === HEARTBEAT_EVERY - 1 && !(await heartbeat())) return false;
+      // Handed back for a rebalance: what the cache holds and this batch did so far (keys'
+      // states changed in place, windows, stream time) is dropped, and read again.
+      if (i % HEARTBEAT_EVERY === HEARTBEAT_EVERY - 1 && !(await heartbeat()))
+        return this.dropUnflushed();
       const record = records[i]!;
       const key = keys[i];
       if (key === undefined) {
