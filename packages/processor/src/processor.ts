@@ -744,7 +744,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     let producer = this.producer;
     if (this.options.guarantee === "exactly-once-transactional") {
       // A stable transactional id per partition: a new owner's producer fences the old
-      // owner's (a zombie) and aborts its open transaction (KIP-98).
+      // owner's (a zombie) when it connects, and aborts its open transaction or waits for
+      // its prepared commit (KIP-98), before the recovery targets are read below.
       const transactional = this.options.client.producer({
         transactionalId: `toka-${this.group}-${partition}`,
       });

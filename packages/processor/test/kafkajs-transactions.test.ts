@@ -5,7 +5,8 @@ import { TokaErrorCode } from "../src/index.js";
 
 /**
  * A transaction coordinator and group coordinator as the transactional producer sees
- * them through kafkajs: producers (each `connect` is an InitProducerId that fences the
+ * them through kafkajs: producers (as in kafkajs, `connect` asks for no transactional
+ * producer id; a producer's first `transaction()` is the InitProducerId that fences the
  * ones before), transactions that can be made to fail at a step, and the group's
  * committed offset of input partition 0.
  */
@@ -38,35 +39,50 @@ class FakeCoordinators {
 
   newProducer = (): Producer => {
     let offsets: bigint | undefined;
+    let initialized = false;
     return {
-      connect: async () => {
-        this.initProducerIds += 1;
-        this.onInit?.();
-        this.onInit = undefined;
-      },
+      connect: async () => {},
       disconnect: async () => {},
-      transaction: async () => ({
-        sendBatch: async () => {
-          if (this.failAt === "send") {
-            this.failAt = undefined;
-            throw Object.assign(new Error("connection lost"), { retriable: true });
-          }
-          return [{ topicName: "out", partition: 0, errorCode: 0, baseOffset: "0" }];
-        },
-        sendOffsets: async ({ topics }: { topics: { partitions: { offset: string }[] }[] }) => {
-          offsets = BigInt(topics[0]!.partitions[0]!.offset);
-        },
-        commit: async () => {
-          if (this.failAt === "commit") {
-            this.failAt = undefined;
-            if (this.commitLands) this.committed = offsets;
-            throw Object.assign(new Error("request timed out"), { retriable: true });
-          }
-          this.committed = offsets;
-        },
-      }),
+      transaction: async () => {
+        if (!initialized) {
+          initialized = true;
+          this.initProducerIds += 1;
+          this.onInit?.();
+          this.onInit = undefined;
+        }
+        return this.transaction((value) => {
+          offsets = value ?? offsets;
+          return offsets;
+        });
+      },
     } as unknown as Producer;
   };
+
+  /** A transaction; `offsets` records the offsets it sends and reads them back. */
+  private transaction(offsets: (sent?: bigint) => bigint | undefined) {
+    return {
+      sendBatch: async () => {
+        if (this.failAt === "send") {
+          this.failAt = undefined;
+          throw Object.assign(new Error("connection lost"), { retriable: true });
+        }
+        return [{ topicName: "out", partition: 0, errorCode: 0, baseOffset: "0" }];
+      },
+      sendOffsets: async ({ topics }: { topics: { partitions: { offset: string }[] }[] }) => {
+        offsets(BigInt(topics[0]!.partitions[0]!.offset));
+      },
+      commit: async () => {
+        if (this.failAt === "commit") {
+          this.failAt = undefined;
+          if (this.commitLands) this.committed = offsets();
+          throw Object.assign(new Error("request timed out"), { retriable: true });
+        }
+        this.committed = offsets();
+      },
+      // Nothing was added to it: kafkajs sends no EndTxn.
+      abort: async () => {},
+    };
+  }
 }
 
 const records = [{ topic: "out", partition: 0, key: "k", value: null, headers: {} }];
@@ -86,6 +102,17 @@ async function started(coordinators: FakeCoordinators) {
   await producer.connect();
   return producer;
 }
+
+test("connecting fences the transactional id's previous producer before the partition is restored", async () => {
+  const coordinators = new FakeCoordinators();
+  // The previous owner's commit was prepared: its InitProducerId waits for it to complete.
+  coordinators.onInit = () => {
+    coordinators.committed = 15n;
+  };
+  await started(coordinators);
+  expect(coordinators.initProducerIds).toBe(1);
+  expect(coordinators.committed).toBe(15n);
+});
 
 test("a failed send is redone by a new producer when the group's offsets are still the batch's start", async () => {
   const coordinators = new FakeCoordinators();

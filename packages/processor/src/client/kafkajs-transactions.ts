@@ -45,9 +45,15 @@ export function kafkajsTransactionalProducer(
   const current = async (): Promise<Producer> => {
     if (!producer) {
       const fresh = newProducer();
-      // InitProducerId: aborts or completes the transaction a previous producer left open.
       try {
         await fresh.connect();
+        // kafkajs's connect asks for no transactional producer id; its first transaction
+        // does. That InitProducerId is what fences the previous producer of this id: it
+        // aborts the transaction that one left open, or waits until a commit it prepared
+        // is complete. Done here, before the partition's tables are restored, so that they
+        // are restored to the end of that transaction, and never after a zombie's last
+        // commit (an empty transaction sends nothing else).
+        await (await fresh.transaction()).abort();
       } catch (error) {
         // Its sockets would keep the process alive; the caller may try again.
         await fresh.disconnect().catch(() => {});
