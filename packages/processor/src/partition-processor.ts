@@ -177,6 +177,8 @@ export class PartitionProcessor {
   private readonly flushedInputs = new Map<string, string>();
   /** Cancels the timed flush of a cache that no batch flushed. */
   private cancelFlush: (() => void) | undefined;
+  /** Times the write-back cache was dropped: a batch fetched before a drop is refused. */
+  private unflushedDrops = 0;
   /** Stops the restores of the tables when the partition is closed. */
   private readonly restoring = new AbortController();
   /** The local copy of this partition of the group's table, when it has one. */
@@ -505,9 +507,14 @@ export class PartitionProcessor {
       "toka.partition": this.partition,
       "toka.messages": records.length,
     };
-    return this.serialize(() =>
-      inBatchSpan(attributes, () => this.runBatch(topic, records, highWatermark, heartbeat)),
-    );
+    // A batch fetched before a dropped cache sent the inputs back (it waited behind the
+    // drop, e.g. a timed flush or another input's batch) starts past where they stand:
+    // handed back, it is fetched again from there.
+    const drops = this.unflushedDrops;
+    return this.serialize(async () => {
+      if (drops !== this.unflushedDrops) return false;
+      return inBatchSpan(attributes, () => this.runBatch(topic, records, highWatermark, heartbeat));
+    });
   }
 
   /**
@@ -839,6 +846,7 @@ export class PartitionProcessor {
    * again, with the same derived IDs.
    */
   private dropUnflushed(): false {
+    this.unflushedDrops += 1;
     this.cache.clear();
     // Read again from the window stores, which hold what the last flush wrote.
     for (const { aggregation } of this.windowed.values()) aggregation.reset();
@@ -846,6 +854,9 @@ export class PartitionProcessor {
     this.streamTime.dropUnwritten();
     this.host.emit("partition.unflushed-dropped", { partition: this.partition });
     for (const [topic, offset] of this.flushedInputs) this.inputOffsets.set(topic, offset);
+    // Fetched from where the inputs stand now, whoever dropped the cache (a batch, a timed
+    // flush, wall-clock timers): a batch fetched from further on would skip the rest.
+    if (this.state === PartitionState.Running) this.host.readAgain(this.unflushedFrom());
     return false;
   }
 
@@ -866,10 +877,7 @@ export class PartitionProcessor {
     // No batch, so no heartbeat to send: the write goes on while the group's last
     // confirmation of this member is recent, and is left to the next owner otherwise.
     const member = async () => this.host.stillMember();
-    if (await this.flush(member)) return;
-    // Its batches were fetched already: read again from the last flush.
-    this.dropUnflushed();
-    if (this.state === PartitionState.Running) this.host.readAgain(this.unflushedFrom());
+    if (!(await this.flush(member))) this.dropUnflushed();
   }
 
   /** Flushes after the commit interval unless a batch does it first. */
