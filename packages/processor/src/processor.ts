@@ -79,6 +79,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   private readonly options: ResolvedProcessorOptions;
   private readonly events = new EventEmitter<ProcessorEvents>();
   private readonly lifecycle: Lifecycle<ProcessorStatus>;
+  /** Aborted when the processor closes (or fails): set-up retries stop. */
+  private readonly closing = new AbortController();
   private readonly partitions = new Map<number, PartitionProcessor>();
   private readonly transactional = new Map<number, ClientProducer>();
   private admin: ClientAdmin | undefined;
@@ -303,7 +305,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     // reached every broker: a process restarted meanwhile must not fail to start.
     const admin = client.admin();
     this.admin = admin;
-    await retrying(() => admin.connect(), THROUGH_FAILOVER);
+    await retrying(() => admin.connect(), this.untilClosed);
     const topics = await retrying(
       () => prepareGroupTopics(admin, this.graph, this.options),
       THROUGH_FAILOVER,
@@ -320,7 +322,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       // them, exactly-once drops them by message ID, table records are latest values.
       const producer = client.producer({ idempotent: false });
       this.producer = producer;
-      await retrying(() => producer.connect(), THROUGH_FAILOVER);
+      await retrying(() => producer.connect(), this.untilClosed);
     }
     this.consumer = client.consumer({
       groupId: this.group,
@@ -348,10 +350,10 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       await view.start();
     }
     const consumer = this.consumer;
-    await retrying(() => consumer.connect(), THROUGH_FAILOVER);
+    await retrying(() => consumer.connect(), this.untilClosed);
     this.subscribed.push(...this.inputTopics());
     this.subscribed.push(...this.graph.joins.keys());
-    await retrying(() => consumer.subscribe(this.subscribed), THROUGH_FAILOVER);
+    await retrying(() => consumer.subscribe(this.subscribed), this.untilClosed);
     // Armed before run(): the first assignment may be applied before run() returns
     // (an instance that gets no partition has nothing to open).
     const joined = new Promise<void>((resolve, reject) => {
@@ -541,7 +543,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     if (added.length === 0) return;
     const highWatermarks = async (topic: string) =>
       new Map(
-        (await retrying(() => this.admin!.watermarks(topic), THROUGH_FAILOVER)).map((w) => [
+        (await retrying(() => this.admin!.watermarks(topic), this.untilClosed)).map((w) => [
           w.partition,
           w.high,
         ]),
@@ -605,7 +607,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     for (const topic of this.inputTopics()) {
       const committed = await retrying(
         () => this.admin!.committedOffsets(this.group, topic),
-        THROUGH_FAILOVER,
+        this.untilClosed,
       );
       for (const processor of kept) {
         const group = committed.get(processor.partition);
@@ -626,12 +628,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     const checkpointed = processor.checkpointedInputs();
     for (const topic of this.inputTopics()) {
       const committed = (
-        await retrying(() => this.admin!.committedOffsets(this.group, topic), THROUGH_FAILOVER)
+        await retrying(() => this.admin!.committedOffsets(this.group, topic), this.untilClosed)
       ).get(partition);
       // The stream time the group's commits carried: a new owner without local state
       // continues from it (the later of it and the checkpoint's counts).
       const metadata = (
-        await retrying(() => this.admin!.committedMetadata(this.group, topic), THROUGH_FAILOVER)
+        await retrying(() => this.admin!.committedMetadata(this.group, topic), this.untilClosed)
       ).get(partition);
       if (gone()) return;
       processor.continueStreamTime(streamTimeOfMetadata(metadata));
@@ -751,7 +753,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       });
       // Retried through a broker's death: the coordinator of the transactional id may
       // be the broker that died, until its partitions' leaders have moved.
-      await retrying(() => transactional.connect(), THROUGH_FAILOVER);
+      await retrying(() => transactional.connect(), this.untilClosed);
       producer = transactional;
       this.transactional.set(partition, producer);
     }
@@ -834,7 +836,16 @@ export class Processor<G extends GroupGraph = GroupGraph> {
    * Leaves the group and closes everything. `flush` (a graceful close) first writes the
    * write-back caches; a failed processor writes nothing more.
    */
+  /**
+   * The retries of setting up (connections, partitions' offsets and watermarks) through a
+   * cluster's failover, stopped by a close: a close does not wait minutes for them.
+   */
+  private get untilClosed() {
+    return { ...THROUGH_FAILOVER, signal: this.closing.signal };
+  }
+
   private async shutdown({ flush }: { flush: boolean }) {
+    this.closing.abort(new Error("the processor is closing"));
     this.stopObservingGauges?.();
     this.stopObservingGauges = undefined;
     // Batches do not wait for their offset commits: those must reach the group before
