@@ -83,7 +83,7 @@ export interface ProcessorOptions extends SecurityOptions {
    * Longer: fewer table records and transactions when keys repeat; more input processed
    * again after a crash, and more memory (changes wait longer, and V8 keeps more old
    * garbage). Default 100, Kafka Streams' exactly-once default: on the windows benchmark
-   * it processed 1.4 times as many readings per second as 0 (every window written about
+   * it processed 1.2–1.4 times as many readings per second as 0 (every window written about
    * once per flush instead of once per batch); on the counting benchmark, about as many
    * messages as 0 at 370–400 MB of peak RSS instead of 280–300 MB. 0 writes after every
    * batch (docs/guarantees.md).
