@@ -38,7 +38,7 @@ class FakeCoordinators {
   } as unknown as Kafka;
 
   newProducer = (): Producer => {
-    let offsets: bigint | undefined;
+    const sent: { offsets?: bigint } = {};
     let initialized = false;
     return {
       connect: async () => {},
@@ -50,16 +50,13 @@ class FakeCoordinators {
           this.onInit?.();
           this.onInit = undefined;
         }
-        return this.transaction((value) => {
-          offsets = value ?? offsets;
-          return offsets;
-        });
+        return this.transaction(sent);
       },
     } as unknown as Producer;
   };
 
-  /** A transaction; `offsets` records the offsets it sends and reads them back. */
-  private transaction(offsets: (sent?: bigint) => bigint | undefined) {
+  /** A transaction of a producer whose sent offsets are kept in `sent`. */
+  private transaction(sent: { offsets?: bigint }) {
     return {
       sendBatch: async () => {
         if (this.failAt === "send") {
@@ -69,15 +66,15 @@ class FakeCoordinators {
         return [{ topicName: "out", partition: 0, errorCode: 0, baseOffset: "0" }];
       },
       sendOffsets: async ({ topics }: { topics: { partitions: { offset: string }[] }[] }) => {
-        offsets(BigInt(topics[0]!.partitions[0]!.offset));
+        sent.offsets = BigInt(topics[0]!.partitions[0]!.offset);
       },
       commit: async () => {
         if (this.failAt === "commit") {
           this.failAt = undefined;
-          if (this.commitLands) this.committed = offsets();
+          if (this.commitLands) this.committed = sent.offsets;
           throw Object.assign(new Error("request timed out"), { retriable: true });
         }
-        this.committed = offsets();
+        this.committed = sent.offsets;
       },
       // Nothing was added to it: kafkajs sends no EndTxn.
       abort: async () => {},
