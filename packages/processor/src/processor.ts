@@ -9,6 +9,7 @@ import type {
   PartitionOwners,
   TopicPartition,
 } from "./client/kafka-client.js";
+import { ClosingSteps } from "./closing-steps.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import {
   PartitionState,
@@ -848,24 +849,35 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     this.closing.abort(new Error("the processor is closing"));
     this.stopObservingGauges?.();
     this.stopObservingGauges = undefined;
+    const step = new ClosingSteps(this.options.logger, { group: this.group }, this.options.clock);
     // Batches do not wait for their offset commits: those must reach the group before
     // this member leaves it, or the next owner would process the batches again.
     // The write-back caches are written first, while this member still owns the partitions.
     for (const processor of this.partitions.values()) {
-      if (flush) await processor.flushNow().catch(() => {});
-      await processor.settle().catch(() => {});
+      const partition = processor.partition;
+      if (flush)
+        await step.run(`writing the cache of partition ${partition}`, () => processor.flushNow());
+      await step.run(`finishing the batches of partition ${partition}`, () => processor.settle());
     }
     // Leaving the group waits for the in-flight batches; then storage can close.
-    await this.consumer?.disconnect().catch(() => {});
-    await this.assignmentWork.catch(() => {});
-    await this.standbys?.close().catch(() => {});
-    for (const processor of this.partitions.values()) await processor.close().catch(() => {});
+    await step.run("leaving the group", async () => this.consumer?.disconnect());
+    await step.run("finishing the assignment work", () => this.assignmentWork);
+    await step.run("closing the standby replicas", async () => this.standbys?.close());
+    for (const processor of this.partitions.values()) {
+      await step.run(`closing partition ${processor.partition}`, () => processor.close());
+    }
     this.partitions.clear();
-    for (const producer of this.transactional.values()) await producer.disconnect().catch(() => {});
+    for (const [partition, producer] of this.transactional) {
+      await step.run(`closing the transactional producer of partition ${partition}`, () =>
+        producer.disconnect(),
+      );
+    }
     this.transactional.clear();
-    await this.producer?.disconnect().catch(() => {});
-    for (const view of this.lookups.values()) await view.close().catch(() => {});
-    await this.admin?.disconnect().catch(() => {});
+    await step.run("closing the producer", async () => this.producer?.disconnect());
+    for (const [table, view] of this.lookups) {
+      await step.run(`closing the lookup view of ${table}`, () => view.close());
+    }
+    await step.run("closing the admin client", async () => this.admin?.disconnect());
   }
 
   private asTokaError(error: unknown, message: string): TokaError {
