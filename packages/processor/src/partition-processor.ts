@@ -526,9 +526,17 @@ export class PartitionProcessor {
     this.commits.commitLater(metadata === undefined ? position : { ...position, metadata });
   }
 
+  /**
+   * Resolves once the work queued on the partition is done: a batch, a timed flush, a
+   * timer's writes. Commits may still be in flight.
+   */
+  writesDone(): Promise<void> {
+    return this.serialize(async () => {});
+  }
+
   /** Resolves once the in-flight batch and the commits of finished batches are done. */
   async settle(): Promise<void> {
-    await this.serialize(async () => {});
+    await this.writesDone();
     await this.commits.settled();
   }
 

@@ -368,6 +368,11 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       onCrash: (error) => void this.fail(this.asTokaError(error, "the Kafka consumer stopped")),
       onOwners: (owners) => this.queries.ownership.update(owners),
       onStandby: (partitions) => this.keepStandbys(partitions),
+      // A timed flush or a timer's write in flight must land before the partitions may
+      // go to another member; later ones wait for the assignment (stillMember is false).
+      beforeRejoin: async () => {
+        await Promise.all([...this.partitions.values()].map((p) => p.writesDone()));
+      },
     });
     // Started once the group was joined and the first assignment applied.
     await joined;

@@ -205,32 +205,42 @@ export class FetchingConsumer implements ClientConsumer {
     return this.membership.commit(offsets);
   }
 
+  /** Undefined from the start of a rejoin until the next assignment: nothing may be written. */
   memberConfirmedAt(): number | undefined {
+    if (this.rejoining || !this.running) return undefined;
     return this.membership.memberConfirmedAt?.();
   }
 
   /**
    * Called by the membership's socket gate before it sends JoinGroup: no batch starts
    * from now until the next assignment, and this resolves once the batches being
-   * handled are done (or a session timeout passed: a handler that hangs must not keep
-   * the member out of its group for ever).
+   * handled and the handlers' other writes ({@link ConsumerHandlers.beforeRejoin}) are
+   * done, or a session timeout passed: a handler that hangs must not keep the member out
+   * of its group for ever.
    */
   beforeJoin(): Promise<void> {
     this.stopDelivery();
-    if (this.deliveries === 0) return Promise.resolve();
+    const done = Promise.all([this.batchesDone(), this.handlers?.beforeRejoin?.()]);
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.logger.warn(
-          "batches still running when the group rejoined; their partitions may be written by the next owner too",
+          "batches or writes still running when the group rejoined; their partitions may be written by the next owner too",
           { group: this.options.groupId, waitedMs: this.options.sessionTimeoutMs },
         );
         resolve();
       }, this.options.sessionTimeoutMs);
-      this.idle.push(() => {
+      const finish = () => {
         clearTimeout(timer);
         resolve();
-      });
+      };
+      done.then(finish, finish);
     });
+  }
+
+  /** Resolves once no batch is being handled. */
+  private batchesDone(): Promise<void> {
+    if (this.deliveries === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   /** Until the next assignment: nothing is handed over, what was fetched is fetched again. */

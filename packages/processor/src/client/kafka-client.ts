@@ -236,6 +236,13 @@ export interface ConsumerHandlers {
    * only). A client that cannot tell never calls it: no standbys are kept.
    */
   onStandby?(partitions: readonly number[]): void;
+  /**
+   * Before the member rejoins its group (no batch is handed over from then on): resolves
+   * once the writes the handlers make outside batches (timed flushes, timers) are done,
+   * so that none lands after the partitions went to their next owner. A client that
+   * cannot tell when it rejoins never calls it.
+   */
+  beforeRejoin?(): Promise<void>;
 }
 
 /**

@@ -541,7 +541,11 @@ function kafkajsConsumer(
     confirmedAt = undefined;
     if (options.copartitioned) forgetOwners();
   });
-  if (options.copartitioned) consumer.on(consumer.events.REBALANCING, forgetOwners);
+  consumer.on(consumer.events.REBALANCING, () => {
+    // A rejoin starts: the partitions may go to other members before the next join.
+    confirmedAt = undefined;
+    if (options.copartitioned) forgetOwners();
+  });
   // Emitted by kafkajs only for a heartbeat the coordinator accepted.
   consumer.on(consumer.events.HEARTBEAT, () => {
     if (!betweenRuns) confirmedAt = Date.now();
