@@ -26,7 +26,10 @@ export class BankWorker {
   child: ChildProcess | undefined;
   /** Failure lines the processor printed. */
   readonly failures: string[] = [];
-  /** The last lines the process wrote to stderr (warnings, errors). */
+  /**
+   * The last lines the processes wrote to stderr (warnings, errors) and their lifecycle
+   * events from stdout, with a line where each process started and was sent a signal.
+   */
   readonly log: string[] = [];
   /** How many times the processor printed each event (its stdout's `event` lines). */
   readonly events = new Map<string, number>();
@@ -50,14 +53,11 @@ export class BankWorker {
         if (line.includes('"failed"')) this.failures.push(line);
         const event = /^\{"event":"([\w.-]+)"/.exec(line)?.[1];
         if (event) this.events.set(event, (this.events.get(event) ?? 0) + 1);
+        if (event && event !== "late") this.keep(line);
       }
     });
     child.stderr?.on("data", (chunk: Buffer) => {
-      for (const line of chunk.toString().split("\n")) {
-        if (!line) continue;
-        this.log.push(line);
-        if (this.log.length > KEPT_LOG_LINES) this.log.shift();
-      }
+      for (const line of chunk.toString().split("\n")) if (line) this.keep(line);
     });
     // TOKA_WORKER_LOG_DIR keeps every line of every worker (with TOKA_LOG_LEVEL=info, the
     // processors' whole log), a file per state directory, when a chaos run needs study.
@@ -70,7 +70,13 @@ export class BankWorker {
       child.stdout?.pipe(out);
     }
     this.child = child;
+    this.keep(`--- process ${child.pid} started at ${new Date().toISOString()}`);
     return this;
+  }
+
+  private keep(line: string) {
+    this.log.push(line);
+    if (this.log.length > KEPT_LOG_LINES) this.log.shift();
   }
 
   /** SIGKILL: no chance to finish anything. */
@@ -106,6 +112,7 @@ export class BankWorker {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
+    this.keep(`--- ${signal} sent to process ${child.pid} at ${new Date().toISOString()}`);
     child.kill(signal);
     await exited;
   }
