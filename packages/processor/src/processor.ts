@@ -10,7 +10,7 @@ import type {
   TopicPartition,
 } from "./client/kafka-client.js";
 import { ClosingSteps } from "./closing-steps.js";
-import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
+import { isTokaError, rootMessage, TokaError, TokaErrorCode } from "./errors.js";
 import {
   PartitionState,
   PROCESSOR_TRANSITIONS,
@@ -173,7 +173,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
 
   /**
    * Connects, checks and creates topics, joins the consumer group; resolves once the
-   * first assignment is taken (its partitions may still be recovering). Idempotent: later
+   * first assignment is taken (its partitions may still be recovering), or at once when
+   * {@link close} is called meanwhile (the start stops; nothing fails). Idempotent: later
    * calls return the same promise.
    * @throws TokaError when topics are missing or not co-partitioned, or Kafka is
    * unreachable; `TOKA_INVALID_STATE` once the processor is closing or closed.
@@ -181,6 +182,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   start(): Promise<void> {
     return this.lifecycle.start(() =>
       this.doStart().catch(async (cause) => {
+        // Stopped by a close (its retries and the wait for the first assignment end):
+        // the close goes on; that is no failure.
+        if (this.closing.signal.aborted) return;
         const error = this.asTokaError(cause, "the processor could not start");
         await this.fail(error);
         throw error;
@@ -209,6 +213,9 @@ export class Processor<G extends GroupGraph = GroupGraph> {
    * failed processor stays `failed`.
    */
   close(): Promise<void> {
+    // A start in flight stops retrying and waiting for its first assignment: through a
+    // broker's failover it could take minutes, and the close waits for it.
+    this.closing.abort(new Error("the processor is closing"));
     return this.lifecycle.close(() => this.shutdown({ flush: true }));
   }
 
@@ -309,7 +316,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     await retrying(() => admin.connect(), this.untilClosed);
     const topics = await retrying(
       () => prepareGroupTopics(admin, this.graph, this.options),
-      THROUGH_FAILOVER,
+      this.untilClosed,
     );
     this.deadLetterMaxBytes = topics.deadLetterMaxBytes;
     // Keys are located from the start, also with no query address (one instance).
@@ -357,9 +364,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     await retrying(() => consumer.subscribe(this.subscribed), this.untilClosed);
     // Armed before run(): the first assignment may be applied before run() returns
     // (an instance that gets no partition has nothing to open).
+    // Closed meanwhile (the steps above are not all stopped by it): no join to begin.
+    this.closing.signal.throwIfAborted();
     const joined = new Promise<void>((resolve, reject) => {
       this.onJoined = resolve;
       this.events.once("processor.failed", reject);
+      this.closing.signal.addEventListener("abort", () => resolve(), { once: true });
     });
     await this.consumer.run({
       onAssignment: (assignment) => this.onAssignment(assignment),
@@ -847,7 +857,16 @@ export class Processor<G extends GroupGraph = GroupGraph> {
    * cluster's failover, stopped by a close: a close does not wait minutes for them.
    */
   private get untilClosed() {
-    return { ...THROUGH_FAILOVER, signal: this.closing.signal };
+    return {
+      ...THROUGH_FAILOVER,
+      signal: this.closing.signal,
+      onRetry: (error: unknown, waitMs: number) =>
+        this.options.logger.info("setting up failed; retrying", {
+          group: this.group,
+          error: rootMessage(error),
+          waitMs,
+        }),
+    };
   }
 
   private async shutdown({ flush }: { flush: boolean }) {
