@@ -1,3 +1,4 @@
+import { setImmediate } from "node:timers/promises";
 import type { Kafka, Producer } from "kafkajs";
 import { expect, test } from "vitest";
 import { kafkajsTransactionalProducer } from "../src/client/kafkajs-transactions.js";
@@ -21,6 +22,10 @@ class FakeCoordinators {
   commitLands = false;
   /** Runs at the next InitProducerId (the coordinator completing a prepared commit). */
   onInit: (() => void) | undefined;
+  /** The answer to sends to partition 1 waits for this. */
+  partition1Answer: Promise<void> | undefined;
+  /** Producers' disconnects and held answers, in order. */
+  readonly events: string[] = [];
 
   readonly kafka = {
     admin: () => ({
@@ -42,7 +47,9 @@ class FakeCoordinators {
     let initialized = false;
     return {
       connect: async () => {},
-      disconnect: async () => {},
+      disconnect: async () => {
+        this.events.push("producer disconnected");
+      },
       transaction: async () => {
         if (!initialized) {
           initialized = true;
@@ -58,12 +65,16 @@ class FakeCoordinators {
   /** A transaction of a producer whose sent offsets are kept in `sent`. */
   private transaction(sent: { offsets?: bigint }) {
     return {
-      sendBatch: async () => {
-        if (this.failAt === "send") {
+      sendBatch: async ({ topicMessages }: { topicMessages: { messages: unknown[] }[] }) => {
+        const partition = (topicMessages[0]!.messages[0] as { partition: number }).partition;
+        if (partition === 1 && this.partition1Answer) {
+          await this.partition1Answer;
+          this.events.push("partition 1 answered");
+        } else if (this.failAt === "send") {
           this.failAt = undefined;
           throw Object.assign(new Error("connection lost"), { retriable: true });
         }
-        return [{ topicName: "out", partition: 0, errorCode: 0, baseOffset: "0" }];
+        return [{ topicName: "out", partition, errorCode: 0, baseOffset: "0" }];
       },
       sendOffsets: async ({ topics }: { topics: { partitions: { offset: string }[] }[] }) => {
         sent.offsets = BigInt(topics[0]!.partitions[0]!.offset);
@@ -109,6 +120,22 @@ test("connecting fences the transactional id's previous producer before the part
   await started(coordinators);
   expect(coordinators.initProducerIds).toBe(1);
   expect(coordinators.committed).toBe(15n);
+});
+
+test("a failed send discards its producer only once the transaction's other sends are answered", async () => {
+  const coordinators = new FakeCoordinators();
+  const producer = await started(coordinators);
+  let answer = () => {};
+  coordinators.partition1Answer = new Promise<void>((resolve) => (answer = resolve));
+  coordinators.failAt = "send";
+  const twoPartitions = [records[0]!, { ...records[0]!, partition: 1 }];
+  const attempt = producer.sendInTransaction(twoPartitions, batch);
+  const failed = expect(attempt).rejects.toMatchObject({ code: TokaErrorCode.ProduceFailed });
+  // Every continuation of an already settled promise has run by the next macrotask.
+  await setImmediate();
+  answer();
+  await failed;
+  expect(coordinators.events).toEqual(["partition 1 answered", "producer disconnected"]);
 });
 
 test("a failed send is redone by a new producer when the group's offsets are still the batch's start", async () => {

@@ -127,7 +127,12 @@ export function kafkajsTransactionalProducer(
   ): Promise<ProducedBatch[]> => {
     const tx = await (await current()).transaction();
     const send: SendBatch = (batch) => tx.sendBatch(batch);
-    const produced = await Promise.all(partitions.map((p) => sendPartition(send, p)));
+    // Every send is over before a failure is thrown: the producer is then disconnected,
+    // and a send still retrying would connect it again, for nobody to close.
+    const sent = await Promise.allSettled(partitions.map((p) => sendPartition(send, p)));
+    const failed = sent.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
+    const produced = sent.map((result) => (result as PromiseFulfilledResult<ProducedBatch>).value);
     if (offsets.offsets.length > 0) {
       await tx.sendOffsets({
         consumerGroupId: offsets.groupId,
