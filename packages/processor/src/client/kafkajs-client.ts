@@ -601,6 +601,13 @@ function kafkajsConsumer(
       return;
     }
     // kafkajs disconnected the consumer and starts it again after a retry delay.
+    if (disconnecting) {
+      // The timer of that restart is set after this event: a disconnect that ran just
+      // before could not clear it, and the restarted consumer would join the group again
+      // with nobody to stop it. Stopping once more, after the timer is set, clears it.
+      setImmediate(() => void consumer.disconnect().catch(() => {}));
+      return;
+    }
     restarting = true;
     handlers?.onReconnecting?.(payload.error);
   });
