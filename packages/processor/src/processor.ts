@@ -94,6 +94,8 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   /** Whether the first group assignment arrived: until then the processor is starting. */
   private joined = false;
   private onJoined: () => void = () => {};
+  /** Until when writes may be retried: set by a close (see closeAllowsWrites). */
+  private writesUntil = Number.POSITIVE_INFINITY;
   /** The dead-letter topic's `max.message.bytes`, known once started. */
   private deadLetterMaxBytes = 0;
 
@@ -699,7 +701,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         batch.topic,
         batch.records,
         batch.highWatermark,
-        batch.heartbeat,
+        async () => this.closeAllowsWrites() && ((await batch.heartbeat?.()) ?? true),
       );
       // Left unwritten for a rebalance, with what the write-back cache held: fetched
       // again from the last flush, unless the partition goes away.
@@ -806,12 +808,22 @@ export class Processor<G extends GroupGraph = GroupGraph> {
   }
 
   /**
+   * Whether a close still lets writes be retried: a graceful one for a session timeout
+   * (the write-back caches are written while this member owns its partitions), a
+   * failure not at all. What is left unwritten is redone by the partitions' next owner.
+   */
+  private closeAllowsWrites(): boolean {
+    return Date.now() <= this.writesUntil;
+  }
+
+  /**
    * Whether the group confirmed this member less than half a session timeout ago: the
    * coordinator gives its partitions away only after a whole session without a heartbeat,
    * or after a rebalance this member has not rejoined yet (during which its heartbeats
    * are refused, so the confirmation ages). A client that cannot tell counts as a member.
    */
   private stillMember(): boolean {
+    if (!this.closeAllowsWrites()) return false;
     const consumer = this.consumer;
     if (!consumer?.memberConfirmedAt) return true;
     const confirmedAt = consumer.memberConfirmedAt();
@@ -873,6 +885,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     this.closing.abort(new Error("the processor is closing"));
     this.stopObservingGauges?.();
     this.stopObservingGauges = undefined;
+    this.writesUntil = flush ? Date.now() + this.options.sessionTimeoutMs : Date.now();
     const step = new ClosingSteps(this.options.logger, { group: this.group }, this.options.clock);
     // Batches do not wait for their offset commits: those must reach the group before
     // this member leaves it, or the next owner would process the batches again.

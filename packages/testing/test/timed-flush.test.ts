@@ -1,5 +1,13 @@
 import { jsonCodec } from "@toka/codec";
-import { defineGroup, Guarantee, Processor, persist, silentLogger } from "@toka/processor";
+import {
+  defineGroup,
+  Guarantee,
+  Processor,
+  persist,
+  silentLogger,
+  TokaError,
+  TokaErrorCode,
+} from "@toka/processor";
 import type { ClientConsumer, KafkaClient } from "@toka/processor/kafka";
 import { describe, expect, test, vi } from "vitest";
 import type { Tester } from "../src/index.js";
@@ -122,4 +130,53 @@ describe("a flush on the commit-interval timer", () => {
     answers = [];
     await processor.close();
   });
+});
+
+test("a close whose flush keeps failing stops retrying after a session timeout and leaves the inputs to the next owner", async () => {
+  const t = tester();
+  t.createTopic("amounts");
+  let failing = true;
+  const client: KafkaClient = Object.create(t.client);
+  client.producer = (options) => {
+    const producer = t.client.producer(options);
+    const send = producer.send.bind(producer);
+    producer.send = (records, sendOptions) =>
+      failing
+        ? Promise.reject(
+            new TokaError(TokaErrorCode.KafkaFailed, "no leader answers", { retriable: true }),
+          )
+        : send(records, sendOptions);
+    return producer;
+  };
+  const graph = summer();
+  const first = new Processor(graph, {
+    client,
+    guarantee: Guarantee.ExactlyOnce,
+    // Nothing is written before the close: the cache holds the three amounts.
+    commitIntervalMs: 600_000,
+    sessionTimeoutMs: 1_000,
+    logger: silentLogger,
+  });
+  let dropped = 0;
+  first.on("partition.unflushed-dropped", () => {
+    dropped += 1;
+  });
+  await amountsBeforeAnAbortedTransaction(t);
+  await t.start(first);
+  await vi.waitUntil(async () => (await first.stats()).partitions[0]?.inputs[0]?.offset === "3");
+
+  // Would retry for as long as the member heartbeats, i.e. for ever.
+  await first.close();
+  expect(dropped).toBe(1);
+  expect(t.messages("summer-table")).toEqual([]);
+
+  failing = false;
+  const next = new Processor(graph, {
+    client: t.client,
+    guarantee: Guarantee.ExactlyOnce,
+    logger: silentLogger,
+  });
+  await t.start(next);
+  await vi.waitUntil(async () => (await t.tableValue(graph, "alice")) === 6);
+  await next.close();
 });
