@@ -102,6 +102,15 @@ const MEMBERSHIP_LOST = kafkaErrorNames(KafkaErrorKind.MembershipLost);
 
 /** Retries of the idempotent producer: bounded so a lost cluster surfaces as an error. */
 const PRODUCER_RETRIES = 10;
+/**
+ * The longest wait between two of kafkajs's retries of a transactional producer's
+ * request. kafkajs retries some answers without a log line (a transaction still
+ * completing, a coordinator loading); with its default of 30 s one request could wait
+ * minutes, unseen and uninterruptible by a lost membership or a close. Bounded, an
+ * attempt gives up within about 10 s and toka's own loop, which logs, heartbeats and
+ * stops for a close, tries again.
+ */
+const TRANSACTIONAL_MAX_RETRY_MS = 1_000;
 
 /** The kafkajs implementation of the client boundary. */
 export function kafkajsClient(options: KafkajsClientOptions): KafkajsClient {
@@ -149,7 +158,7 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkajsClient {
         return kafkajsTransactionalProducer(kafka, transactionalId, () =>
           kafka.producer({
             ...transactionalProducerConfig(transactionalId),
-            retry: { retries: PRODUCER_RETRIES },
+            retry: { retries: PRODUCER_RETRIES, maxRetryTime: TRANSACTIONAL_MAX_RETRY_MS },
           }),
         );
       }
