@@ -353,7 +353,7 @@ function offsetsByTopic(offsets: readonly TopicPartitionOffset[]) {
  * An idempotent producer: each send's records are written once, in order per partition,
  * one kafkajs send per partition (see `kafkajs-partition-sends.ts`).
  */
-function kafkajsProducer(kafka: Kafka, checkAccess: () => Promise<void>): ClientProducer {
+export function kafkajsProducer(kafka: Kafka, checkAccess: () => Promise<void>): ClientProducer {
   const create = () =>
     kafka.producer({
       // murmur2 like the Java client, so toka and other producers agree on partitions.
@@ -373,11 +373,28 @@ function kafkajsProducer(kafka: Kafka, checkAccess: () => Promise<void>): Client
       await failed.disconnect().catch(() => {});
       await fresh.connect();
     })();
+    // Awaited by the sends; one that nobody awaits must not fail the process.
+    replacing.catch(() => {});
     return replacing;
   };
   const counts = new PartitionCounts(kafka);
   const send: SendBatch = async (batch) => {
-    await replacing;
+    const waited = replacing;
+    try {
+      await waited;
+    } catch (cause) {
+      // The new producer did not connect (the seed broker it asked was down): it connects
+      // again, once for all the sends waiting, and this send is retried after it.
+      if (replacing === waited) {
+        replacing = producer.connect();
+        replacing.catch(() => {});
+      }
+      throw new TokaError(
+        TokaErrorCode.ProduceFailed,
+        "the new producer could not connect; connecting it again",
+        { cause, retriable: true },
+      );
+    }
     const used = producer;
     try {
       return await used.sendBatch(batch);
