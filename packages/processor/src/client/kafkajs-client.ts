@@ -482,7 +482,7 @@ function firstValue(value: unknown): string | undefined {
   return undefined;
 }
 
-function kafkajsConsumer(
+export function kafkajsConsumer(
   kafka: Kafka,
   options: ConsumerOptions,
   checkAccess: () => Promise<void>,
@@ -535,8 +535,9 @@ function kafkajsConsumer(
       : {}),
     retry: {
       // A handler error (a toka error) stops the consumer; kafkajs's own failures
-      // (lost connection, coordinator moved) restart it.
-      restartOnFailure: async (error) => !isTokaError(error) && denied(error) === undefined,
+      // (lost connection, coordinator moved) restart it, unless toka is disconnecting it.
+      restartOnFailure: async (error) =>
+        !disconnecting && !isTokaError(error) && denied(error) === undefined,
     },
   });
   let handlers: ConsumerHandlers | undefined;
@@ -591,6 +592,13 @@ function kafkajsConsumer(
     }
   });
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    if (disconnecting) {
+      // A join that was under way when toka disconnected (kafkajs restarting after a
+      // crash) completed afterwards and connected again: nothing is set up for it, and
+      // the consumer is stopped once more so that no connection keeps the process alive.
+      void consumer.disconnect().catch(() => {});
+      return;
+    }
     const assignment: TopicPartition[] = [];
     for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
       for (const partition of partitions) assignment.push({ topic, partition });
@@ -622,18 +630,18 @@ function kafkajsConsumer(
     );
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (disconnecting) {
+      // The timer of a restart kafkajs decided before toka began to disconnect is set
+      // after this event: a disconnect that ran just before could not clear it. Stopping
+      // once more, after the timer is set, clears it.
+      if (payload.restart) setImmediate(() => void consumer.disconnect().catch(() => {}));
+      return;
+    }
     if (!payload.restart) {
       void diagnosed(payload.error).then((error) => handlers?.onCrash(error));
       return;
     }
     // kafkajs disconnected the consumer and starts it again after a retry delay.
-    if (disconnecting) {
-      // The timer of that restart is set after this event: a disconnect that ran just
-      // before could not clear it, and the restarted consumer would join the group again
-      // with nobody to stop it. Stopping once more, after the timer is set, clears it.
-      setImmediate(() => void consumer.disconnect().catch(() => {}));
-      return;
-    }
     restarting = true;
     handlers?.onReconnecting?.(payload.error);
   });

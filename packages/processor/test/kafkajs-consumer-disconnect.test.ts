@@ -1,0 +1,77 @@
+import type { Consumer, ConsumerConfig, Kafka } from "kafkajs";
+import { expect, test } from "vitest";
+import type { TopicPartition } from "../src/client/kafka-client.js";
+import { kafkajsConsumer } from "../src/client/kafkajs-client.js";
+
+/** A kafkajs consumer whose events the test emits, counting its disconnects. */
+function fakeKafkajsConsumer() {
+  const listeners = new Map<string, ((event: { payload: unknown }) => void)[]>();
+  const state = { disconnects: 0, config: undefined as ConsumerConfig | undefined };
+  const events = { STOP: "stop", REBALANCING: "rebalancing", HEARTBEAT: "heartbeat" };
+  const consumer = {
+    events: {
+      ...events,
+      COMMIT_OFFSETS: "commit",
+      GROUP_JOIN: "group-join",
+      END_BATCH_PROCESS: "end-batch",
+      CRASH: "crash",
+    },
+    on: (name: string, listener: (event: { payload: unknown }) => void) => {
+      listeners.set(name, [...(listeners.get(name) ?? []), listener]);
+      return () => {};
+    },
+    connect: async () => {},
+    disconnect: async () => {
+      state.disconnects += 1;
+    },
+    subscribe: async () => {},
+    run: async () => {},
+  } as unknown as Consumer;
+  const kafka = {
+    consumer: (config: ConsumerConfig) => {
+      state.config = config;
+      return consumer;
+    },
+  } as unknown as Kafka;
+  const emit = (name: string, payload: unknown) => {
+    for (const listener of listeners.get(name) ?? []) listener({ payload });
+  };
+  return { kafka, state, emit };
+}
+
+test("after toka disconnected it, a join that completes late is stopped again and not set up, and crashes restart nothing", async () => {
+  const { kafka, state, emit } = fakeKafkajsConsumer();
+  const consumer = kafkajsConsumer(
+    kafka,
+    {
+      groupId: "g",
+      copartitioned: false,
+      readCommitted: true,
+      fromBeginning: true,
+      maxBytesPerPartition: 1 << 20,
+      concurrency: 1,
+      sessionTimeoutMs: 10_000,
+    },
+    async () => {},
+  );
+  const assignments: (readonly TopicPartition[])[] = [];
+  const crashes: unknown[] = [];
+  await consumer.run({
+    onAssignment: (assignment) => assignments.push(assignment),
+    onBatch: async () => true,
+    onCrash: (error) => crashes.push(error),
+  });
+  const restart = state.config?.retry?.restartOnFailure;
+  expect(await restart?.(new Error("the group coordinator is not available"))).toBe(true);
+
+  await consumer.disconnect();
+  expect(state.disconnects).toBe(1);
+  expect(await restart?.(new Error("the group coordinator is not available"))).toBe(false);
+
+  // kafkajs's restart, begun before the disconnect, joins afterwards.
+  emit("group-join", { memberId: "m", memberAssignment: { t: [0] } });
+  expect(assignments).toEqual([]);
+  expect(state.disconnects).toBe(2);
+  emit("crash", { error: new Error("Consumer group was not initialized"), restart: false });
+  expect(crashes).toEqual([]);
+});
