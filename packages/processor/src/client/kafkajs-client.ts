@@ -593,10 +593,16 @@ export function kafkajsConsumer(
   });
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     if (disconnecting) {
-      // A join that was under way when toka disconnected (kafkajs restarting after a
-      // crash) completed afterwards and connected again: nothing is set up for it, and
-      // the consumer is stopped once more so that no connection keeps the process alive.
-      void consumer.disconnect().catch(() => {});
+      // Nothing is set up for a join that completes while toka disconnects. One that
+      // was under way when kafkajs had already stopped (its restart after a crash was
+      // joining) belongs to a runner nobody can stop any more: it would fetch and
+      // heartbeat for ever. Failing its join makes kafkajs crash it, without a restart.
+      if (betweenRuns)
+        throw new TokaError(
+          TokaErrorCode.InvalidState,
+          "the consumer was disconnected while this join was under way; it does not run",
+          { group: options.groupId },
+        );
       return;
     }
     const assignment: TopicPartition[] = [];
