@@ -85,9 +85,9 @@ export interface ProcessorOptions extends SecurityOptions {
    * garbage). Default 0: written after every batch. 100 ms (Kafka Streams' exactly-once
    * default) processed 1.2–1.4 times as many readings per second on the windows benchmark,
    * and about as many messages on the counting benchmark at 370–400 MB of peak RSS instead
-   * of 280–300 MB; but a cluster run of the scaling test with it found table records
-   * written by a member that had lost its partition (a timed flush outside any batch), so
-   * it is not the default until that is fixed (docs/guarantees.md).
+   * of 280–300 MB; but cluster runs of the scaling test found table records written on
+   * stale key states, with 100 ms and later with 0, for a reason not known yet: it is not
+   * the default until that is understood (docs/guarantees.md).
    */
   readonly commitIntervalMs?: number;
   /**
