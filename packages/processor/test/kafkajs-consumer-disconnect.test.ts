@@ -41,6 +41,7 @@ function fakeKafkajsConsumer() {
 
 test("after toka began to disconnect it, a join that completes is not set up, one of a stopped consumer fails, and crashes restart nothing", async () => {
   const { kafka, state, emit } = fakeKafkajsConsumer();
+  let connectionsClosed = 0;
   const consumer = kafkajsConsumer(
     kafka,
     {
@@ -53,6 +54,10 @@ test("after toka began to disconnect it, a join that completes is not set up, on
       sessionTimeoutMs: 10_000,
     },
     async () => {},
+    undefined,
+    () => {
+      connectionsClosed += 1;
+    },
   );
   const assignments: (readonly TopicPartition[])[] = [];
   const crashes: unknown[] = [];
@@ -66,6 +71,7 @@ test("after toka began to disconnect it, a join that completes is not set up, on
 
   await consumer.disconnect();
   expect(state.disconnects).toBe(1);
+  expect(connectionsClosed).toBe(1);
   expect(await restart?.(new Error("the group coordinator is not available"))).toBe(false);
 
   // A join the disconnect waits for (kafkajs leaves the group after it) is not set up.

@@ -16,8 +16,10 @@ const KEEP_ALIVE_DELAY_MS = 60_000;
  * finishes the batches it is handling before the group may give their partitions to
  * another member, so that the old and the new owner never write a partition at once.
  */
-export function joinGatedSockets(beforeJoin: () => Promise<void>): ISocketFactory {
-  return ({ host, port, ssl, onConnect }) => {
+export function joinGatedSockets(beforeJoin: () => Promise<void>): GatedSockets {
+  const open = new Set<net.Socket>();
+  let closed = false;
+  const factory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
     const socket = ssl
       ? tls.connect(
           { host, port, ...(net.isIP(host) ? {} : { servername: host }), ...ssl },
@@ -40,8 +42,34 @@ export function joinGatedSockets(beforeJoin: () => Promise<void>): ISocketFactor
         });
       return true;
     }) as typeof socket.write;
+    if (closed) {
+      // After the consumer's disconnect: kafkajs gets a connection that fails at once.
+      socket.destroy(new Error("the consumer was disconnected; its connections are closed"));
+      return socket;
+    }
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
     return socket;
   };
+  return {
+    factory,
+    closeAll() {
+      closed = true;
+      for (const socket of open) socket.destroy();
+      open.clear();
+    },
+  };
+}
+
+/** A socket factory for kafkajs, and the end of every connection it made. */
+export interface GatedSockets {
+  readonly factory: ISocketFactory;
+  /**
+   * Closes the connections and refuses new ones: once the consumer disconnected, a
+   * kafkajs join or request still under way (a restart after a crash that was joining)
+   * fails instead of keeping the process alive.
+   */
+  closeAll(): void;
 }
 
 /** Whether a frame kafkajs writes is a JoinGroup request. */

@@ -171,13 +171,11 @@ export function kafkajsClient(options: KafkajsClientOptions): KafkajsClient {
       // Its own kafkajs instance: the sockets of its membership hold the group join
       // until the batches being handled are done.
       let consumer: FetchingConsumer | undefined;
-      const membership = new Kafka({
-        ...config,
-        socketFactory: joinGatedSockets(() => consumer?.beforeJoin() ?? Promise.resolve()),
-      });
+      const sockets = joinGatedSockets(() => consumer?.beforeJoin() ?? Promise.resolve());
+      const membership = new Kafka({ ...config, socketFactory: sockets.factory });
       consumer = new FetchingConsumer(
         consumerOptions,
-        kafkajsConsumer(membership, consumerOptions, checkAccess, direct),
+        kafkajsConsumer(membership, consumerOptions, checkAccess, direct, sockets.closeAll),
         kafkajsAdmin(kafka, direct, checkAccess),
         direct.leaders,
         logger,
@@ -487,6 +485,8 @@ export function kafkajsConsumer(
   options: ConsumerOptions,
   checkAccess: () => Promise<void>,
   direct?: DirectAccess,
+  /** Closes what kafkajs may still hold open once it disconnected (see join-gate.ts). */
+  closeConnections: () => void = () => {},
 ): ClientConsumer {
   // What this member owns, reported to the sticky assigner at the next rebalance.
   let ownedPartitions: number[] = [];
@@ -660,6 +660,7 @@ export function kafkajsConsumer(
       disconnecting = true;
       await ownersRead;
       await consumer.disconnect();
+      closeConnections();
     },
     subscribe: (topics) => {
       subscribed = [...topics];
