@@ -364,10 +364,10 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     this.subscribed.push(...this.inputTopics());
     this.subscribed.push(...this.graph.joins.keys());
     await retrying(() => consumer.subscribe(this.subscribed), this.untilClosed);
-    // Armed before run(): the first assignment may be applied before run() returns
-    // (an instance that gets no partition has nothing to open).
     // Closed meanwhile (the steps above are not all stopped by it): no join to begin.
     this.closing.signal.throwIfAborted();
+    // Armed before run(): the first assignment may be applied before run() returns
+    // (an instance that gets no partition has nothing to open).
     const joined = new Promise<void>((resolve, reject) => {
       this.onJoined = resolve;
       this.events.once("processor.failed", reject);
