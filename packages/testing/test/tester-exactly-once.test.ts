@@ -47,6 +47,32 @@ function setup(t: Tester, partitions = 2) {
 }
 
 describe("exactly-once on the tester", () => {
+  test("a flush whose table records start past the partition's last write logs the gap as an error", async () => {
+    const t = tester();
+    setup(t, 1);
+    const errors: Record<string, unknown>[] = [];
+    const logger = {
+      ...silentLogger,
+      error: (message: string, fields?: Readonly<Record<string, unknown>>) =>
+        errors.push({ message, ...fields }),
+    };
+    const graph = summer();
+    await t.startProcessor(graph, { guarantee: Guarantee.ExactlyOnce, logger });
+    await t.emit("amounts", "alice", 5, { codec });
+    expect(errors).toEqual([]);
+    // A writer of the table partition this instance does not know of.
+    t.append("summer-table", [{ key: "bob", value: 7 }], codec);
+    await t.emit("amounts", "alice", 1, { codec });
+    expect(errors).toEqual([
+      expect.objectContaining({
+        message: expect.stringMatching(/did not write/),
+        partition: 0,
+        tableOffset: "1",
+        baseOffset: "2",
+      }),
+    ]);
+  });
+
   test("a duplicate toka-id within the dedup window is applied once", async () => {
     const t = tester();
     setup(t);
