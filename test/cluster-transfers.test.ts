@@ -5,6 +5,7 @@ import { Emitter, type Guarantee, silentLogger } from "@toka/processor";
 import { decodeDedup } from "@toka/processor/dedup";
 import type { KafkaMessage } from "kafkajs";
 import { afterAll, beforeEach, describe, expect, onTestFinished, test } from "vitest";
+import { type AccountRecord, firstDivergence, type Movement } from "./balance-divergence.js";
 import { BankWorker } from "./bank-workers.js";
 import {
   clusterTests,
@@ -173,6 +174,7 @@ async function transfersUnderChaos(
   // lost the partition: evidence for a wrong balance.
   const appliedOf = new Map<string, Record<string, string>>();
   const behindRecords: unknown[] = [];
+  const recordsOf = new Map<string, AccountRecord[]>();
   await readToEnd(
     `${group}-table`,
     (m, partition) => {
@@ -188,6 +190,17 @@ async function transfersUnderChaos(
         if (behind.length > 0)
           behindRecords.push({ key, partition, offset: m.offset, applied, before });
         appliedOf.set(key, applied);
+        if (m.value !== null) {
+          const records = recordsOf.get(key) ?? [];
+          records.push({
+            partition,
+            offset: m.offset,
+            timestamp: Number(m.timestamp),
+            balance: JSON.parse(m.value.toString()).balance,
+            applied,
+          });
+          recordsOf.set(key, records);
+        }
       }
       if (m.value === null) table.delete(key);
       else table.set(key, { ...JSON.parse(m.value.toString()), partition, offset: m.offset });
@@ -207,6 +220,18 @@ async function transfersUnderChaos(
       ...table.get(key),
     }));
   const total = [...table.values()].reduce((sum, a) => sum + a.balance, 0);
+  const divergences =
+    wrong.length > 0 && guarantee !== "at-least-once"
+      ? await divergencesOf(
+          wrong.slice(0, 10).map((w) => w.key),
+          recordsOf,
+          [input, `${group}-loop`],
+        )
+      : [];
+  if (divergences.length > 0)
+    console.log(
+      `cluster transfers (${guarantee}): where the first wrong balances began: ${JSON.stringify(divergences)}`,
+    );
 
   const ledgerEntries: (Located & { id: string; key: string; delta: number })[] = [];
   await readToEnd(
@@ -233,8 +258,48 @@ async function transfersUnderChaos(
     ledgerEntries,
     evidence,
     behindRecords,
+    divergences,
     standbysAssigned,
   };
+}
+
+/**
+ * For each of `keys`, the first table record whose balance its applied offsets do not
+ * explain, from the movements `topics` (the transfers, a debit each, and the loop, a
+ * credit each) hold for the key.
+ */
+async function divergencesOf(
+  keys: readonly string[],
+  recordsOf: ReadonlyMap<string, AccountRecord[]>,
+  topics: readonly string[],
+) {
+  const wanted = new Set(keys);
+  const movementsOf = new Map<string, Movement[]>();
+  for (const topic of topics) {
+    await readToEnd(
+      topic,
+      (m) => {
+        const key = m.key!.toString();
+        if (!wanted.has(key) || m.value === null) return;
+        const { amount } = JSON.parse(m.value.toString());
+        const movements = movementsOf.get(key) ?? [];
+        movements.push({
+          topic,
+          offset: m.offset,
+          id: m.headers?.["toka-id"]?.toString() ?? `${topic}@${m.offset}`,
+          // A transfer debits its key; the loop credits it.
+          delta: topic === topics[0] ? -amount : amount,
+          timestamp: Number(m.timestamp),
+        });
+        movementsOf.set(key, movements);
+      },
+      brokers,
+    );
+  }
+  return keys.flatMap((key) => {
+    const divergence = firstDivergence(key, recordsOf.get(key) ?? [], movementsOf.get(key) ?? []);
+    return divergence ? [divergence] : [];
+  });
 }
 
 /**
@@ -275,7 +340,7 @@ async function waitUntilApplied(group: string, topics: string[], workers: BankWo
 
 /** The checks every guarantee that promises exact balances must pass, with their evidence. */
 function expectExact(run: Awaited<ReturnType<typeof transfersUnderChaos>>) {
-  const context = `group ${run.group}, input ${run.input}, ledger ${run.ledger}; table records behind their key's previous one: ${JSON.stringify(run.behindRecords.slice(0, 10))}; processes: ${JSON.stringify(run.evidence)}`;
+  const context = `group ${run.group}, input ${run.input}, ledger ${run.ledger}; table records behind their key's previous one: ${JSON.stringify(run.behindRecords.slice(0, 10))}; where wrong balances began: ${JSON.stringify(run.divergences.slice(0, 5))}; processes: ${JSON.stringify(run.evidence)}`;
   expect(
     run.evidence.flatMap((e) => e.failures),
     `no processor stopped; ${context}`,
