@@ -43,8 +43,13 @@ export class CommitQueue {
 
   constructor(private readonly target: CommitTarget) {}
 
-  /** Commits `position` soon, unless a newer position of its topic is already due. */
+  /**
+   * Commits `position` soon, unless a newer position of its topic is already due. Once
+   * closed (the partition was revoked, or its processor stops) nothing more is sent: a
+   * flush that finishes after that belongs to no owner any more.
+   */
   commitLater(position: TopicPartitionOffset): void {
+    if (this.closed) return;
     const due = this.due.get(position.topic);
     if (due && compareOffsets(due.offset, position.offset) >= 0) return;
     this.due.set(position.topic, position);
@@ -56,9 +61,13 @@ export class CommitQueue {
     await this.sending;
   }
 
-  /** Sends no more retries; the commit being sent is answered before `settled` resolves. */
+  /**
+   * Sends nothing more: no retry, no position queued meanwhile or later. The commit being
+   * sent is answered before `settled` resolves.
+   */
   close(): void {
     this.closed = true;
+    this.due.clear();
     this.cancelRetry?.();
     this.cancelRetry = undefined;
   }
@@ -66,6 +75,7 @@ export class CommitQueue {
   private async sendDue(): Promise<void> {
     const { target } = this;
     for (const [topic, position] of this.due) {
+      if (this.closed) break;
       this.due.delete(topic);
       const started = target.clock.now();
       try {

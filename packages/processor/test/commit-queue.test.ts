@@ -86,3 +86,15 @@ test("a closed queue sends no more retries", async () => {
   clock.advance(60_000);
   expect(sent).toEqual(["a@10"]);
 });
+
+test("a closed queue sends nothing queued before or after: a flush that ends after its partition was revoked commits nothing", async () => {
+  const { commits, sent, answer, at } = queue();
+  commits.commitLater(at("a", "10"));
+  commits.commitLater(at("b", "4"));
+  commits.close();
+  // The commit in flight is answered; what was due behind it stays unsent.
+  await answer("ok");
+  commits.commitLater(at("a", "30"));
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+  expect(sent).toEqual(["a@10"]);
+});

@@ -1,43 +1,7 @@
-import type { Consumer, ConsumerConfig, Kafka } from "kafkajs";
 import { expect, test } from "vitest";
 import type { TopicPartition } from "../src/client/kafka-client.js";
 import { kafkajsConsumer } from "../src/client/kafkajs-client.js";
-
-/** A kafkajs consumer whose events the test emits, counting its disconnects. */
-function fakeKafkajsConsumer() {
-  const listeners = new Map<string, ((event: { payload: unknown }) => void)[]>();
-  const state = { disconnects: 0, config: undefined as ConsumerConfig | undefined };
-  const events = { STOP: "stop", REBALANCING: "rebalancing", HEARTBEAT: "heartbeat" };
-  const consumer = {
-    events: {
-      ...events,
-      COMMIT_OFFSETS: "commit",
-      GROUP_JOIN: "group-join",
-      END_BATCH_PROCESS: "end-batch",
-      CRASH: "crash",
-    },
-    on: (name: string, listener: (event: { payload: unknown }) => void) => {
-      listeners.set(name, [...(listeners.get(name) ?? []), listener]);
-      return () => {};
-    },
-    connect: async () => {},
-    disconnect: async () => {
-      state.disconnects += 1;
-    },
-    subscribe: async () => {},
-    run: async () => {},
-  } as unknown as Consumer;
-  const kafka = {
-    consumer: (config: ConsumerConfig) => {
-      state.config = config;
-      return consumer;
-    },
-  } as unknown as Kafka;
-  const emit = (name: string, payload: unknown) => {
-    for (const listener of listeners.get(name) ?? []) listener({ payload });
-  };
-  return { kafka, state, emit };
-}
+import { fakeKafkajsConsumer } from "./fake-kafkajs-consumer.js";
 
 test("after toka began to disconnect it, a join that completes is not set up, one of a stopped consumer fails, and crashes restart nothing", async () => {
   const { kafka, state, emit } = fakeKafkajsConsumer();

@@ -548,6 +548,9 @@ export function kafkajsConsumer(
   // are skipped: the join's assignment makes the processor set its partitions up again.
   let betweenRuns = false;
   let confirmedAt: number | undefined;
+  // The partitions of the last join, as "topic/partition"; none from the start of a
+  // rebalance (or a stop) until the next join.
+  let assigned = new Set<string>();
   // Owners are unknown from the start of a rebalance until the new assignment's are read.
   // Only a member that advertises a query address (it takes part in queries) or keeps
   // standbys reads the assignment's user data.
@@ -566,11 +569,13 @@ export function kafkajsConsumer(
   consumer.on(consumer.events.STOP, () => {
     betweenRuns = true;
     confirmedAt = undefined;
+    assigned = new Set();
     if (options.copartitioned) forgetOwners();
   });
   consumer.on(consumer.events.REBALANCING, () => {
     // A rejoin starts: the partitions may go to other members before the next join.
     confirmedAt = undefined;
+    assigned = new Set();
     if (options.copartitioned) forgetOwners();
   });
   // Emitted by kafkajs only for a heartbeat the coordinator accepted.
@@ -610,6 +615,7 @@ export function kafkajsConsumer(
       for (const partition of partitions) assignment.push({ topic, partition });
     }
     ownedPartitions = [...new Set(assignment.map((tp) => tp.partition))];
+    assigned = new Set(assignment.map((tp) => `${tp.topic}/${tp.partition}`));
     betweenRuns = false;
     confirmedAt = Date.now();
     handlers?.onAssignment(assignment);
@@ -651,6 +657,25 @@ export function kafkajsConsumer(
     restarting = true;
     handlers?.onReconnecting?.(payload.error);
   });
+  // The coordinator fences a commit by generation only: it takes any partition from any
+  // member of the current generation. A commit of a partition this member no longer
+  // owns (a flush that outlived the rebalance, a retry of a commit that failed during
+  // it) would move the new owner's start past records whose table writes its restore
+  // did not see. So a commit goes out only for partitions of the last join, while the
+  // group confirmed the member within half a session (it cannot have expired it since).
+  const refuseUnownedCommit = (offsets: readonly TopicPartitionOffset[]) => {
+    const unowned = offsets.filter((o) => !assigned.has(`${o.topic}/${o.partition}`));
+    const confirmed =
+      confirmedAt !== undefined && Date.now() - confirmedAt < options.sessionTimeoutMs / 2;
+    if (unowned.length === 0 && confirmed) return;
+    throw new TokaError(
+      TokaErrorCode.KafkaFailed,
+      unowned.length > 0
+        ? `offset commit not sent: this member does not own ${unowned.map((o) => `${o.topic}/${o.partition}`).join(", ")} in its current assignment`
+        : "offset commit not sent: the group has not confirmed this member lately (a rebalance is under way); retry",
+      { group: options.groupId, retriable: true },
+    );
+  };
   return {
     async connect() {
       await checkAccess();
@@ -707,6 +732,7 @@ export function kafkajsConsumer(
     seek: ({ topic, partition, offset }) =>
       whileRunning(() => consumer.seek({ topic, partition, offset })),
     async commit(offsets: readonly TopicPartitionOffset[]) {
+      refuseUnownedCommit(offsets);
       const commit = { waiting: new Set(offsets.map((o) => `${o.topic}/${o.partition}`)) };
       inFlightCommits.add(commit);
       try {
