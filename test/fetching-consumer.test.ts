@@ -8,6 +8,7 @@ import {
   type IncomingBatch,
   kafkajsClient,
 } from "@toka/processor/kafka";
+import { CompressionCodecs, CompressionTypes } from "kafkajs";
 import { expect, onTestFinished, test, vi } from "vitest";
 import { brokers, createTopic, kafkaClient, uniqueName } from "./helpers.js";
 
@@ -164,4 +165,67 @@ test("a rebalance waits until the batch being handled is done: the joining membe
     "first batch done",
   ]);
   expect(events).toContain("second assigned");
+});
+
+test("a chunk sought away from while its compressed batch was decompressed is not handed over: delivery goes on from the seek", async () => {
+  const topic = await createTopic("compressed", 1);
+  const producer = kafkaClient().producer();
+  await producer.connect();
+  onTestFinished(() => producer.disconnect());
+  // Three batches of ten records each, gzip-compressed.
+  for (let batch = 0; batch < 3; batch++) {
+    await producer.send({
+      topic,
+      compression: CompressionTypes.GZIP,
+      messages: Array.from({ length: 10 }, (_, i) => ({ key: "k", value: `${batch * 10 + i}` })),
+    });
+  }
+  // Decompression held at the test's signal: the window in which a seek can come.
+  const gzip = CompressionCodecs[CompressionTypes.GZIP];
+  onTestFinished(() => {
+    CompressionCodecs[CompressionTypes.GZIP] = gzip;
+  });
+  let hold: { started: () => void; release: Promise<void> } | undefined;
+  CompressionCodecs[CompressionTypes.GZIP] = () => {
+    const codec = gzip();
+    return {
+      compress: (encoder: unknown) => codec.compress(encoder),
+      decompress: async (buffer: Buffer) => {
+        const held = hold;
+        hold = undefined;
+        if (held) {
+          held.started();
+          await held.release;
+        }
+        return codec.decompress(buffer);
+      },
+    };
+  };
+
+  // A batch a fetch: each chunk holds one of the three.
+  const consumer = consumerOf(uniqueName("fetching"), { maxBytesPerPartition: 64 });
+  await consumer.connect();
+  await consumer.subscribe([topic]);
+  const delivered: string[][] = [];
+  let release = () => {};
+  const decompressing = new Promise<void>((started) => {
+    hold = { started, release: new Promise<void>((resolve) => (release = resolve)) };
+  });
+  await consumer.run({
+    onAssignment: () => {},
+    onBatch: async (batch: IncomingBatch) => {
+      delivered.push(batch.records.map((r) => r.offset));
+      return true;
+    },
+    onCrash: (error) => {
+      throw error;
+    },
+  });
+  await decompressing;
+  // The first batch is being decompressed; send the partition back to offset 0 meanwhile
+  // then let the decompression finish. The chunk it belongs to predates the seek.
+  consumer.seek({ topic, partition: 0, offset: "0" });
+  release();
+  await vi.waitUntil(() => delivered.flat().length >= 30, { timeout: 30_000, interval: 50 });
+  expect(delivered.flat().slice(0, 30)).toEqual(Array.from({ length: 30 }, (_, i) => String(i)));
 });

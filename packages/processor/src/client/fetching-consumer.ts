@@ -556,6 +556,7 @@ export class FetchingConsumer implements ClientConsumer {
 
   private async handle(p: FollowedPartition, chunk: FetchedChunk) {
     const handlers = this.handlers!;
+    const seeks = p.seeks;
     const records: BatchRecord[] = [];
     for (const batch of chunk.batches) {
       const reading = readBatch(
@@ -568,7 +569,10 @@ export class FetchingConsumer implements ClientConsumer {
       );
       if (reading) await reading;
     }
-    const seeks = p.seeks;
+    // Sought while a compressed batch was decompressed (the handler sent the partition
+    // back to an earlier position): the chunk was fetched from before the seek, and
+    // handing it over would skip what lies between the two positions.
+    if (p.seeks !== seeks) return;
     const highWatermark = String(chunk.highWatermark);
     let handled = true;
     if (records.length > 0) {
