@@ -559,13 +559,21 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     }
     this.refreshStatus();
     if (added.length === 0) return;
-    const highWatermarks = async (topic: string) =>
-      new Map(
-        (await retrying(() => this.admin!.watermarks(topic), this.untilClosed)).map((w) => [
-          w.partition,
-          w.high,
-        ]),
-      );
+    // Every added partition's end, or none: an end taken as 0 would skip its recovery.
+    const highWatermarks = (topic: string) =>
+      retrying(async () => {
+        const marks = new Map(
+          (await this.admin!.watermarks(topic)).map((w) => [w.partition, w.high]),
+        );
+        const missing = added.filter((p) => !marks.has(p.partition)).map((p) => p.partition);
+        if (missing.length > 0)
+          throw new TokaError(
+            TokaErrorCode.KafkaFailed,
+            `the end offsets of ${topic} lack partitions ${missing.join(", ")} (metadata without them); asking again`,
+            { group: this.group, topic, retriable: true },
+          );
+        return marks;
+      }, this.untilClosed);
     const own = this.graph.persist
       ? await highWatermarks(this.graph.tableTopic)
       : new Map<number, string>();
