@@ -39,13 +39,13 @@ test("an offset commit goes out only for partitions of the last join, while the 
     outcome(consumer.commit([{ topic: "t", partition, offset: "7" }]));
 
   // Before any join, nothing is owned.
-  expect(await commit(0)).toMatch(/does not own t\/0/);
+  expect(await commit(0)).toMatch(/rebalancing/);
   emit("group-join", { memberId: "m", memberAssignment: { t: [0, 1] } });
   expect(await commit(0)).toBe("sent");
 
   // A rebalance began: the partitions may be given to others before the next join.
   emit("rebalancing", {});
-  expect(await commit(1)).toMatch(/does not own t\/1/);
+  expect(await commit(1)).toMatch(/rebalancing/);
 
   // The next join took partition 0 away: a late flush of it, or a retry, is not sent.
   emit("group-join", { memberId: "m", memberAssignment: { t: [1] } });
@@ -54,7 +54,7 @@ test("an offset commit goes out only for partitions of the last join, while the 
 
   // No confirmation for half a session: the coordinator may be expiring the member.
   vi.setSystemTime(Date.now() + 5_000);
-  expect(await commit(1)).toMatch(/not confirmed this member lately/);
+  expect(await commit(1)).toMatch(/not confirmed this member for half a session/);
   emit("heartbeat", {});
   expect(await commit(1)).toBe("sent");
 

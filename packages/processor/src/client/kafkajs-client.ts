@@ -665,16 +665,17 @@ export function kafkajsConsumer(
   // group confirmed the member within half a session (it cannot have expired it since).
   const refuseUnownedCommit = (offsets: readonly TopicPartitionOffset[]) => {
     const unowned = offsets.filter((o) => !assigned.has(`${o.topic}/${o.partition}`));
-    const confirmed =
-      confirmedAt !== undefined && Date.now() - confirmedAt < options.sessionTimeoutMs / 2;
-    if (unowned.length === 0 && confirmed) return;
-    throw new TokaError(
-      TokaErrorCode.KafkaFailed,
-      unowned.length > 0
-        ? `offset commit not sent: this member does not own ${unowned.map((o) => `${o.topic}/${o.partition}`).join(", ")} in its current assignment`
-        : "offset commit not sent: the group has not confirmed this member lately (a rebalance is under way); retry",
-      { group: options.groupId, retriable: true },
-    );
+    let refused: string | undefined;
+    if (confirmedAt === undefined) refused = "the group is rebalancing";
+    else if (unowned.length > 0)
+      refused = `this member does not own ${unowned.map((o) => `${o.topic}/${o.partition}`).join(", ")} since the last rebalance`;
+    else if (Date.now() - confirmedAt >= options.sessionTimeoutMs / 2)
+      refused = "the group has not confirmed this member for half a session";
+    if (refused === undefined) return;
+    throw new TokaError(TokaErrorCode.KafkaFailed, `offset commit not sent: ${refused}`, {
+      group: options.groupId,
+      retriable: true,
+    });
   };
   return {
     async connect() {
