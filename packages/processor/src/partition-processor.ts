@@ -1,5 +1,5 @@
 import type { Codec } from "@toka/codec";
-import { type Checkpoint, type Storage, WindowStore, windowTableStorage } from "@toka/state-store";
+import type { Checkpoint, Storage } from "@toka/state-store";
 import {
   type ClientProducer,
   heartbeatIntervalMs,
@@ -33,7 +33,8 @@ import { ID_HEADER } from "./topic-names.js";
 import { inMessageSpan, tracingInstalled, withTraceContext } from "./trace-context.js";
 import { WindowAggregation } from "./window-aggregation.js";
 import type { WindowResult } from "./windowed-aggregate.js";
-import { expiryBefore, WindowKind } from "./windows.js";
+import { windowEndsChange, windowedTableStorage } from "./windowed-table-storage.js";
+import { expiryBefore } from "./windows.js";
 import { WriteBackCache } from "./write-back-cache.js";
 
 /** What a partition processor needs from its processor. */
@@ -267,24 +268,25 @@ export class PartitionProcessor {
       );
     this.aggregateNames = new Set(graph.windows.keys());
     if (graph.timersTopic && timerStorage) {
-      const store = new WindowStore(timerStorage);
+      const { store, storage } = windowedTableStorage(timerStorage);
       this.timers = {
         timers: new PartitionTimers(store, graph.timersTopic, partition),
         table: new PartitionTable({
           topic: graph.timersTopic,
           partition,
-          storage: windowTableStorage(store),
+          storage,
           format: rawTableValues,
           logger,
           group: this.group,
         }),
       };
     }
-    for (const [name, storage] of windowStorages) {
+    for (const [name, raw] of windowStorages) {
       const definition = graph.windows.get(name)!;
       const topic = graph.windowTopics.get(name)!;
-      const store = new WindowStore(storage);
-      const endsChange = definition.windows.kind === WindowKind.Session;
+      const { store, storage } = windowedTableStorage(raw, {
+        endsChange: windowEndsChange(definition),
+      });
       this.windowed.set(name, {
         aggregation: new WindowAggregation(definition, store, {
           group: this.group,
@@ -301,7 +303,7 @@ export class PartitionProcessor {
         table: new PartitionTable({
           topic,
           partition,
-          storage: windowTableStorage(store, { endsChange }),
+          storage,
           format: rawTableValues,
           logger,
           group: this.group,

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Codec } from "@toka/codec";
-import { memoryStorage } from "@toka/state-store";
+import { memoryStorage, type Storage } from "@toka/state-store";
 import type {
   ClientAdmin,
   ClientConsumer,
@@ -38,6 +38,7 @@ import { rawTableValues, tableEntryValues } from "./table-value-format.js";
 import { observeProcessorGauges, processorMetrics } from "./telemetry.js";
 import { prepareGroupTopics } from "./topic-manager.js";
 import { View } from "./view.js";
+import { windowEndsChange, windowedTableStorage } from "./windowed-table-storage.js";
 
 /** Per-partition figures of {@link Processor.stats}. */
 export interface PartitionStats {
@@ -412,15 +413,42 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     }
   }
 
-  /** Standby replicas of the group table and its joined tables, when asked for. */
+  /**
+   * Standby replicas of the group's own tables (its table, windows and timers) and its
+   * joined tables, when asked for: a promoted standby reads only what its owner wrote
+   * since its last poll, whatever the partition keeps.
+   */
   private createStandbys(admin: ClientAdmin): StandbyReplicas | undefined {
-    if (!this.graph.persist || this.options.standbyReplicas === 0) return undefined;
+    const { graph } = this;
+    const ownTables = graph.persist || graph.windowTopics.size > 0 || graph.timersTopic;
+    if (!ownTables || this.options.standbyReplicas === 0) return undefined;
     const exactlyOnce = this.options.guarantee !== "at-least-once";
+    const windowed = [...graph.windowTopics].map(([name, topic]) => {
+      const endsChange = windowEndsChange(graph.windows.get(name)!);
+      return {
+        topic,
+        format: rawTableValues,
+        layout: (raw: Storage) => windowedTableStorage(raw, { endsChange }).storage,
+      };
+    });
+    const timers = graph.timersTopic
+      ? [
+          {
+            topic: graph.timersTopic,
+            format: rawTableValues,
+            layout: (raw: Storage) => windowedTableStorage(raw).storage,
+          },
+        ]
+      : [];
     return new StandbyReplicas({
       group: this.group,
       tables: [
-        { topic: this.graph.tableTopic, format: tableEntryValues(exactlyOnce) },
-        ...[...this.graph.joins.keys()].map((topic) => ({ topic, format: rawTableValues })),
+        ...(graph.persist
+          ? [{ topic: graph.tableTopic, format: tableEntryValues(exactlyOnce) }]
+          : []),
+        ...[...graph.joins.keys()].map((topic) => ({ topic, format: rawTableValues })),
+        ...windowed,
+        ...timers,
       ],
       client: this.options.client,
       admin,

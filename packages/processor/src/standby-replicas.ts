@@ -1,4 +1,4 @@
-import type { StorageFactory } from "@toka/state-store";
+import type { Storage, StorageFactory } from "@toka/state-store";
 import type { ClientAdmin, KafkaClient } from "./client/kafka-client.js";
 import type { ProcessorEvents } from "./events.js";
 import type { Logger } from "./logger.js";
@@ -13,10 +13,15 @@ import type { TableValueFormat } from "./table-value-format.js";
  */
 export const STANDBY_POLL_MS = 200;
 
-/** A table a partition's standby follows: the group's own, or a co-partitioned joined one. */
+/**
+ * A table a partition's standby follows: the group's own, a co-partitioned joined one, a
+ * windowed table or the timers.
+ */
 export interface StandbyTable {
   readonly topic: string;
   readonly format: TableValueFormat;
+  /** The layout the owner keeps the table in over its raw storage; as is when absent. */
+  readonly layout?: (raw: Storage) => Storage;
 }
 
 /** Per-partition figures of a standby replica, in `stats().standbys`. */
@@ -32,7 +37,7 @@ export interface StandbyStats {
 
 export interface StandbyReplicasOptions {
   readonly group: string;
-  /** The group's own table first, then its joined tables. */
+  /** The group's own table first (when it has one), then the others. */
   readonly tables: readonly StandbyTable[];
   readonly client: KafkaClient;
   readonly admin: ClientAdmin;
@@ -135,11 +140,11 @@ export class StandbyReplicas {
   private async open(partition: number) {
     const { group, logger, storage } = this.options;
     const tables = this.options.tables.map(
-      ({ topic, format }) =>
+      ({ topic, format, layout }) =>
         new PartitionTable({
           topic,
           partition,
-          storage: storage(topic, partition),
+          storage: layout ? layout(storage(topic, partition)) : storage(topic, partition),
           format,
           logger,
           group,
