@@ -38,6 +38,12 @@ const RETRY_BACKOFF_MS = 250;
 const MAX_RETRY_BACKOFF_MS = 2_000;
 /** How often the fetch loop looks again for work nobody announced (a safety net). */
 const IDLE_CHECK_MS = 1_000;
+/**
+ * How long a partition that should be fetched (assigned, not paused) may go without a
+ * fetch answering for it before a warning says what holds it (a long-poll answers every
+ * `fetchMaxWaitMs`, so a healthy partition is answered for every second or so).
+ */
+const STALL_WARN_MS = 30_000;
 
 /** One assigned partition as this consumer follows it. */
 interface FollowedPartition extends TopicPartition {
@@ -64,6 +70,8 @@ interface FollowedPartition extends TopicPartition {
   /** Fetched and waiting to be handled (at most one chunk: fetching waits for room). */
   queue: FetchedChunk[];
   delivering: boolean;
+  /** When a fetch last answered for it, or it last became fetchable (ms). */
+  answeredAt: number;
 }
 
 /** What one fetch answered for one partition. */
@@ -185,7 +193,10 @@ export class FetchingConsumer implements ClientConsumer {
   resume(partitions: readonly TopicPartition[]): void {
     for (const tp of partitions) {
       const p = this.partitions.get(keyOf(tp));
-      if (p) p.paused = false;
+      if (p?.paused) {
+        p.paused = false;
+        p.answeredAt = Date.now();
+      }
     }
     this.wake();
   }
@@ -195,6 +206,7 @@ export class FetchingConsumer implements ClientConsumer {
     if (!p) return;
     p.fetchAt = Number(offset);
     p.reset = false;
+    p.answeredAt = Date.now();
     p.seeks++;
     p.generation++;
     p.queue.length = 0;
@@ -263,6 +275,7 @@ export class FetchingConsumer implements ClientConsumer {
       if (known) {
         // Kept: what was fetched before the rebalance is fetched again.
         known.held = false;
+        known.answeredAt = Date.now();
         this.dropFetched(known);
         continue;
       }
@@ -280,6 +293,7 @@ export class FetchingConsumer implements ClientConsumer {
         fetchBytes: this.options.maxBytesPerPartition,
         queue: [],
         delivering: false,
+        answeredAt: Date.now(),
       });
     }
     this.rejoining = false;
@@ -333,6 +347,7 @@ export class FetchingConsumer implements ClientConsumer {
           }
         }
         backoff = RETRY_BACKOFF_MS;
+        this.reportStalled();
         await this.sleep(this.leadersStale ? backoff : IDLE_CHECK_MS);
       } catch (error) {
         if (!this.running) return;
@@ -375,6 +390,32 @@ export class FetchingConsumer implements ClientConsumer {
         p.fetchAt = Number(start);
         p.reset = false;
       }
+    }
+  }
+
+  /**
+   * Warns, once per {@link STALL_WARN_MS}, of each partition that should be fetched but
+   * was not answered for that long, with the state that says why: a chunk its handler
+   * has not finished, a fetch in flight, no position or no known leader.
+   */
+  private reportStalled() {
+    if (this.rejoining) return;
+    const now = Date.now();
+    for (const p of this.partitions.values()) {
+      if (p.paused || p.held || now - p.answeredAt < STALL_WARN_MS) continue;
+      p.answeredAt = now;
+      const leader = this.leaders.get(p.key);
+      this.logger.warn(`partition not fetched for ${STALL_WARN_MS / 1000} s`, {
+        group: this.options.groupId,
+        topic: p.topic,
+        partition: p.partition,
+        offset: p.fetchAt === undefined ? undefined : String(p.fetchAt),
+        fetching: p.fetching,
+        queued: p.queue.length,
+        delivering: p.delivering,
+        leader: leader ? `${leader.host}:${leader.port}` : undefined,
+        leadersStale: this.leadersStale,
+      });
     }
   }
 
@@ -474,6 +515,7 @@ export class FetchingConsumer implements ClientConsumer {
   /** Queues what a fetch answered for a partition, or acts on its error. */
   private take(p: FollowedPartition, fetched: FetchedPartition, broker: string) {
     const position = p.fetchAt!;
+    p.answeredAt = Date.now();
     if (isKafkaErrorKind(fetched.errorCode, KafkaErrorKind.LeaderMoved)) {
       this.leadersStale = true;
       return;
