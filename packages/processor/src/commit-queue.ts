@@ -53,7 +53,7 @@ export class CommitQueue {
     const due = this.due.get(position.topic);
     if (due && compareOffsets(due.offset, position.offset) >= 0) return;
     this.due.set(position.topic, position);
-    this.sending ??= this.sendDue();
+    this.startSending();
   }
 
   /** Resolves once the commit request being sent is answered. */
@@ -70,6 +70,20 @@ export class CommitQueue {
     this.due.clear();
     this.cancelRetry?.();
     this.cancelRetry = undefined;
+  }
+
+  /**
+   * Sends what is due unless a send is under way. `sending` is cleared when the send has
+   * settled, never from inside it: a send that ends without waiting would clear it before
+   * it was even set, and leave it set for ever (no commit would go out again).
+   */
+  private startSending(): void {
+    if (this.sending || this.closed || this.due.size === 0) return;
+    this.sending = this.sendDue().finally(() => {
+      this.sending = undefined;
+      // Positions queued after the send's last look, unless a retry is waiting for them.
+      if (!this.cancelRetry) this.startSending();
+    });
   }
 
   private async sendDue(): Promise<void> {
@@ -107,7 +121,6 @@ export class CommitQueue {
         break;
       }
     }
-    this.sending = undefined;
   }
 
   private scheduleRetry() {
@@ -115,8 +128,7 @@ export class CommitQueue {
     this.backoffMs = Math.min(Math.max(FIRST_RETRY_MS, this.backoffMs * 2), LONGEST_RETRY_MS);
     this.cancelRetry = this.target.clock.schedule(this.backoffMs, () => {
       this.cancelRetry = undefined;
-      if (this.closed) return;
-      this.sending ??= this.sendDue();
+      this.startSending();
     });
   }
 }

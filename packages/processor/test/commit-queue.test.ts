@@ -98,3 +98,18 @@ test("a closed queue sends nothing queued before or after: a flush that ends aft
   for (let i = 0; i < 5; i++) await Promise.resolve();
   expect(sent).toEqual(["a@10"]);
 });
+
+test("a retry that finds nothing due (a newer position was committed meanwhile) leaves the queue sending later positions", async () => {
+  const { clock, commits, sent, answer, at } = queue();
+  commits.commitLater(at("a", "10"));
+  await answer(new Error("the group is rebalancing"));
+  commits.commitLater(at("a", "20"));
+  await answer("ok");
+  // The retry of a@10 fires with nothing due.
+  clock.advance(1_000);
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+  commits.commitLater(at("a", "30"));
+  expect(sent).toEqual(["a@10", "a@20", "a@30"]);
+  await answer("ok");
+  await commits.settled();
+});
