@@ -1,4 +1,16 @@
 import type { Consumer, ConsumerConfig, Kafka } from "kafkajs";
+import type { ConsumerOptions } from "../src/client/kafka-client.js";
+
+/** Options of a plain (not co-partitioned) consumer of group "g", 10 s sessions. */
+export const CONSUMER_OPTIONS: ConsumerOptions = {
+  groupId: "g",
+  copartitioned: false,
+  readCommitted: true,
+  fromBeginning: true,
+  maxBytesPerPartition: 1 << 20,
+  concurrency: 1,
+  sessionTimeoutMs: 10_000,
+};
 
 /**
  * A kafkajs consumer whose events the test emits, counting its disconnects and keeping

@@ -1,7 +1,7 @@
 import { afterEach, expect, test, vi } from "vitest";
 import { kafkajsConsumer } from "../src/client/kafkajs-client.js";
 import { isTokaError } from "../src/errors.js";
-import { fakeKafkajsConsumer } from "./fake-kafkajs-consumer.js";
+import { CONSUMER_OPTIONS, fakeKafkajsConsumer } from "./fake-kafkajs-consumer.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -21,19 +21,7 @@ async function outcome(commit: Promise<void>): Promise<string> {
 test("an offset commit goes out only for partitions of the last join, while the group confirmed the member within half a session", async () => {
   vi.useFakeTimers({ toFake: ["Date"] });
   const { kafka, state, emit } = fakeKafkajsConsumer();
-  const consumer = kafkajsConsumer(
-    kafka,
-    {
-      groupId: "g",
-      copartitioned: false,
-      readCommitted: true,
-      fromBeginning: true,
-      maxBytesPerPartition: 1 << 20,
-      concurrency: 1,
-      sessionTimeoutMs: 10_000,
-    },
-    async () => {},
-  );
+  const consumer = kafkajsConsumer(kafka, CONSUMER_OPTIONS, async () => {});
   await consumer.run({ onAssignment: () => {}, onBatch: async () => true, onCrash: () => {} });
   const commit = (partition: number) =>
     outcome(consumer.commit([{ topic: "t", partition, offset: "7" }]));

@@ -1,22 +1,14 @@
 import { expect, test } from "vitest";
 import type { TopicPartition } from "../src/client/kafka-client.js";
 import { kafkajsConsumer } from "../src/client/kafkajs-client.js";
-import { fakeKafkajsConsumer } from "./fake-kafkajs-consumer.js";
+import { CONSUMER_OPTIONS, fakeKafkajsConsumer } from "./fake-kafkajs-consumer.js";
 
 test("after toka began to disconnect it, a join that completes is not set up, one of a stopped consumer fails, and crashes restart nothing", async () => {
   const { kafka, state, emit } = fakeKafkajsConsumer();
   let connectionsClosed = 0;
   const consumer = kafkajsConsumer(
     kafka,
-    {
-      groupId: "g",
-      copartitioned: false,
-      readCommitted: true,
-      fromBeginning: true,
-      maxBytesPerPartition: 1 << 20,
-      concurrency: 1,
-      sessionTimeoutMs: 10_000,
-    },
+    CONSUMER_OPTIONS,
     async () => {},
     undefined,
     () => {
