@@ -84,10 +84,10 @@ export interface ProcessorOptions extends SecurityOptions {
    * again after a crash, and more memory (changes wait longer, and V8 keeps more old
    * garbage). Default 0: written after every batch. 100 ms (Kafka Streams' exactly-once
    * default) processed 1.2–1.4 times as many readings per second on the windows benchmark,
-   * and about as many messages on the counting benchmark at 370–400 MB of peak RSS instead
-   * of 280–300 MB; but cluster runs of the scaling test found table records written on
-   * stale key states, with 100 ms and later with 0, for a reason not known yet: it is not
-   * the default until that is understood (docs/guarantees.md).
+   * and about as many messages on the counting benchmark at 370–520 MB of peak RSS instead
+   * of 280–330 MB; 1 000 ms about 2.9 times as many, at 600–740 MB. The cluster chaos
+   * tests pass at 1 000 ms since offset commits are fenced by ownership; the default stays
+   * 0 for memory (docs/guarantees.md).
    */
   readonly commitIntervalMs?: number;
   /**
