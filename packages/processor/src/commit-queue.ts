@@ -88,8 +88,8 @@ export class CommitQueue {
 
   private async sendDue(): Promise<void> {
     const { target } = this;
+    // A close clears `due`, which ends this loop.
     for (const [topic, position] of this.due) {
-      if (this.closed) break;
       this.due.delete(topic);
       const started = target.clock.now();
       try {

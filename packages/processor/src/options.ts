@@ -117,10 +117,9 @@ export interface ProcessorOptions extends SecurityOptions {
   readonly queryAddress?: string | (() => string);
   /**
    * Standby replicas of each partition's tables kept by other instances of the group:
-   * each instance also follows, into its local storage with checkpoints, the partitions'
-   * tables (the group table, joined tables, windows and timers) the group gives it to
-   * stand by for (owned by other instances), without
-   * processing inputs. When an owner dies, its partitions go to the instances with the
+   * each instance also follows, into its local storage with checkpoints, the tables (the
+   * group table, joined tables, windows and timers) of the partitions the group gives it
+   * to stand by for (owned by other instances), without processing inputs. When an owner dies, its partitions go to the instances with the
    * most current copies, which read only what they miss (docs/scaling.md). Costs a copy
    * of the table per replica (disk with `levelStorage`, memory with `memoryStorage`) and
    * the reads that follow it. The most any instance asks for counts. Default 0.

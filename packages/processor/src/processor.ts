@@ -423,23 +423,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     const ownTables = graph.persist || graph.windowTopics.size > 0 || graph.timersTopic;
     if (!ownTables || this.options.standbyReplicas === 0) return undefined;
     const exactlyOnce = this.options.guarantee !== "at-least-once";
-    const windowed = [...graph.windowTopics].map(([name, topic]) => {
-      const endsChange = windowEndsChange(graph.windows.get(name)!);
-      return {
-        topic,
-        format: rawTableValues,
-        layout: (raw: Storage) => windowedTableStorage(raw, { endsChange }).storage,
-      };
+    // Windows and timers keep the owner's window-store layout over the raw storage.
+    const windowedTable = (topic: string, endsChange = false) => ({
+      topic,
+      format: rawTableValues,
+      layout: (raw: Storage) => windowedTableStorage(raw, { endsChange }).storage,
     });
-    const timers = graph.timersTopic
-      ? [
-          {
-            topic: graph.timersTopic,
-            format: rawTableValues,
-            layout: (raw: Storage) => windowedTableStorage(raw).storage,
-          },
-        ]
-      : [];
     return new StandbyReplicas({
       group: this.group,
       tables: [
@@ -447,8 +436,10 @@ export class Processor<G extends GroupGraph = GroupGraph> {
           ? [{ topic: graph.tableTopic, format: tableEntryValues(exactlyOnce) }]
           : []),
         ...[...graph.joins.keys()].map((topic) => ({ topic, format: rawTableValues })),
-        ...windowed,
-        ...timers,
+        ...[...graph.windowTopics].map(([name, topic]) =>
+          windowedTable(topic, windowEndsChange(graph.windows.get(name)!)),
+        ),
+        ...(graph.timersTopic ? [windowedTable(graph.timersTopic)] : []),
       ],
       client: this.options.client,
       admin,

@@ -1,10 +1,5 @@
 import { bytesCodec, type Codec } from "@toka/codec";
-import {
-  memoryStorage,
-  type StorageFactory,
-  WindowStore,
-  windowTableStorage,
-} from "@toka/state-store";
+import { memoryStorage, type StorageFactory, type WindowStore } from "@toka/state-store";
 import { defaultPartition } from "./client/default-partitioner.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
 import type { QueryableView } from "./query-service.js";
@@ -13,6 +8,7 @@ import { View, type ViewIterateOptions, type ViewStatus } from "./view.js";
 import type { ViewOptions } from "./view-options.js";
 import { readWindows } from "./window-entry.js";
 import type { WindowResult } from "./windowed-aggregate.js";
+import { windowedTableStorage } from "./windowed-table-storage.js";
 
 /** Options of a {@link WindowView}: a view's, naming the aggregate instead of a table. */
 export interface WindowViewOptions<A> extends Omit<ViewOptions<A>, "table" | "codec"> {
@@ -42,9 +38,9 @@ export class WindowView<A> implements QueryableView {
     this.codec = codec;
     this.topic = windowsTopic(group, aggregate);
     const windowStorage: StorageFactory = (topic, partition) => {
-      const store = new WindowStore(storage(topic, partition));
+      const { store, storage: layout } = windowedTableStorage(storage(topic, partition));
       this.stores.set(partition, store);
-      return windowTableStorage(store);
+      return layout;
     };
     this.view = new View({
       ...viewOptions,
