@@ -28,6 +28,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { benchBrokers } from "./bench-brokers.js";
+import { compiledPipeline } from "./compiled-pipeline.js";
 import { deferred } from "./deferred.js";
 import { ExpectedFinals } from "./expected-finals.js";
 import { WINDOW_MS } from "./sensor-stats.js";
@@ -75,10 +76,11 @@ interface Contender {
 const profile = args["cpu-prof-dir"]
   ? ["--cpu-prof", `--cpu-prof-dir=${args["cpu-prof-dir"]}`]
   : [];
+const pipelineScript = compiledPipeline();
 const node = (mode: string): Contender => ({
   name: mode === "raw" ? "raw kafkajs pipe" : `toka ${mode}`,
   command: process.execPath,
-  args: [...profile, "--import", "tsx", here("./processor-pipeline.ts")],
+  args: [...profile, pipelineScript],
   mode,
   restores: mode !== "raw",
   marked: mode !== "raw",

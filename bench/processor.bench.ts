@@ -16,10 +16,10 @@
 // Uses KAFKA_BROKERS, or starts the local broker (scripts/kafka.sh).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import { benchBrokers } from "./bench-brokers.js";
+import { compiledPipeline } from "./compiled-pipeline.js";
 import { deferred } from "./deferred.js";
 
 const { values: args } = parseArgs({
@@ -65,6 +65,7 @@ const kafka = new Kafka({ brokers, clientId: "toka-bench", logLevel: logLevel.NO
 const admin = kafka.admin();
 await admin.connect();
 const run = randomBytes(3).toString("hex");
+const pipelineScript = compiledPipeline();
 
 async function topic(name: string) {
   await admin.createTopics({
@@ -121,31 +122,21 @@ function pipeline(mode: string, input: string, expected: number, round = 0) {
   const profile = args["cpu-prof-dir"]
     ? ["--cpu-prof", `--cpu-prof-dir=${args["cpu-prof-dir"]}`]
     : [];
-  const child = spawn(
-    process.execPath,
-    [
-      ...heap,
-      ...profile,
-      "--import",
-      "tsx",
-      fileURLToPath(new URL("./processor-pipeline.ts", import.meta.url)),
-    ],
-    {
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: brokers.join(","),
-        BENCH_MODE: mode,
-        BENCH_INPUT: input,
-        BENCH_MESSAGES: String(expected),
-        BENCH_BATCH_BYTES: args["batch-bytes"] ?? "",
-        BENCH_CONCURRENCY: args.concurrency ?? "",
-        BENCH_COMMIT_INTERVAL_MS: args["commit-interval-ms"] ?? "",
-        BENCH_CACHE_MAX_BYTES: args["cache-max-bytes"] ?? "",
-        BENCH_GROUP: `bench-${run}-${mode}-${input}-${round}`,
-      },
-      stdio: ["ignore", "pipe", "inherit"],
+  const child = spawn(process.execPath, [...heap, ...profile, pipelineScript], {
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: brokers.join(","),
+      BENCH_MODE: mode,
+      BENCH_INPUT: input,
+      BENCH_MESSAGES: String(expected),
+      BENCH_BATCH_BYTES: args["batch-bytes"] ?? "",
+      BENCH_CONCURRENCY: args.concurrency ?? "",
+      BENCH_COMMIT_INTERVAL_MS: args["commit-interval-ms"] ?? "",
+      BENCH_CACHE_MAX_BYTES: args["cache-max-bytes"] ?? "",
+      BENCH_GROUP: `bench-${run}-${mode}-${input}-${round}`,
     },
-  );
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const ready = deferred<void>();
   const result = deferred<Result>();
   let buffer = "";
