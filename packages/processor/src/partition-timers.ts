@@ -56,6 +56,13 @@ export class PartitionTimers {
   private storedNext = Number.NEGATIVE_INFINITY;
   /** No unwritten stream-time timer is due before this time. */
   private pendingNext = Number.POSITIVE_INFINITY;
+  /**
+   * Every stored wall-clock timer due at or before this time was handed out by a look
+   * already: the next look scans the store from after it. Without it, each tick scanned
+   * every stored timer due before the wall clock — every stream-time timer of a backlog
+   * whose event times lie in the past.
+   */
+  private wallLookedUntil = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly store: WindowStore,
@@ -114,7 +121,8 @@ export class PartitionTimers {
   /** The timers on `clock` due at `now`, by time, then key, name and sequence. */
   async due(clock: TimerClock, now: number): Promise<KeyTimer[]> {
     const due = new Map<string, KeyTimer>();
-    for await (const stored of this.store.fetchEnding(0, now)) {
+    const from = clock === TimerClock.Wall ? Math.max(0, this.wallLookedUntil + 1) : 0;
+    for await (const stored of this.store.fetchEnding(from, now)) {
       const encoded = windowKey(stored.key, stored.start);
       if (this.pending.has(encoded)) continue;
       const timer = this.decode(stored.key, stored.end, stored.value);
@@ -123,6 +131,7 @@ export class PartitionTimers {
     for (const [encoded, timer] of this.pending)
       if (timer && timer.clock === clock && timer.at <= now) due.set(encoded, timer);
     if (clock === TimerClock.Stream) await this.findNextStreamDue(now);
+    else this.wallLookedUntil = Math.max(this.wallLookedUntil, now);
     return [...due.values()].sort(
       (a, b) =>
         a.at - b.at ||
@@ -151,12 +160,21 @@ export class PartitionTimers {
   /** The changes are written: the timers scheduled are stored ones now. */
   written(): void {
     this.storedNext = this.nextStreamDue;
+    // A wall-clock timer scheduled at a time already looked past is stored now: the next
+    // look goes back to it.
+    for (const timer of this.pending.values())
+      if (timer?.clock === TimerClock.Wall && timer.at <= this.wallLookedUntil)
+        this.wallLookedUntil = timer.at - 1;
     this.clearPending();
   }
 
-  /** The changes are dropped with the write-back cache: the store is looked at again. */
+  /**
+   * The changes are dropped with the write-back cache: the store is looked at again,
+   * whole (the timers that fired since the last write are stored again).
+   */
   dropped(): void {
     this.storedNext = Number.NEGATIVE_INFINITY;
+    this.wallLookedUntil = Number.NEGATIVE_INFINITY;
     this.clearPending();
   }
 
