@@ -16,6 +16,16 @@ export interface AccountRecord {
   readonly timestamp: number;
   readonly balance: number;
   readonly applied: Readonly<Record<string, string>>;
+  /** The message IDs its dedup state remembers (at most `dedup.idsPerKey`). */
+  readonly remembered: readonly string[];
+}
+
+/** A movement a record covers whose ID its predecessor had applied already. */
+export interface RepeatedMovement {
+  readonly id: string;
+  readonly offset: string;
+  /** Whether the predecessor's dedup state still held the ID: false means it was evicted. */
+  readonly rememberedByPrevious: boolean;
 }
 
 /** The first table record of an account whose balance its applied offsets do not explain. */
@@ -25,6 +35,8 @@ export interface Divergence {
   readonly previous: AccountRecord | undefined;
   /** The movements the record covers beyond its predecessor: where to look. */
   readonly covered: Movement[];
+  /** Covered movements that are copies of one the predecessor applied: counted twice? */
+  readonly repeated: RepeatedMovement[];
 }
 
 /**
@@ -46,7 +58,17 @@ export function firstDivergence(
       const covered = movements.filter(
         (m) => isApplied(m, record.applied) && !(previous && isApplied(m, previous.applied)),
       );
-      return { key, record: { ...record, expected }, previous, covered };
+      const before = new Set(
+        movements.filter((m) => previous && isApplied(m, previous.applied)).map((m) => m.id),
+      );
+      const repeated = covered
+        .filter((m) => before.has(m.id))
+        .map((m) => ({
+          id: m.id,
+          offset: m.offset,
+          rememberedByPrevious: previous?.remembered.includes(m.id) ?? false,
+        }));
+      return { key, record: { ...record, expected }, previous, covered, repeated };
     }
     previous = record;
   }

@@ -198,6 +198,7 @@ async function transfersUnderChaos(
             timestamp: Number(m.timestamp),
             balance: JSON.parse(m.value.toString()).balance,
             applied,
+            remembered: dedup.ids.map(([id]) => id),
           });
           recordsOf.set(key, records);
         }
