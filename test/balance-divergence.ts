@@ -55,12 +55,9 @@ export function firstDivergence(
   for (const record of records) {
     const expected = balanceAt(movements, record.applied);
     if (expected !== record.balance) {
-      const covered = movements.filter(
-        (m) => isApplied(m, record.applied) && !(previous && isApplied(m, previous.applied)),
-      );
-      const before = new Set(
-        movements.filter((m) => previous && isApplied(m, previous.applied)).map((m) => m.id),
-      );
+      const byPrevious = (m: Movement) => previous !== undefined && isApplied(m, previous.applied);
+      const covered = movements.filter((m) => isApplied(m, record.applied) && !byPrevious(m));
+      const before = new Set(movements.filter(byPrevious).map((m) => m.id));
       const repeated = covered
         .filter((m) => before.has(m.id))
         .map((m) => ({

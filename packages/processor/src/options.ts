@@ -85,7 +85,7 @@ export interface ProcessorOptions extends SecurityOptions {
    * garbage). Default 0: written after every batch. 100 ms (Kafka Streams' exactly-once
    * default) processed 1.2–1.4 times as many readings per second on the windows benchmark,
    * and about as many messages on the counting benchmark at 370–520 MB of peak RSS instead
-   * of 280–330 MB; 1 000 ms about 2.9 times as many, at 600–740 MB. The cluster chaos
+   * of 280–330 MB; 1 000 ms 1.5–2.9 times as many, at 510–740 MB. The cluster chaos
    * tests passed at 1 000 ms since offset commits are fenced by ownership, but one run of
    * the scaling case failed there: the default stays 0 (docs/guarantees.md).
    */
@@ -119,10 +119,11 @@ export interface ProcessorOptions extends SecurityOptions {
    * Standby replicas of each partition's tables kept by other instances of the group:
    * each instance also follows, into its local storage with checkpoints, the tables (the
    * group table, joined tables, windows and timers) of the partitions the group gives it
-   * to stand by for (owned by other instances), without processing inputs. When an owner dies, its partitions go to the instances with the
-   * most current copies, which read only what they miss (docs/scaling.md). Costs a copy
-   * of the table per replica (disk with `levelStorage`, memory with `memoryStorage`) and
-   * the reads that follow it. The most any instance asks for counts. Default 0.
+   * to stand by for (owned by other instances), without processing inputs. When an owner
+   * dies, its partitions go to the instances with the most current copies, which read
+   * only what they miss (docs/scaling.md). Costs a copy of the table per replica (disk
+   * with `levelStorage`, memory with `memoryStorage`) and the reads that follow it. The
+   * most any instance asks for counts. Default 0.
    */
   readonly standbyReplicas?: number;
 }

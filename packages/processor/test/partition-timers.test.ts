@@ -1,9 +1,4 @@
-import {
-  memoryStorage,
-  type StoredWindow,
-  WindowStore,
-  windowTableStorage,
-} from "@toka/state-store";
+import { memoryStorage, WindowStore, windowTableStorage } from "@toka/state-store";
 import { describe, expect, it } from "vitest";
 import { TimerClock } from "../src/context.js";
 import { tableWriteOf } from "../src/partition-table.js";
@@ -22,7 +17,7 @@ async function timersWithCountedScans() {
     async *[Symbol.asyncIterator]() {
       for await (const window of fetchEnding(from, to)) {
         scanned += 1;
-        yield window as StoredWindow;
+        yield window;
       }
     },
   });
