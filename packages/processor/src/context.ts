@@ -1,6 +1,7 @@
 import type { Codec } from "@toka/codec";
 import type { IncomingRecord } from "./client/kafka-client.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
+import { ORIGIN_HEADER, originHeader } from "./record-origin.js";
 import { ID_HEADER } from "./topic-names.js";
 import { withTraceContext } from "./trace-context.js";
 import type { TimeWindow } from "./windows.js";
@@ -198,6 +199,8 @@ export class MessageContext<P>
    * @param key the record's key, decoded
    * @param offset the record's offset, read once
    * @param explicitId its `toka-id` header, if it has one
+   * @param origin the source its produced records name in their `toka-origin` header
+   *   (see `Origin`); none for a timer's firing, whose order is not its input's
    * @param eventTime its event time, extracted once
    * @param streamTime the partition's stream time with this message counted
    */
@@ -207,6 +210,7 @@ export class MessageContext<P>
     readonly key: string,
     readonly offset: string,
     private readonly explicitId: string | undefined,
+    private readonly origin: string | undefined,
     readonly eventTime: number,
     readonly streamTime: number,
   ) {}
@@ -332,7 +336,15 @@ export class MessageContext<P>
     value: Uint8Array,
     extra: Readonly<Record<string, string>> | undefined,
   ) {
-    const headers = { ...extra, [ID_HEADER]: this.nextDerivedId() };
+    const id = this.nextDerivedId();
+    const headers =
+      this.origin === undefined
+        ? { ...extra, [ID_HEADER]: id }
+        : {
+            ...extra,
+            [ID_HEADER]: id,
+            [ORIGIN_HEADER]: originHeader(this.origin, this.offset, this.derived),
+          };
     if (this.records === NO_RECORDS) this.records = [];
     (this.records as PendingRecord[]).push({
       topic,

@@ -1,3 +1,7 @@
+import type { Origin } from "./record-origin.js";
+
+export { ORIGIN_HEADER, type Origin, parseOrigin } from "./record-origin.js";
+
 /**
  * Exactly-once bookkeeping of one key, kept with its value locally and in the table
  * record's `toka-dedup` header, so that it travels through Kafka with the state
@@ -10,6 +14,45 @@ export interface KeyDedup {
   ids: [id: string, timestamp: number][];
   /** Duplicate inputs of this key skipped so far. */
   duplicates: number;
+  /**
+   * Per input topic and origin, the last record applied to this key of those that toka
+   * groups produce (their `toka-origin` header, see {@link Origin}); absent until the key
+   * applies one.
+   */
+  origins?: AppliedOrigin[];
+}
+
+/** An entry of {@link KeyDedup.origins}: `source`'s record at `offset`, `index` applied last from `topic`. */
+export type AppliedOrigin = [topic: string, source: string, offset: number, index: number];
+
+/** Whether a record of `origin` read from `topic` is at or before the last one the key applied from its source. */
+export function appliedFromOrigin(dedup: KeyDedup, topic: string, origin: Origin): boolean {
+  const entry = originEntry(dedup, topic, origin.source);
+  if (entry === undefined) return false;
+  const [, , offset, index] = entry;
+  return origin.offset < offset || (origin.offset === offset && origin.index <= index);
+}
+
+/** Records `origin` as the last record the key applied from its source through `topic`. */
+export function setAppliedFromOrigin(dedup: KeyDedup, topic: string, origin: Origin): void {
+  const entry = originEntry(dedup, topic, origin.source);
+  if (entry === undefined) {
+    dedup.origins ??= [];
+    dedup.origins.push([topic, origin.source, origin.offset, origin.index]);
+  } else {
+    entry[2] = origin.offset;
+    entry[3] = origin.index;
+  }
+}
+
+function originEntry(dedup: KeyDedup, topic: string, source: string): AppliedOrigin | undefined {
+  const { origins } = dedup;
+  if (origins === undefined) return undefined;
+  for (let i = 0; i < origins.length; i++) {
+    const entry = origins[i]!;
+    if (entry[1] === source && entry[0] === topic) return entry;
+  }
+  return undefined;
 }
 
 /** Header of table records that carries {@link KeyDedup}, as {@link encodeDedup} writes it. */
@@ -72,17 +115,21 @@ export function copyDedup(dedup: KeyDedup): KeyDedup {
     applied: { ...dedup.applied },
     ids: dedup.ids.map(([id, at]) => [id, at]),
     duplicates: dedup.duplicates,
+    ...(dedup.origins && { origins: dedup.origins.map((entry) => [...entry] as AppliedOrigin) }),
   };
 }
 
 /** The first byte of the current format; {@link decodeDedup} reads every version listed here. */
-export const DEDUP_FORMAT_VERSION = 1;
+export const DEDUP_FORMAT_VERSION = 2;
+/** The first byte of a record without origins, which is still written in version 1. */
+export const DEDUP_FORMAT_WITHOUT_ORIGINS = 1;
 
-// The dedup record, version 1: the same bytes are the table record's header value and
+// The dedup record, version 2: the same bytes are the table record's header value and
 // part of the locally stored entry (table-entry.ts), so a flushed key is encoded once.
 //
-//   record    = version:0x01 duplicates:uint applied-count:uint (topic:str offset:uint)*
+//   record    = version:0x02 duplicates:uint applied-count:uint (topic:str offset:uint)*
 //               id-count:uint (id:str timestamp-delta:sint)*
+//               origin-count:uint (topic:str source:str offset:uint index:uint)*
 //   str       = byte-length:uint UTF-8-bytes
 //   uint      = 6 bits a byte, least significant first; 0x40 marks that a byte follows
 //   sint      = uint of the zigzag of the difference to the previous ID's timestamp
@@ -92,6 +139,10 @@ export const DEDUP_FORMAT_VERSION = 1;
 // strings are (they are decoded header text or topic names). A client that hands header
 // values over as text (kafkajs's consumer, the in-memory tester) therefore keeps it
 // intact, and `decodeDedup` of that text reads it back.
+//
+// Version 1 is version 2 without the origins. A key that applied no record with an
+// origin is still written in version 1, so a group whose inputs no toka group produced
+// writes what an older toka reads.
 //
 // Version 0 is the JSON text of `KeyDedup` that toka wrote before: its first byte is
 // "{", which no binary version uses, and `decodeDedup` still reads it (table topics and
@@ -112,7 +163,7 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
  * count or timestamp is not a safe integer.
  */
 export function encodeDedup(dedup: KeyDedup): Uint8Array {
-  const { applied, ids } = dedup;
+  const { applied, ids, origins } = dedup;
   // Sized exactly first, so that the record is written once into its own bytes.
   let size = 1 + uintSize(dedup.duplicates);
   let topics = 0;
@@ -127,9 +178,14 @@ export function encodeDedup(dedup: KeyDedup): Uint8Array {
     size += stringSize(id) + uintSize(zigzag(timestamp - previous));
     previous = timestamp;
   }
+  if (origins) {
+    size += uintSize(origins.length);
+    for (const [topic, source, offset, index] of origins)
+      size += stringSize(topic) + stringSize(source) + uintSize(offset) + uintSize(index);
+  }
   // From Node's pool: a record is small, and an ArrayBuffer of its own costs more.
   const out = Buffer.allocUnsafe(size);
-  out[0] = DEDUP_FORMAT_VERSION;
+  out[0] = origins ? DEDUP_FORMAT_VERSION : DEDUP_FORMAT_WITHOUT_ORIGINS;
   let at = writeUint(out, 1, dedup.duplicates);
   at = writeUint(out, at, topics);
   for (const topic in applied) {
@@ -143,6 +199,15 @@ export function encodeDedup(dedup: KeyDedup): Uint8Array {
     at = writeString(out, at, id);
     at = writeUint(out, at, zigzag(timestamp - previous));
     previous = timestamp;
+  }
+  if (origins) {
+    at = writeUint(out, at, origins.length);
+    for (const [topic, source, offset, index] of origins) {
+      at = writeString(out, at, topic);
+      at = writeString(out, at, source);
+      at = writeUint(out, at, offset);
+      at = writeUint(out, at, index);
+    }
   }
   return out;
 }
@@ -198,7 +263,9 @@ function parseJson(text: string): KeyDedup | undefined {
 const MALFORMED = Symbol("malformed dedup record");
 
 function decodeBinary(bytes: Uint8Array): KeyDedup | undefined {
-  if (bytes[0] !== DEDUP_FORMAT_VERSION) return undefined;
+  const version = bytes[0];
+  if (version !== DEDUP_FORMAT_VERSION && version !== DEDUP_FORMAT_WITHOUT_ORIGINS)
+    return undefined;
   const reader = new Reader(bytes);
   try {
     const dedup = emptyDedup();
@@ -213,6 +280,15 @@ function decodeBinary(bytes: Uint8Array): KeyDedup | undefined {
       const delta = reader.uint();
       timestamp += delta % 2 === 0 ? delta / 2 : -(delta + 1) / 2;
       dedup.ids.push([id, timestamp]);
+    }
+    if (version === DEDUP_FORMAT_VERSION) {
+      const origins: AppliedOrigin[] = [];
+      for (let n = reader.uint(); n > 0; n--) {
+        const topic = reader.topic();
+        const source = reader.text(reader.uint());
+        origins.push([topic, source, reader.uint(), reader.uint()]);
+      }
+      dedup.origins = origins;
     }
     return reader.at === bytes.byteLength ? dedup : undefined;
   } catch (error) {

@@ -61,7 +61,10 @@ export interface ProcessorEvents {
       processed: number;
       /** Messages whose effects were already applied (redelivered after a crash). */
       redelivered: number;
-      /** Messages whose `toka-id` was applied before (an upstream retry). */
+      /**
+       * Messages applied before under another offset: their `toka-id` (an upstream retry),
+       * or their `toka-origin` (a record a toka group produced again after a crash).
+       */
       duplicates: number;
       failed: number;
       /**
@@ -123,6 +126,7 @@ export interface ProcessorEvents {
   "message.dead-lettered": [error: TokaError];
   /** A message too late for a windowed aggregate, dead-lettered (`TOKA_LATE_RECORD`). */
   "message.late": [error: TokaError];
+  /** A message skipped as a duplicate (see `batch.processed`'s `duplicates`). */
   "message.duplicate": [
     event: { topic: string; partition: number; offset: string; key: string; id: string },
   ];

@@ -10,8 +10,16 @@ import {
 } from "./client/kafka-client.js";
 import type { Clock } from "./clock.js";
 import { CommitQueue } from "./commit-queue.js";
-import { type ContextHost, MessageContext, TimerClock } from "./context.js";
-import { appliedOffset, emptyDedup, rememberId, seenRecently, setApplied } from "./dedup-record.js";
+import { type ContextHost, MessageContext, messageId, TimerClock } from "./context.js";
+import {
+  appliedFromOrigin,
+  appliedOffset,
+  emptyDedup,
+  rememberId,
+  seenRecently,
+  setApplied,
+  setAppliedFromOrigin,
+} from "./dedup-record.js";
 import { isTokaError, TokaError, TokaErrorCode } from "./errors.js";
 import { eventTimeOf, isEventTime } from "./event-time.js";
 import { PartitionState, type ProcessorEvents } from "./events.js";
@@ -23,6 +31,7 @@ import type { ResolvedProcessorOptions } from "./options.js";
 import { PartitionTable, tableWriteOf } from "./partition-table.js";
 import { PartitionTimers, TTL_TIMER } from "./partition-timers.js";
 import { recordKey } from "./record-key.js";
+import { ORIGIN_HEADER, type Origin, originSource, parseOrigin } from "./record-origin.js";
 import { headerOf, recordBytes } from "./record-parts.js";
 import { isRetriable, retrying } from "./retry.js";
 import { StreamTime } from "./stream-time.js";
@@ -110,6 +119,8 @@ interface Handler {
    * records carry the time they were written, not an event time.
    */
   readonly movesStreamTime: boolean;
+  /** The source that the records its callback produces name as their origin. */
+  readonly origin: string;
 }
 
 /** Records of a flush's other state: windows and timers (see `produceOnce`). */
@@ -243,6 +254,7 @@ export class PartitionProcessor {
         callback: edge.callback,
         eventTime: edge.eventTime as EventTimeExtractor<unknown> | undefined,
         movesStreamTime: true,
+        origin: originSource(this.group, edge.topic, partition),
       });
     const { logger } = options;
     if (storage)
@@ -316,6 +328,7 @@ export class PartitionProcessor {
         codec,
         callback: callback as Callback<AnyContext, unknown>,
         movesStreamTime: false,
+        origin: originSource(this.group, graph.loopTopic, partition),
       });
     }
   }
@@ -630,6 +643,7 @@ export class PartitionProcessor {
       const offset = record.offset;
       const explicitId = headerOf(record, ID_HEADER);
       const state = states.get(key);
+      let origin: Origin | undefined;
       if (state && this.exactlyOnce) {
         state.dedup ??= emptyDedup();
         const dedup = state.dedup;
@@ -640,9 +654,11 @@ export class PartitionProcessor {
         }
         setApplied(dedup, topic, offset);
         state.dirty = true;
+        origin = parseOrigin(headerOf(record, ORIGIN_HEADER));
         if (
-          explicitId !== undefined &&
-          seenRecently(dedup, explicitId, record.timestamp, this.host.options.dedupMaxAgeMs)
+          (origin !== undefined && appliedFromOrigin(dedup, topic, origin)) ||
+          (explicitId !== undefined &&
+            seenRecently(dedup, explicitId, record.timestamp, this.host.options.dedupMaxAgeMs))
         ) {
           dedup.duplicates += 1;
           duplicates += 1;
@@ -651,7 +667,7 @@ export class PartitionProcessor {
             partition: this.partition,
             offset,
             key,
-            id: explicitId,
+            id: explicitId ?? messageId(topic, this.partition, offset),
           });
           continue;
         }
@@ -683,6 +699,7 @@ export class PartitionProcessor {
       // caught by the applied offsets.
       if (state?.dedup && explicitId !== undefined)
         rememberId(state.dedup, explicitId, record.timestamp, this.host.options.dedupIdsPerKey);
+      if (state?.dedup && origin !== undefined) setAppliedFromOrigin(state.dedup, topic, origin);
     }
     await this.fireTimers(TimerClock.Stream, this.streamTime.current, out, traced, states);
 
@@ -1076,6 +1093,7 @@ export class PartitionProcessor {
         timer.key,
         offset,
         explicitId,
+        undefined,
         timer.at,
         this.streamTime.current,
       );
@@ -1183,6 +1201,7 @@ export class PartitionProcessor {
       offset: ctx.offset,
       id: ctx.id,
       explicitId: headerOf(record, ID_HEADER),
+      origin: parseOrigin(headerOf(record, ORIGIN_HEADER)),
       timestamp: record.timestamp,
     };
     const commits: (() => OutgoingRecord[])[] = [];
@@ -1343,6 +1362,7 @@ export class PartitionProcessor {
       key,
       offset,
       explicitId,
+      handler.origin,
       eventTime,
       this.streamTime.current,
     );

@@ -2,6 +2,7 @@ import type { Codec } from "@toka/codec";
 import { type WindowStore, windowKey, windowRecordValue } from "@toka/state-store";
 import type { OutgoingRecord } from "./client/kafka-client.js";
 import {
+  appliedFromOrigin,
   appliedOffset,
   copyDedup,
   emptyDedup,
@@ -9,8 +10,10 @@ import {
   rememberId,
   seenRecently,
   setApplied,
+  setAppliedFromOrigin,
 } from "./dedup-record.js";
 import { TokaError, TokaErrorCode } from "./errors.js";
+import type { Origin } from "./record-origin.js";
 import { planSliding, type SlidingStep } from "./sliding-plan.js";
 import { compareOffsets } from "./table-entry.js";
 import { ID_HEADER } from "./topic-names.js";
@@ -60,6 +63,8 @@ export interface AggregateInput {
   readonly id: string;
   /** Its `toka-id` header, which a repeat of it (an upstream retry) carries too. */
   readonly explicitId: string | undefined;
+  /** Its `toka-origin` header, when a toka group produced it: a redo's copy carries it too. */
+  readonly origin: Origin | undefined;
   /** Its Kafka timestamp: how old an explicit ID is, for the dedup window. */
   readonly timestamp: number;
 }
@@ -417,6 +422,7 @@ export class WindowAggregation {
       setApplied(window.dedup, input.topic, input.offset);
       if (input.explicitId !== undefined)
         rememberId(window.dedup, input.explicitId, input.timestamp, this.options.dedupIdsPerKey);
+      if (input.origin !== undefined) setAppliedFromOrigin(window.dedup, input.topic, input.origin);
     }
     this.changes.set(windowKey(window.key, window.start), { kind: "put", window });
     if (this.definition.emit === EmitMode.Update) {
@@ -446,6 +452,8 @@ export class WindowAggregation {
     if (!window?.dedup) return false;
     const applied = appliedOffset(window.dedup, input.topic);
     if (applied !== undefined && compareOffsets(input.offset, applied) <= 0) return true;
+    if (input.origin !== undefined && appliedFromOrigin(window.dedup, input.topic, input.origin))
+      return true;
     return (
       input.explicitId !== undefined &&
       seenRecently(window.dedup, input.explicitId, input.timestamp, this.options.dedupMaxAgeMs)
@@ -544,12 +552,16 @@ export class WindowAggregation {
   }
 }
 
-/** The dedup state of two merged sessions: per topic, the later offset. */
+/** The dedup state of two merged sessions: per topic and per origin, the later position. */
 function mergeDedup(a: KeyDedup | undefined, b: KeyDedup | undefined): KeyDedup | undefined {
   if (!a || !b) return a ?? b;
   for (const [topic, offset] of Object.entries(b.applied)) {
     const mine = appliedOffset(a, topic);
     if (mine === undefined || compareOffsets(offset, mine) > 0) setApplied(a, topic, offset);
+  }
+  for (const [topic, source, offset, index] of b.origins ?? []) {
+    const origin = { source, offset, index };
+    if (!appliedFromOrigin(a, topic, origin)) setAppliedFromOrigin(a, topic, origin);
   }
   return a;
 }

@@ -1,17 +1,20 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import {
+  appliedFromOrigin,
   appliedOffset,
   DEDUP_FORMAT_VERSION,
+  DEDUP_FORMAT_WITHOUT_ORIGINS,
   decodeDedup,
   emptyDedup,
   encodeDedup,
   type KeyDedup,
   setApplied,
+  setAppliedFromOrigin,
 } from "../src/dedup-record.js";
 
-/** Dedup records as toka makes them: IDs are header text, offsets below 2^53. */
-const dedup = fc.record({
+/** Dedup records as an older toka made them: without origins (and as JSON, version 0). */
+const dedupWithoutOrigins = fc.record({
   applied: fc.dictionary(
     fc.string({ unit: "grapheme", minLength: 1 }),
     fc.bigInt({ min: 0n, max: 2n ** 53n - 1n }).map(String),
@@ -25,12 +28,31 @@ const dedup = fc.record({
   duplicates: fc.nat(),
 });
 
+/** Dedup records as toka makes them: IDs are header text, offsets below 2^53. */
+const dedup = fc
+  .tuple(
+    dedupWithoutOrigins,
+    fc.option(
+      fc.array(
+        fc.tuple(
+          fc.string({ unit: "grapheme", minLength: 1 }),
+          fc.string({ unit: "grapheme", minLength: 1 }),
+          fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+          fc.integer({ min: 1, max: 1000 }),
+        ),
+      ),
+      { nil: undefined },
+    ),
+  )
+  .map(([d, origins]): KeyDedup => (origins ? { ...d, origins } : d));
+
 describe("dedup records", () => {
   test("round-trip in the binary format, which starts with its version byte", () => {
     fc.assert(
       fc.property(dedup, (d) => {
         const bytes = encodeDedup(d);
-        expect(bytes[0]).toBe(DEDUP_FORMAT_VERSION);
+        // A record without origins is written as an older toka reads it.
+        expect(bytes[0]).toBe(d.origins ? DEDUP_FORMAT_VERSION : DEDUP_FORMAT_WITHOUT_ORIGINS);
         expect(decodeDedup(bytes)).toEqual(d);
       }),
     );
@@ -70,7 +92,7 @@ describe("dedup records", () => {
     expect(decodeDedup(new TextEncoder().encode(json))).toEqual(expected);
     expect(decodeDedup('{"ids":[]}')).toEqual({ applied: {}, ids: [], duplicates: 0 });
     fc.assert(
-      fc.property(dedup, (d) => {
+      fc.property(dedupWithoutOrigins, (d) => {
         expect(decodeDedup(JSON.stringify(d))).toEqual(d);
       }),
     );
@@ -105,6 +127,29 @@ describe("dedup records", () => {
     const decoded = decodeDedup(encodeDedup(d))!;
     expect(appliedOffset(decoded, "__proto__")).toBe("5");
     expect(appliedOffset(decoded, "constructor")).toBe("4");
+  });
+
+  test("a record of an origin is applied when it comes after the last one applied from its source through its topic", () => {
+    const d = emptyDedup();
+    const at = (offset: number, index: number) => ({ source: "3/transfers/bank", offset, index });
+    expect(appliedFromOrigin(d, "bank-loop", at(10, 1))).toBe(false);
+    setAppliedFromOrigin(d, "bank-loop", at(10, 2));
+    for (const [offset, index, before] of [
+      [9, 5, true],
+      [10, 1, true],
+      [10, 2, true],
+      [10, 3, false],
+      [11, 1, false],
+    ] as const)
+      expect(appliedFromOrigin(d, "bank-loop", at(offset, index))).toBe(before);
+    // Another topic, another source: positions of their own.
+    expect(appliedFromOrigin(d, "other", at(1, 1))).toBe(false);
+    expect(appliedFromOrigin(d, "bank-loop", { ...at(1, 1), source: "4/transfers/bank" })).toBe(
+      false,
+    );
+    setAppliedFromOrigin(d, "bank-loop", at(12, 1));
+    expect(d.origins).toEqual([["bank-loop", "3/transfers/bank", 12, 1]]);
+    expect(decodeDedup(encodeDedup(d))).toEqual(d);
   });
 
   test("an offset that is no integer below 2^53 fails the encoding", () => {

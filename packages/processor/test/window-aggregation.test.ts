@@ -54,6 +54,7 @@ function reading(offset: number, eventTime: number, streamTime: number): Aggrega
     offset: String(offset),
     id: `${TOPIC}/0/${offset}`,
     explicitId: undefined,
+    origin: undefined,
     timestamp: eventTime,
   };
 }

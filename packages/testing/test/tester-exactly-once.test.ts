@@ -9,7 +9,12 @@ import {
   TokaError,
   TokaErrorCode,
 } from "@toka/processor";
-import { DEDUP_FORMAT_VERSION, DEDUP_HEADER, decodeDedup } from "@toka/processor/dedup";
+import {
+  DEDUP_FORMAT_WITHOUT_ORIGINS,
+  DEDUP_HEADER,
+  decodeDedup,
+  ORIGIN_HEADER,
+} from "@toka/processor/dedup";
 import { describe, expect, test } from "vitest";
 import type { Tester } from "../src/index.js";
 import { tester } from "./helpers.js";
@@ -125,7 +130,7 @@ describe("exactly-once on the tester", () => {
     expect(t.messages("sums", codec).map((m) => m.value)).toEqual([6]);
     // Written again in the current format, with what the JSON held.
     const header = t.messages("summer-table").at(-1)?.headers[DEDUP_HEADER];
-    expect(header?.charCodeAt(0)).toBe(DEDUP_FORMAT_VERSION);
+    expect(header?.charCodeAt(0)).toBe(DEDUP_FORMAT_WITHOUT_ORIGINS);
     expect(decodeDedup(header)).toEqual({
       applied: { amounts: "2" },
       ids: [
@@ -228,6 +233,49 @@ describe("exactly-once on the tester", () => {
     expect(await t.tableValue(graph, "alice")).toBe(3);
     expect(await t.tableValue(downstream, "alice")).toBe(2);
     expect(duplicates).toEqual([sums[1]?.id]);
+  });
+
+  // The copy of a redo can reach a key long after the original: here the key applies more
+  // messages with IDs in between than its ID window holds (32), so only the copy's
+  // `toka-origin` (its source and position there) shows it was applied.
+  test("a redo's copy is dropped by its origin however many IDs the key applied since", async () => {
+    const t = tester();
+    setup(t, 1);
+    t.createTopic("extras", 1);
+    const graph = summer();
+    // Counts how often a message was applied to a key.
+    const downstream = defineGroup("downstream", {
+      persist: persist(jsonCodec<number>()),
+      inputs: ({ input }) => [
+        input("sums", codec, (ctx) => ctx.setValue((ctx.value() ?? 0) + 1)),
+        input("extras", codec, (ctx) => ctx.setValue((ctx.value() ?? 0) + 1)),
+      ],
+    });
+    const options = { guarantee: Guarantee.ExactlyOnce } as const;
+    await t.startProcessor(graph, options);
+    const down = await t.startProcessor(downstream, options);
+    const duplicates: string[] = [];
+    down.on("message.duplicate", (e) => duplicates.push(e.id));
+    t.failNextProduce({ topic: "summer-table", partial: true, error: crash() });
+    await expect(t.emit("amounts", "alice", 2, { codec })).rejects.toMatchObject({
+      code: TokaErrorCode.ProduceFailed,
+    });
+    const original = t.messages("sums", codec)[0]!;
+    expect(original.headers[ORIGIN_HEADER]).toBe("0.1/0/amounts/summer");
+    for (let i = 0; i < 40; i++) await t.emit("extras", "alice", 0, { codec, id: `extra-${i}` });
+    expect(await t.tableValue(downstream, "alice")).toBe(41);
+
+    await t.startProcessor(graph, options); // redoes the input, emits the same record again
+    const copy = t.messages("sums", codec)[1]!;
+    expect(copy.id).toBe(original.id);
+    expect(copy.headers[ORIGIN_HEADER]).toBe(original.headers[ORIGIN_HEADER]);
+    expect(await t.tableValue(downstream, "alice")).toBe(41);
+    expect(duplicates).toEqual([original.id]);
+
+    // The control: the same copy without its origin is applied again, its ID forgotten.
+    t.append("sums", [{ key: "alice", value: 2, id: original.id! }], codec);
+    await t.idle();
+    expect(await t.tableValue(downstream, "alice")).toBe(42);
   });
 
   test("a table write that failed retriably is written again in place; the batch's emit is not sent again", async () => {

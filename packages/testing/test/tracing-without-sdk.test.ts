@@ -56,7 +56,7 @@ describe("trace context without a tracer provider", () => {
     const { emitted, table } = await relayOne();
 
     expect(emitted).toHaveLength(1);
-    expect(Object.keys(emitted[0]!.headers)).toEqual(["toka-id"]);
+    expect(Object.keys(emitted[0]!.headers)).toEqual(["toka-id", "toka-origin"]);
     expect(Object.keys(table[0]!.headers)).toEqual(["toka-id"]);
   });
 });
