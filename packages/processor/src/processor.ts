@@ -593,6 +593,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
           );
         return marks;
       }, this.untilClosed);
+    // The group's offsets before the table's end: an owner writes a flush's table records
+    // before it commits their inputs, so the end read after them covers every commit read
+    // here. The other way round, a commit made in between (by an owner still closing, or
+    // one that had this instance's partitions while it had lost its membership) would
+    // start the partition past inputs whose table records its restore did not read.
+    const committed = await this.committedInputs();
     const own = this.graph.persist
       ? await highWatermarks(this.graph.tableTopic)
       : new Map<number, string>();
@@ -610,14 +616,28 @@ export class Processor<G extends GroupGraph = GroupGraph> {
         [...joined].map(([table, marks]) => [table, marks.get(partition) ?? "0"]),
       );
       if (processor.beginRecovery(own.get(partition) ?? "0", joinTargets))
-        await this.activate(processor);
+        await this.activate(processor, committed);
       // The tables are restored by toka's reader, beside the group consumer; partitions
       // restore at the same time.
-      else void this.restore(processor);
+      else void this.restore(processor, committed);
     }
   }
 
-  private async restore(processor: PartitionProcessor) {
+  /** The group's committed offsets of the inputs, by topic and partition. */
+  private async committedInputs(): Promise<Map<string, Map<number, string>>> {
+    const committed = new Map<string, Map<number, string>>();
+    for (const topic of this.inputTopics())
+      committed.set(
+        topic,
+        await retrying(() => this.admin!.committedOffsets(this.group, topic), this.untilClosed),
+      );
+    return committed;
+  }
+
+  private async restore(
+    processor: PartitionProcessor,
+    committed: ReadonlyMap<string, ReadonlyMap<number, string>>,
+  ) {
     try {
       if (!(await processor.restore())) return;
     } catch (error) {
@@ -629,7 +649,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     // would seek a consumer that left the group, with retries that outlive the process.
     if (this.isStopping()) return;
     this.assignmentWork = this.assignmentWork
-      .then(() => this.activate(processor))
+      .then(() => this.activate(processor, committed))
       .catch((error) =>
         this.fail(this.asTokaError(error, "resuming a recovered partition failed")),
       );
@@ -664,17 +684,21 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     return behind;
   }
 
-  /** A recovered partition: position and resume its inputs, and follow its joined tables. */
-  private async activate(processor: PartitionProcessor) {
+  /**
+   * A recovered partition: position and resume its inputs, and follow its joined tables.
+   * @param committed the group's offsets, read before the end its table was restored to
+   */
+  private async activate(
+    processor: PartitionProcessor,
+    committed: ReadonlyMap<string, ReadonlyMap<number, string>>,
+  ) {
     const { partition } = processor;
     // Closed (revoked) while its recovery finished, or the processor is closing.
     const gone = () => this.isStopping() || this.partitions.get(partition) !== processor;
     if (gone()) return;
     const checkpointed = processor.checkpointedInputs();
     for (const topic of this.inputTopics()) {
-      const committed = (
-        await retrying(() => this.admin!.committedOffsets(this.group, topic), this.untilClosed)
-      ).get(partition);
+      const groupOffset = committed.get(topic)?.get(partition);
       // The stream time the group's commits carried: a new owner without local state
       // continues from it (the later of it and the checkpoint's counts).
       const metadata = (
@@ -686,16 +710,16 @@ export class Processor<G extends GroupGraph = GroupGraph> {
       // Local state may be ahead of the group's commit (a crash after the storage write):
       // its effects were produced already, so continue after them.
       const start =
-        committed === undefined
+        groupOffset === undefined
           ? local
-          : local === undefined || compareOffsets(committed, local) >= 0
-            ? committed
+          : local === undefined || compareOffsets(groupOffset, local) >= 0
+            ? groupOffset
             : local;
       if (start !== undefined) {
         processor.inputOffsets.set(topic, start);
         this.consumer!.seek({ topic, partition, offset: start });
       }
-      if (start !== undefined && start !== committed) {
+      if (start !== undefined && start !== groupOffset) {
         // Commit what the checkpoint covers: with no new input the group's offset would
         // otherwise stay behind (lag that never drains; another owner redoing the work).
         // Retried until it succeeds: the coordinator may be moving (a broker died).

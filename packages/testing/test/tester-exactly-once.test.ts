@@ -13,8 +13,10 @@ import {
   DEDUP_FORMAT_WITHOUT_ORIGINS,
   DEDUP_HEADER,
   decodeDedup,
+  encodeDedup,
   ORIGIN_HEADER,
 } from "@toka/processor/dedup";
+import type { ClientAdmin, KafkaClient } from "@toka/processor/kafka";
 import { describe, expect, test } from "vitest";
 import type { Tester } from "../src/index.js";
 import { tester } from "./helpers.js";
@@ -278,6 +280,57 @@ describe("exactly-once on the tester", () => {
     expect(await t.tableValue(downstream, "alice")).toBe(42);
   });
 
+  // An owner still closing (or one that had the partition while this instance had lost
+  // its membership) may flush while a new owner sets the partition up. The new owner reads
+  // the group's offsets before the table's end: the flush's commit is then covered by the
+  // end its restore reads to, or not seen at all (and its inputs are redone).
+  test("a flush by another owner while the partition is set up is restored or redone, never skipped", async () => {
+    const t = tester();
+    setup(t, 1);
+    const graph = summer();
+    const first = await t.startProcessor(graph, { guarantee: Guarantee.ExactlyOnce });
+    await t.emit("amounts", "alice", 1, { codec });
+    await first.close();
+    await t.emit("amounts", "alice", 2, { codec }); // offset 1, for the other owner
+    let flushed = false;
+    const client = withAdmin(t.client, (admin) => ({
+      ...admin,
+      async watermarks(topic) {
+        const marks = await admin.watermarks(topic);
+        if (topic === "summer-table" && !flushed) {
+          flushed = true;
+          // Right after this end was read: the other owner's table record of offset 1,
+          // then its commit.
+          const dedup = encodeDedup({ applied: { amounts: "1" }, ids: [], duplicates: 0 });
+          t.append(
+            "summer-table",
+            [
+              {
+                key: "alice",
+                value: 3,
+                id: "amounts/0/1:table",
+                headers: { [DEDUP_HEADER]: Buffer.from(dedup).toString("utf8") },
+              },
+            ],
+            codec,
+          );
+          await admin.commitOffsets("summer", [{ topic: "amounts", partition: 0, offset: "2" }]);
+        }
+        return marks;
+      },
+    }));
+    const second = new Processor(graph, {
+      client,
+      guarantee: Guarantee.ExactlyOnce,
+      logger: silentLogger,
+    });
+    await t.start(second);
+    expect(flushed).toBe(true);
+    await t.emit("amounts", "alice", 10, { codec });
+    // 1 + 2 + 10: the input of the other owner's flush was applied once, not skipped.
+    expect(t.messages("sums", codec).at(-1)?.value).toBe(13);
+  });
+
   test("a table write that failed retriably is written again in place; the batch's emit is not sent again", async () => {
     const t = tester();
     setup(t, 1);
@@ -434,3 +487,14 @@ describe("regressions", () => {
     expect(t.messages("sums", codec).map((m) => m.value)).toEqual([1, 3]);
   });
 });
+
+/** `client` with its admin changed by `change`. */
+function withAdmin(client: KafkaClient, change: (admin: ClientAdmin) => ClientAdmin): KafkaClient {
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === "admin") return () => change(target.admin());
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
