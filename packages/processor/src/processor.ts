@@ -137,9 +137,12 @@ export class Processor<G extends GroupGraph = GroupGraph> {
 
   /**
    * Partitions kept over a rebalance, held back until {@link partitionsBehindGroup} has
-   * checked that nobody else wrote them meanwhile.
+   * checked that nobody else wrote them meanwhile: by the number of the last assignment
+   * that kept them, whose check releases them (not the check of one before it).
    */
-  private readonly checking = new Set<number>();
+  private readonly checking = new Map<number, number>();
+  /** Assignments taken so far, numbering them for {@link checking}. */
+  private assignments = 0;
   /**
    * Partitions of the group table this instance holds local state of but does not run,
    * with the table offset that state reached: found in its storage at start, and each
@@ -490,29 +493,32 @@ export class Processor<G extends GroupGraph = GroupGraph> {
 
   private onAssignment(assignment: readonly TopicPartition[]) {
     const assigned = new Set(assignment.map((tp) => tp.partition));
+    const number = ++this.assignments;
     // Hold back inputs at once: kafkajs fetches as soon as it joined, before the async
     // set-up below has opened storage and recovered the table, or has checked that a
     // partition kept over the rebalance was not written by another instance meanwhile.
-    for (const p of assigned) if (this.partitions.has(p)) this.checking.add(p);
+    for (const p of assigned) if (this.partitions.has(p)) this.checking.set(p, number);
     this.pauseInputs([...assigned]);
     // And the joined tables of partitions new to this instance, until the set-up has
     // sought them to the local checkpoints and knows how far recovery must read.
     this.pauseJoinedTables([...assigned].filter((p) => !this.partitions.has(p)));
     this.assignmentWork = this.assignmentWork
-      .then(() => this.applyAssignment(assigned))
+      .then(() => this.applyAssignment(assigned, number))
       .catch((error) =>
         this.fail(this.asTokaError(error, "setting up assigned partitions failed")),
       );
   }
 
-  private async applyAssignment(assigned: Set<number>) {
+  private async applyAssignment(assigned: Set<number>, number: number) {
     if (this.isStopping()) return;
     const behind = await this.partitionsBehindGroup(assigned);
     const unchanged = [...this.partitions.values()].filter(
       (p) => assigned.has(p.partition) && !behind.has(p.partition),
     );
-    // Checked: partitions behind are restored below and held back by their state.
-    this.checking.clear();
+    // Checked: partitions behind are restored below and held back by their state. Those
+    // that a later assignment kept again wait for its check.
+    for (const [partition, keptBy] of this.checking)
+      if (keptBy <= number) this.checking.delete(partition);
     this.consumer!.resume(
       unchanged
         .filter((p) => p.state === PartitionState.Running)
