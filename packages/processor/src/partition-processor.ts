@@ -311,6 +311,7 @@ export class PartitionProcessor {
             definition.output === undefined
               ? undefined
               : (graph.outputs.get(definition.output) as Codec<WindowResult<unknown>>),
+          now: () => host.clock.now(),
         }),
         table: new PartitionTable({
           topic,
