@@ -311,7 +311,6 @@ export class PartitionProcessor {
             definition.output === undefined
               ? undefined
               : (graph.outputs.get(definition.output) as Codec<WindowResult<unknown>>),
-          now: () => host.clock.now(),
         }),
         table: new PartitionTable({
           topic,

@@ -92,8 +92,6 @@ export interface WindowAggregationOptions {
   readonly dedupMaxAgeMs: number;
   /** The codec of the aggregate's output, when it has one. */
   readonly outputCodec: Codec<WindowResult<unknown>> | undefined;
-  /** The wall clock (epoch ms): no result is stamped later than it. */
-  readonly now: () => number;
 }
 
 /**
@@ -364,12 +362,7 @@ export class WindowAggregation {
         if (this.definition.emit === EmitMode.Final && !window.finalEmitted) {
           window.finalEmitted = true;
           this.changes.set(windowKey(window.key, window.start), { kind: "put", window });
-          const result = this.result(
-            window,
-            true,
-            `${this.windowId(window)}:final`,
-            window.end - 1,
-          );
+          const result = this.result(window, true, `${this.windowId(window)}:final`);
           if (result) results.push(result);
         }
         // A closed sliding window stays while a record that is not late could copy it.
@@ -433,29 +426,12 @@ export class WindowAggregation {
     }
     this.changes.set(windowKey(window.key, window.start), { kind: "put", window });
     if (this.definition.emit === EmitMode.Update) {
-      const result = this.result(
-        window,
-        false,
-        `${input.id}:${this.name}@${window.start}`,
-        input.eventTime,
-      );
+      const result = this.result(window, false, `${input.id}:${this.name}@${window.start}`);
       if (result) results.push(result);
     }
   }
 
-  /**
-   * A result record, stamped with the event time it reflects: the message's that changed
-   * the window (an update), the window's last instant (a final result). Never later than
-   * the wall clock: brokers refuse records too far in the future
-   * (`log.message.timestamp.after.max.ms`, an hour by default), and event times an
-   * extractor reads may lie anywhere.
-   */
-  private result(
-    window: OpenWindow,
-    final: boolean,
-    id: string,
-    time: number,
-  ): OutgoingRecord | undefined {
+  private result(window: OpenWindow, final: boolean, id: string): OutgoingRecord | undefined {
     const { output } = this.definition;
     const codec = this.options.outputCodec;
     if (output === undefined || !codec) return undefined;
@@ -465,7 +441,6 @@ export class WindowAggregation {
       key,
       value: codec.encode({ key, start, end, value, final }),
       headers: { [ID_HEADER]: id },
-      timestamp: Math.min(time, this.options.now()),
     };
   }
 
@@ -521,12 +496,7 @@ export class WindowAggregation {
   private copied(window: OpenWindow, input: AggregateInput, results: OutgoingRecord[]): void {
     this.changes.set(windowKey(window.key, window.start), { kind: "put", window });
     if (this.definition.emit === EmitMode.Update) {
-      const result = this.result(
-        window,
-        false,
-        `${input.id}:${this.name}@${window.start}`,
-        input.eventTime,
-      );
+      const result = this.result(window, false, `${input.id}:${this.name}@${window.start}`);
       if (result) results.push(result);
     }
   }

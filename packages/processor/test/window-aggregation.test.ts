@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type AggregateInput, WindowAggregation } from "../src/window-aggregation.js";
 import { decodeWindowEntry } from "../src/window-entry.js";
-import { type AnyWindowedAggregate, EmitMode, windowed } from "../src/windowed-aggregate.js";
+import { type AnyWindowedAggregate, windowed } from "../src/windowed-aggregate.js";
 import {
   session,
   sliding,
@@ -23,10 +23,7 @@ const Result = z.object({
 });
 
 /** One sum aggregate over one partition's window store, as a partition runs it. */
-async function sums(
-  windows: TimeWindows | Exclude<WindowDefinition, TimeWindows>,
-  { emit = EmitMode.Final, now = () => Date.now() }: { emit?: EmitMode; now?: () => number } = {},
-) {
+async function sums(windows: TimeWindows | Exclude<WindowDefinition, TimeWindows>) {
   const storage = memoryStorage()("sums-windows", 0);
   await storage.open();
   const store = new WindowStore(storage);
@@ -34,7 +31,6 @@ async function sums(
     initial: () => 0,
     merge: (a, b) => a + b,
     output: "results",
-    emit,
   });
   const aggregation = new WindowAggregation(definition, store, {
     group: "sums",
@@ -44,7 +40,6 @@ async function sums(
     dedupIdsPerKey: 0,
     dedupMaxAgeMs: 0,
     outputCodec: jsonCodec(Result),
-    now,
   });
   await aggregation.load(-1);
   return { aggregation, store };
@@ -177,26 +172,3 @@ function decodedSums(windows: readonly { start: number; value: Uint8Array }[]) {
     int32Codec.decode(decodeWindowEntry(value).aggregate),
   ]);
 }
-
-describe("result timestamps", () => {
-  it("a final result carries its window's last instant, an update the event time of the message that changed it; neither is later than the wall clock", async () => {
-    let now = 1_000;
-    const finals = await sums(tumbling(10), { now: () => now });
-    fold(finals.aggregation, reading(0, 3, 3), 5);
-    fold(finals.aggregation, reading(1, 25, 25), 1);
-    expect(finals.aggregation.close(25).map((r) => r.timestamp)).toEqual([9]);
-
-    const updates = await sums(tumbling(10), { emit: EmitMode.Update, now: () => now });
-    const update = (input: AggregateInput) => {
-      const outcome = updates.aggregation.prepare(input, (value) => (value as number) + 1);
-      if (outcome.kind !== "ready") throw new Error(`not ready: ${outcome.kind}`);
-      return outcome.commit().map((r) => r.timestamp);
-    };
-    expect(update(reading(0, 3, 3))).toEqual([3]);
-    expect(update(reading(1, 7, 7))).toEqual([7]);
-    // Event times ahead of the wall clock (an extractor's, a producer's clock ahead):
-    // stamped with the wall clock, which a broker accepts.
-    now = 5;
-    expect(update(reading(2, 8, 8))).toEqual([5]);
-  });
-});

@@ -32,8 +32,6 @@ export interface OutgoingRecord {
   readonly value: Uint8Array | null;
   /** Values as text (written as UTF-8) or as their bytes (toka's dedup record). */
   readonly headers: Readonly<Record<string, string | Uint8Array>>;
-  /** Its timestamp (epoch ms, create time); default the time it is sent. */
-  readonly timestamp?: number;
 }
 
 export interface TopicPartition {

@@ -165,7 +165,6 @@ function toMessage(record: OutgoingRecord, partition: number): Message {
     value: record.value === null ? null : asBuffer(record.value),
     headers: headersOut(record.headers),
     partition,
-    ...(record.timestamp !== undefined && { timestamp: String(record.timestamp) }),
   };
 }
 

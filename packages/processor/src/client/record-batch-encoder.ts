@@ -5,8 +5,6 @@ export interface EncodableRecord {
   readonly key: string | Uint8Array | null;
   readonly value: Uint8Array | null;
   readonly headers: Readonly<Record<string, string | Uint8Array>>;
-  /** Its timestamp (epoch ms); default the batch's. */
-  readonly timestamp?: number;
 }
 
 /** Bytes of the batch header before the first record. */
@@ -16,21 +14,13 @@ const CRC_FROM = 21;
 
 /**
  * Encodes records as one uncompressed record batch (format 2) for a non-idempotent,
- * non-transactional producer: producer ID, epoch and base sequence are -1, and a record
- * without a timestamp of its own has `timestamp`.
+ * non-transactional producer: producer ID, epoch and base sequence are -1, and every
+ * record has the batch's timestamp.
  */
 export function encodeRecordBatch(records: readonly EncodableRecord[], timestamp: number): Buffer {
-  // Deltas from the first record's timestamp, which the batch header carries.
-  const first = records[0]?.timestamp ?? timestamp;
-  let max = first;
-  const deltas = records.map((r) => {
-    const at = r.timestamp ?? timestamp;
-    if (at > max) max = at;
-    return at - first;
-  });
   let size = BATCH_HEADER_BYTES;
   const bodies = records.map((r, i) => {
-    const body = recordBodySize(r, i, deltas[i]!);
+    const body = recordBodySize(r, i);
     size += varintSize(body) + body;
     return body;
   });
@@ -43,8 +33,8 @@ export function encodeRecordBatch(records: readonly EncodableRecord[], timestamp
   writer.at += 4; // CRC, written last
   writer.int16(0); // attributes: no compression, create time, not transactional
   writer.int32(records.length - 1); // last offset delta
-  writer.int64(first);
-  writer.int64(max);
+  writer.int64(timestamp);
+  writer.int64(timestamp);
   writer.int64(-1); // producer ID
   writer.int16(-1); // producer epoch
   writer.int32(-1); // base sequence
@@ -52,7 +42,7 @@ export function encodeRecordBatch(records: readonly EncodableRecord[], timestamp
   records.forEach((record, i) => {
     writer.varint(bodies[i]!);
     writer.int8(0); // record attributes
-    writer.varlong(deltas[i]!); // timestamp delta
+    writer.varint(0); // timestamp delta
     writer.varint(i); // offset delta
     writer.bytesOrText(record.key);
     writer.bytesOrText(record.value);
@@ -72,19 +62,14 @@ export function encodeRecordBatch(records: readonly EncodableRecord[], timestamp
  * with a topic's `max.message.bytes` when the record is sent on its own.
  */
 export function recordBatchSize(record: EncodableRecord): number {
-  const body = recordBodySize(record, 0, 0);
+  const body = recordBodySize(record, 0);
   return BATCH_HEADER_BYTES + varintSize(body) + body;
 }
 
 /** Bytes of a record after its length prefix; `index` is its offset delta. */
-function recordBodySize(record: EncodableRecord, index: number, timestampDelta: number): number {
-  // attributes, timestamp delta, offset delta, key, value, header count, headers
-  let size =
-    1 +
-    varlongSize(timestampDelta) +
-    varintSize(index) +
-    bytesSize(record.key) +
-    bytesSize(record.value);
+function recordBodySize(record: EncodableRecord, index: number): number {
+  // attributes, timestamp delta 0, offset delta, key, value, header count, headers
+  let size = 1 + 1 + varintSize(index) + bytesSize(record.key) + bytesSize(record.value);
   const headers = Object.entries(record.headers);
   size += varintSize(headers.length);
   for (const [name, value] of headers) size += bytesSize(name) + bytesSize(value);
@@ -102,21 +87,6 @@ function varintSize(value: number): number {
   let size = 1;
   while (zigzag >= 0x80) {
     zigzag >>>= 7;
-    size += 1;
-  }
-  return size;
-}
-
-/** A varlong's zigzag value, for deltas within ±2^52 (timestamps apart by 142,000 years). */
-function zigzagLong(value: number): number {
-  return value >= 0 ? value * 2 : -value * 2 - 1;
-}
-
-function varlongSize(value: number): number {
-  let zigzag = zigzagLong(value);
-  let size = 1;
-  while (zigzag >= 0x80) {
-    zigzag = Math.floor(zigzag / 0x80);
     size += 1;
   }
   return size;
@@ -142,14 +112,6 @@ class ByteWriter {
     while (zigzag >= 0x80) {
       this.out[this.at++] = (zigzag & 0x7f) | 0x80;
       zigzag >>>= 7;
-    }
-    this.out[this.at++] = zigzag;
-  }
-  varlong(value: number) {
-    let zigzag = zigzagLong(value);
-    while (zigzag >= 0x80) {
-      this.out[this.at++] = (zigzag % 0x80) | 0x80;
-      zigzag = Math.floor(zigzag / 0x80);
     }
     this.out[this.at++] = zigzag;
   }
