@@ -1201,7 +1201,8 @@ export class PartitionProcessor {
       offset: ctx.offset,
       id: ctx.id,
       explicitId: headerOf(record, ID_HEADER),
-      origin: parseOrigin(headerOf(record, ORIGIN_HEADER)),
+      // Windows dedup only under exactly-once: the header is not parsed otherwise.
+      origin: this.exactlyOnce ? parseOrigin(headerOf(record, ORIGIN_HEADER)) : undefined,
       timestamp: record.timestamp,
     };
     const commits: (() => OutgoingRecord[])[] = [];

@@ -675,11 +675,7 @@ export class Processor<G extends GroupGraph = GroupGraph> {
     );
     const behind = new Set<number>();
     if (kept.length === 0) return behind;
-    for (const topic of this.inputTopics()) {
-      const committed = await retrying(
-        () => this.admin!.committedOffsets(this.group, topic),
-        this.untilClosed,
-      );
+    for (const [topic, committed] of await this.committedInputs()) {
       for (const processor of kept) {
         const group = committed.get(processor.partition);
         const local = processor.inputOffsets.get(topic);
